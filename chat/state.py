@@ -1,0 +1,213 @@
+"""Immutable dialogue state: what the shopper is after once a turn has been applied.
+
+Pure data and pure transitions: `apply` takes the turn's intent plus whatever the caller had
+to look up or compute (the picked result's vector and attributes, the uploaded photo's
+embedding) and returns a new state, so the same dialogue replays to the same state, a
+Gradio `gr.State` can hold it per user, and undo is just keeping the previous state.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, replace
+from typing import Literal
+
+import numpy as np
+
+from chat.intent import SearchIntent
+
+UNDO_DEPTH = 10           # turns the UI can undo; older states are dropped
+HISTORY_TURNS = 20        # (shopper, assistant) pairs kept for the LLM prompt
+HISTORY_TEXT_CHARS = 300  # per message; a 10,000-character paste must not bloat the state
+MAX_NEGATIVES = 10
+MAX_REMEMBERED_IDS = 200  # liked / disliked ids
+
+ReferenceSource = Literal["catalog", "upload"]
+
+
+@dataclass(frozen=True)
+class Reference:
+    """The item a search starts from: a catalogue product the shopper picked, or a photo.
+
+    `attributes` are the catalogue's for a product and inferred ones for an upload; `vector`
+    is its image embedding, stored as a read-only float32 copy so no caller can mutate it.
+    """
+
+    source: ReferenceSource
+    product_id: str | None = None
+    vector: np.ndarray | None = field(default=None, compare=False, repr=False)
+    attributes: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.vector is not None:
+            vector = np.array(self.vector, dtype=np.float32)
+            vector.flags.writeable = False
+            object.__setattr__(self, "vector", vector)
+        object.__setattr__(self, "attributes", dict(self.attributes))
+
+    def describe(self) -> str:
+        """A few words for a prompt: "product 1563 (Tshirts, Blue)" or "the shopper's photo"."""
+        name = f"product {self.product_id}" if self.source == "catalog" else "the shopper's photo"
+        values = ", ".join(self.attributes.values())
+        return f"{name} ({values})" if values else name
+
+
+@dataclass(frozen=True)
+class DialogueState:
+    """Everything the next turn needs to know; never mutated, each turn makes a new one."""
+
+    reference: Reference | None = None
+    constraints: dict[str, str] = field(default_factory=dict)   # column -> wanted value
+    negatives: tuple[str, ...] = ()                              # values or free text to avoid
+    description: str = ""                                        # latest free-text target
+    results: tuple[str, ...] = ()                                # ids shown last, in order
+    liked: tuple[str, ...] = ()                                  # ids picked as reference
+    disliked: tuple[str, ...] = ()                               # ids rejected
+    history: tuple[tuple[str, str], ...] = ()                    # (shopper, assistant)
+    turn: int = 0
+    previous: DialogueState | None = field(default=None, compare=False, repr=False)
+
+    def apply(self, intent: SearchIntent, *, reference: Reference | None = None,
+              message: str = "") -> DialogueState:
+        """The state after this turn.
+
+        `reference` is needed when the intent starts from an upload (the photo's embedding)
+        and welcome when it starts from a result (that product's vector and attributes);
+        without it a result becomes a bare product id. `message` is the shopper's text,
+        kept with the intent's reply in the bounded history. Raises ValueError when the
+        intent names a result that was not shown or an upload that was not given.
+        """
+        if intent.action == "reset":
+            after, history = DialogueState(), ()
+        elif intent.action == "search":
+            after, history = self._search(intent, reference), self.history
+        else:  # answer, smalltalk: the search itself does not change
+            after, history = self, self.history
+        turn = ((_clip(message, HISTORY_TEXT_CHARS), _clip(intent.reply, HISTORY_TEXT_CHARS)),)
+        return replace(after, turn=self.turn + 1, history=(history + turn)[-HISTORY_TURNS:],
+                       previous=_trimmed(self, UNDO_DEPTH - 1))
+
+    def with_results(self, ids: list[str] | tuple[str, ...], reply: str | None = None
+                     ) -> DialogueState:
+        """Record what this turn showed (and its final reply); part of the same turn for undo."""
+        history = self.history
+        if reply is not None and history:
+            history = history[:-1] + ((history[-1][0], _clip(reply, HISTORY_TEXT_CHARS)),)
+        return replace(self, results=tuple(ids), history=history)
+
+    def undo(self) -> DialogueState:
+        """The state before the last turn (itself when there is nothing to undo)."""
+        return self.previous if self.previous is not None else self
+
+    @property
+    def can_undo(self) -> bool:
+        return self.previous is not None
+
+    def result_id(self, index: int) -> str | None:
+        """The id of shown result `index` (1-based), or None when there is no such result."""
+        return self.results[index - 1] if 1 <= index <= len(self.results) else None
+
+    def target_attributes(self) -> dict[str, str]:
+        """What the shopper now wants: the reference's attributes overridden by constraints,
+        minus any value the shopper said to avoid."""
+        wanted = dict(self.reference.attributes) if self.reference else {}
+        wanted.update(self.constraints)
+        avoided = {n.casefold() for n in self.negatives}
+        return {c: v for c, v in wanted.items() if v.casefold() not in avoided}
+
+    def summary(self, max_chars: int = 600) -> str:
+        """The state for an LLM prompt, most recent exchanges first to go in, never longer
+        than max_chars however long the chat has run."""
+        facts = [f"Turn {self.turn}.",
+                 f"Reference: {self.reference.describe() if self.reference else 'none'}."]
+        if self.constraints:
+            wanted = ", ".join(f"{c}={v}" for c, v in self.constraints.items())
+            facts.append(f"Wanted: {wanted}.")
+        if self.negatives:
+            facts.append("Avoid: " + ", ".join(self.negatives) + ".")
+        if self.description:
+            facts.append(f'Description: "{_clip(self.description, 100)}".')
+        if self.results:
+            facts.append(f"Shown: {len(self.results)} results.")
+        if self.disliked:
+            facts.append(f"Rejected: {len(self.disliked)} results.")
+        text = _clip(" ".join(facts), max_chars)
+        exchanges: list[str] = []
+        budget = max_chars - len(text)
+        for shopper, assistant in reversed(self.history):
+            line = f'\nShopper: "{_clip(shopper, 120)}" Assistant: "{_clip(assistant, 120)}"'
+            if len(line) > budget:
+                break
+            exchanges.insert(0, line)
+            budget -= len(line)
+        return text + "".join(exchanges)
+
+    def _search(self, intent: SearchIntent, reference: Reference | None) -> DialogueState:
+        """Apply a search turn. A new search (reference none/upload) starts from a clean slate
+        but remembers what was shown, picked and rejected."""
+        fresh = intent.reference in ("none", "upload")
+        base = DialogueState(results=self.results, liked=self.liked,
+                             disliked=self.disliked) if fresh else self
+        new_reference = self._resolve_reference(intent, reference)
+        wanted = {v.casefold() for v in intent.set_attributes.values()}
+        added = [n for n in intent.negatives if n.casefold() not in wanted]
+        avoided = {n.casefold() for n in added}
+        constraints = {c: v for c, v in base.constraints.items()
+                       if c not in intent.drop_attributes}
+        constraints.update(intent.set_attributes)
+        # A value the shopper now avoids stops being wanted, and a value wanted again stops
+        # being avoided: the latest word on a value wins.
+        constraints = {c: v for c, v in constraints.items() if v.casefold() not in avoided}
+        negatives = [n for n in base.negatives if n.casefold() not in wanted] + added
+        rejected = [self.result_id(i) for i in intent.exclude_results]
+        picked = [new_reference.product_id] if intent.reference == "result" else []
+        return replace(
+            base, reference=new_reference, constraints=constraints,
+            negatives=_unique(negatives)[-MAX_NEGATIVES:],
+            description=_clip(intent.description, HISTORY_TEXT_CHARS) or base.description,
+            liked=_unique([*base.liked, *picked])[-MAX_REMEMBERED_IDS:],
+            disliked=_unique([*base.disliked, *rejected])[-MAX_REMEMBERED_IDS:])
+
+    def _resolve_reference(self, intent: SearchIntent, given: Reference | None
+                           ) -> Reference | None:
+        """The reference the intent names; `given` is used for an upload or a result only."""
+        if intent.reference == "none":
+            return None
+        if intent.reference == "current":
+            return self.reference
+        if given is not None:
+            return given
+        if intent.reference == "upload":
+            raise ValueError("reference 'upload' needs the photo: pass "
+                             "reference=Reference('upload', vector=...)")
+        product_id = self.result_id(intent.result_index or 0)
+        if product_id is None:
+            raise ValueError(f"there is no result {intent.result_index}: {len(self.results)} shown")
+        return Reference("catalog", product_id=product_id)
+
+
+def _trimmed(state: DialogueState, depth: int) -> DialogueState:
+    """The state with at most `depth` previous states behind it (bounded undo memory)."""
+    if state.previous is None:
+        return state
+    if depth <= 0:
+        return replace(state, previous=None)
+    return replace(state, previous=_trimmed(state.previous, depth - 1))
+
+
+def _unique(items: list) -> tuple:
+    """Items in order, without repeats (case-insensitive for text) or Nones."""
+    seen: set = set()
+    kept = []
+    for item in items:
+        key = item.casefold() if isinstance(item, str) else item
+        if item is not None and key not in seen:
+            seen.add(key)
+            kept.append(item)
+    return tuple(kept)
+
+
+def _clip(text: str, limit: int) -> str:
+    """One line of at most `limit` characters."""
+    text = re.sub(r"\s+", " ", text or "").strip()
+    return text if len(text) <= limit else text[:limit - 1] + "…"

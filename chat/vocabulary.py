@@ -1,0 +1,388 @@
+"""Match words in free text to the catalogue's attribute values.
+
+The catalogue hands us its vocabulary (column -> value -> count). Everything in this module is
+generic English (plurals, spelling variants, colour shades, people words, a few garment
+synonyms) resolved against those values at build time, so the same code serves any catalogue
+whose attribute values are English words, and never proposes a value the catalogue lacks.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+Vocabulary = Mapping[str, Mapping[str, int]]
+
+# Columns with more distinct values than this are titles or ids, not attributes to filter on.
+MAX_ATTRIBUTE_VALUES = 150
+
+# Longest phrase (in words) a mention may span: "necklace and chains", "t shirt" -> "tshirts".
+_MAX_MENTION_WORDS = 5
+
+# Canonical spellings, applied to both catalogue values and text so either spelling matches.
+_SPELLING = {
+    "gray": "grey", "color": "colour", "colors": "colours", "colored": "coloured",
+    "multicolor": "multicolour", "multicolored": "multicoloured", "jewelry": "jewellery",
+    "pajamas": "pyjamas", "pajama": "pyjama", "favorite": "favourite",
+}
+
+# Words that only exist in the plural: "short dress" must not match "Shorts".
+_PLURALIA_TANTUM = frozenset({
+    "shorts", "trousers", "jeans", "tights", "leggings", "jeggings", "pants", "glasses",
+    "sunglasses", "eyeglasses", "capris", "pyjamas", "briefs", "boxers", "overalls",
+    "dungarees", "clothes", "knickers", "chinos", "joggers", "sweatpants", "goggles",
+    "headphones", "earphones", "suspenders",
+})
+
+# Values spelt like function words never count as mentions ("a", "one", "it").
+_STOPWORDS = frozenset({
+    "a", "an", "the", "and", "or", "of", "in", "on", "for", "to", "with", "it", "this",
+    "that", "one", "is", "be", "no", "not", "any", "all", "me", "my", "i", "you", "s",
+})
+
+# Shade or colour word -> catalogue colours to try, nearest first.
+_SHADES: dict[str, tuple[str, ...]] = {
+    "navy": ("navy blue", "navy", "dark blue", "blue"),
+    "navy blue": ("navy", "dark blue", "blue"),
+    "dark blue": ("navy blue", "navy", "dark blue", "blue"),
+    "indigo": ("navy blue", "navy", "indigo", "blue"),
+    "midnight blue": ("navy blue", "navy", "blue"),
+    "light blue": ("light blue", "sky blue", "blue"),
+    "sky blue": ("sky blue", "light blue", "blue"),
+    "baby blue": ("light blue", "sky blue", "blue"),
+    "royal blue": ("royal blue", "blue"),
+    "cobalt": ("blue",),
+    "turquoise": ("turquoise blue", "turquoise", "teal", "blue"),
+    "aqua": ("turquoise blue", "aqua", "teal", "blue"),
+    "cyan": ("turquoise blue", "cyan", "teal", "blue"),
+    "teal": ("teal", "turquoise blue", "green", "blue"),
+    "crimson": ("red",), "scarlet": ("red",), "cherry": ("red",), "ruby": ("red",),
+    "vermilion": ("red",),
+    "dark red": ("maroon", "burgundy", "red"),
+    "wine": ("burgundy", "maroon", "wine", "red"),
+    "claret": ("burgundy", "maroon", "red"),
+    "oxblood": ("burgundy", "maroon", "red"),
+    "burgundy": ("burgundy", "maroon", "red"),
+    "maroon": ("maroon", "burgundy", "red"),
+    "silvery": ("silver", "grey", "metallic"),
+    "silver": ("silver", "grey", "metallic"),
+    "golden": ("gold", "yellow", "metallic"),
+    "gold": ("gold", "yellow", "metallic"),
+    "charcoal": ("charcoal", "grey", "black"),
+    "dark grey": ("charcoal", "grey"),
+    "light grey": ("light grey", "grey"),
+    "ivory": ("off white", "ivory", "cream", "white"),
+    "eggshell": ("off white", "cream", "white"),
+    "cream": ("cream", "off white", "white"),
+    "beige": ("beige", "cream", "tan", "khaki"),
+    "camel": ("tan", "camel", "beige", "brown"),
+    "sand": ("beige", "tan", "khaki"),
+    "chocolate": ("coffee brown", "brown"),
+    "coffee": ("coffee brown", "brown"),
+    "mocha": ("coffee brown", "brown"),
+    "dark brown": ("coffee brown", "brown"),
+    "tan": ("tan", "beige", "brown"),
+    "khaki": ("khaki", "olive", "beige"),
+    "olive": ("olive", "green"),
+    "dark green": ("olive", "dark green", "green"),
+    "mint": ("sea green", "mint", "green"),
+    "seafoam": ("sea green", "green"),
+    "emerald": ("green",), "jade": ("green",), "forest green": ("green",),
+    "bottle green": ("green",),
+    "lime": ("lime green", "lime", "green"),
+    "neon green": ("fluorescent green", "lime green", "green"),
+    "lavender": ("lavender", "purple"),
+    "lilac": ("lavender", "lilac", "purple"),
+    "violet": ("purple", "violet"),
+    "plum": ("purple", "plum", "maroon"),
+    "mauve": ("mauve", "purple", "pink"),
+    "fuchsia": ("magenta", "fuchsia", "pink"),
+    "hot pink": ("magenta", "pink"),
+    "magenta": ("magenta", "pink", "purple"),
+    "rose": ("pink",), "blush": ("pink", "peach"),
+    "baby pink": ("pink",), "light pink": ("pink",),
+    "coral": ("peach", "coral", "orange", "pink"),
+    "salmon": ("peach", "salmon", "pink"),
+    "apricot": ("peach", "orange"),
+    "peach": ("peach", "orange"),
+    "rust": ("rust", "orange", "brown"),
+    "terracotta": ("rust", "orange", "brown"),
+    "burnt orange": ("rust", "orange"),
+    "mustard": ("mustard", "yellow"),
+    "ochre": ("mustard", "yellow"),
+    "copper": ("copper", "bronze", "brown"),
+    "bronze": ("bronze", "copper", "gold"),
+    "multicolour": ("multi", "multicolour"),
+    "multicoloured": ("multi", "multicolour"),
+    "colourful": ("multi", "multicolour"),
+    "nude": ("nude", "beige"),
+    "taupe": ("taupe", "grey", "brown"),
+    "jet black": ("black",), "snow white": ("white",),
+}
+
+# Basic colour words: a column whose values use them is the colour column.
+_COLOUR_WORDS = frozenset({
+    "black", "white", "grey", "red", "green", "blue", "yellow", "orange", "pink", "purple",
+    "brown", "beige", "gold", "silver", "navy", "maroon", "cream", "olive", "teal",
+    "turquoise", "khaki", "tan", "peach", "lavender", "magenta", "mauve", "mustard", "rust",
+    "burgundy", "charcoal", "copper", "bronze", "nude", "taupe", "multi", "metallic",
+    "lime", "violet", "indigo",
+})
+
+# People words -> catalogue values to try, first present wins ("my son" -> Boys, else Kids).
+_WOMEN = ("women", "woman", "ladies", "female", "womens")
+_MEN = ("men", "man", "gents", "male", "mens")
+_GIRLS = ("girls", "girl", "kids", "children")
+_BOYS = ("boys", "boy", "kids", "children")
+_KIDS = ("kids", "children", "child", "baby", "infant")
+_PEOPLE: dict[str, tuple[str, ...]] = {
+    **dict.fromkeys((
+        "woman", "women", "lady", "ladies", "female", "womenswear", "wife", "girlfriend",
+        "mum", "mom", "mother", "mommy", "mummy", "sister", "aunt", "auntie", "grandma",
+        "grandmother", "granny", "fiancee", "bride", "for her", "herself",
+    ), _WOMEN),
+    **dict.fromkeys((
+        "man", "men", "gent", "gents", "gentleman", "gentlemen", "male", "menswear",
+        "husband", "boyfriend", "dad", "daddy", "father", "brother", "uncle", "grandpa",
+        "grandfather", "fiance", "groom", "for him", "himself", "guy",
+    ), _MEN),
+    **dict.fromkeys(("girl", "daughter", "niece", "granddaughter"), _GIRLS),
+    **dict.fromkeys(("boy", "son", "nephew", "grandson"), _BOYS),
+    **dict.fromkeys(("kid", "child", "children", "toddler", "baby", "infant"), _KIDS),
+    "unisex": ("unisex",),
+}
+_PEOPLE_VALUES = _WOMEN + _MEN + _GIRLS + _BOYS + _KIDS + ("unisex",)
+
+# Everyday names for garments and occasions -> catalogue values to try, nearest first.
+_SYNONYMS: dict[str, tuple[str, ...]] = {
+    **dict.fromkeys(("tee", "tee shirt"), ("t shirts", "tees", "tops")),
+    "sneakers": ("casual shoes", "sneakers", "sports shoes", "shoes"),
+    "trainers": ("sports shoes", "trainers", "sneakers", "casual shoes", "shoes"),
+    "running shoes": ("sports shoes", "running shoes", "shoes"),
+    "shoe": ("shoes", "casual shoes", "footwear"),
+    "boots": ("boots", "booties"),
+    **dict.fromkeys(("hoodie", "hoody"), ("hoodies", "sweatshirts")),
+    **dict.fromkeys(("jumper", "pullover"), ("sweaters", "jumpers", "sweatshirts")),
+    "cardigan": ("cardigans", "sweaters"),
+    **dict.fromkeys(("coat", "overcoat"), ("coats", "jackets")),
+    "blazer": ("blazers", "jackets"),
+    "purse": ("wallets", "purses", "handbags", "clutches"),
+    "bag": ("bags", "handbags"),
+    "sunnies": ("sunglasses",),
+    **dict.fromkeys(("glasses", "specs", "spectacles"), ("eyewear", "eyeglasses", "sunglasses")),
+    **dict.fromkeys(("slippers", "sliders", "slides"), ("slippers", "flip flops", "sandals")),
+    **dict.fromkeys(("gown", "frock"), ("dresses",)),
+    "blouse": ("blouses", "tops", "shirts"),
+    **dict.fromkeys(("tank top", "camisole", "cami"), ("tops",)),
+    **dict.fromkeys(("joggers", "sweatpants", "trackies"), ("track pants", "joggers")),
+    "pants": ("trousers", "pants", "track pants"),
+    "denims": ("jeans",),
+    **dict.fromkeys(("swimsuit", "bikini", "swimming costume", "bathing suit"), ("swimwear",)),
+    **dict.fromkeys(("necklace", "chain"), ("necklaces", "necklace and chains", "pendants")),
+    "beanie": ("beanies", "caps", "hats"),
+    "scarf": ("scarves", "scarf", "stoles", "mufflers"),
+    **dict.fromkeys(("pumps", "stilettos"), ("heels",)),
+    **dict.fromkeys(("loafers", "brogues", "oxfords"), ("formal shoes", "casual shoes")),
+    **dict.fromkeys(("gym", "workout", "athletic", "running", "sportswear", "activewear"),
+                    ("sports", "sportswear", "activewear")),
+    **dict.fromkeys(("office", "business", "work"), ("formal", "office", "business")),
+    **dict.fromkeys(("everyday", "daily"), ("casual",)),
+    **dict.fromkeys(("night out", "evening"), ("party", "evening")),
+    **dict.fromkeys(("holiday", "vacation"), ("travel", "holiday", "vacation")),
+    "autumn": ("fall", "autumn"), "fall": ("fall", "autumn"),
+}
+
+# Words naming a *role* of a column, resolved from the values rather than the column's name.
+_COLOUR_ROLE = frozenset({"colour", "shade", "hue", "tone"})
+_PEOPLE_ROLE = frozenset({"gender", "sex", "who", "whom"})
+_KIND_ROLE = frozenset({"type", "kind", "sort", "category"})
+# Column-name words that mark a column as "what the thing is" (articleType, sub_category).
+_KIND_NAME_WORDS = frozenset({"type", "category", "kind", "article", "product", "item", "class"})
+_COLUMN_SYNONYMS = {"occasion": "usage", "use": "usage", "fabric": "material"}
+
+_WORD = re.compile(r"[^\W_]+")
+_NAME_WORD = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
+
+
+@dataclass(frozen=True)
+class Mention:
+    """An attribute value found in text; start/end are character offsets into that text."""
+
+    column: str
+    value: str
+    start: int
+    end: int
+
+
+def attribute_vocabulary(vocabulary: Vocabulary, max_values: int = MAX_ATTRIBUTE_VALUES
+                         ) -> dict[str, dict[str, int]]:
+    """Keep the columns small enough to be attributes, and only their non-empty string values."""
+    kept = {}
+    for column, values in vocabulary.items():
+        clean = {v: int(n) for v, n in values.items() if isinstance(v, str) and v.strip()}
+        if 0 < len(clean) <= max_values:
+            kept[str(column)] = clean
+    return kept
+
+
+def normalise_word(word: str) -> str:
+    """Fold case, spelling and plural so "T-Shirts", "tshirt" and "t shirt" meet."""
+    word = _SPELLING.get(word.casefold(), word.casefold())
+    if word not in _PLURALIA_TANTUM and len(word) > 3 and not word.endswith(("ss", "us")):
+        if word.endswith(("ches", "shes", "sses", "xes", "zes")):
+            word = word[:-2]
+        elif word.endswith("s"):
+            word = word[:-1]
+        if word.endswith("ie"):  # hoodies/hoody/hoodie, accessories/accessory meet at "y"
+            word = word[:-2] + "y"
+    return _SPELLING.get(word, word)
+
+
+def phrase_key(text: str) -> str:
+    """The lookup key of a phrase: its normalised words joined without spaces."""
+    return "".join(normalise_word(w) for w in _WORD.findall(text))
+
+
+def column_words(column: str) -> list[str]:
+    """Split a column name into normalised words: "baseColour" -> ["base", "colour"]."""
+    return [normalise_word(w) for w in _NAME_WORD.findall(column)]
+
+
+class VocabularyMatcher:
+    """Finds catalogue attribute values mentioned in text, longest phrase first.
+
+    Built once per catalogue: every lookup table is resolved against the vocabulary here, so
+    a shade or synonym whose candidates are all absent simply never matches.
+    """
+
+    def __init__(self, vocabulary: Vocabulary, max_values: int = MAX_ATTRIBUTE_VALUES):
+        self.vocabulary = attribute_vocabulary(vocabulary, max_values)
+        self.columns = tuple(self.vocabulary)
+        self._by_column = self._index_columns()
+        self._index = self._index_values()
+        self.colour_column = self._role_column(
+            lambda v: bool(_COLOUR_WORDS & {normalise_word(w) for w in _WORD.findall(v)}))
+        people = {phrase_key(v) for v in _PEOPLE_VALUES}
+        self.people_column = self._role_column(lambda v: phrase_key(v) in people)
+        self.kind_columns = self._kind_columns()
+        self._add_table(_SHADES, self.colour_column)
+        self._add_table(_PEOPLE, self.people_column)
+        self._add_table(_SYNONYMS, None)
+
+    def _index_columns(self) -> dict[str, dict[str, str]]:
+        """column -> key -> value; the most frequent value wins a key ("T-Shirt" vs "Tshirts")."""
+        by_column: dict[str, dict[str, str]] = {}
+        for column, values in self.vocabulary.items():
+            keys: dict[str, str] = {}
+            for value in sorted(values, key=values.get):
+                key = phrase_key(value)
+                if key and value.casefold() not in _STOPWORDS:
+                    keys[key] = value
+            by_column[column] = keys
+        return by_column
+
+    def _index_values(self) -> dict[str, tuple[str, str]]:
+        """key -> (column, value). A value in several columns ("Watches") goes to the column
+        where it is most frequent, ties to the finer column (more values): that is the
+        reading a shopper most likely means."""
+        index: dict[str, tuple[str, str]] = {}
+        rank: dict[str, tuple[int, int]] = {}
+        for column, keys in self._by_column.items():
+            for key, value in keys.items():
+                score = (self.vocabulary[column][value], len(self.vocabulary[column]))
+                if key not in rank or score > rank[key]:
+                    index[key], rank[key] = (column, value), score
+        return index
+
+    def _role_column(self, is_role_value) -> str | None:
+        """The column with most values of a role (colour words, people words), if >= 2."""
+        counts = {c: sum(is_role_value(v.casefold()) for v in vals)
+                  for c, vals in self.vocabulary.items()}
+        best = max(counts, key=counts.get, default=None)
+        return best if best is not None and counts[best] >= 2 else None
+
+    def _kind_columns(self) -> tuple[str, ...]:
+        """Columns saying what the item is, finest first; by name, else the largest column."""
+        others = [c for c in self.columns if c not in (self.colour_column, self.people_column)]
+        kinds = [c for c in others if _KIND_NAME_WORDS & set(column_words(c))]
+        if not kinds and others:
+            kinds = [max(others, key=lambda c: len(self.vocabulary[c]))]
+        return tuple(sorted(kinds, key=lambda c: -len(self.vocabulary[c])))
+
+    def _add_table(self, table: Mapping[str, tuple[str, ...]], column: str | None) -> None:
+        """Add word -> first present candidate; real values always beat table entries."""
+        for word, candidates in table.items():
+            key = phrase_key(word)
+            if key in self._index:
+                continue
+            for candidate in map(phrase_key, candidates):
+                target = self._lookup(candidate, column)
+                if target:
+                    self._index[key] = target
+                    break
+
+    def _lookup(self, key: str, column: str | None) -> tuple[str, str] | None:
+        """A value by key, in one column or in any."""
+        if column is None:
+            return self._index.get(key)
+        value = self._by_column.get(column, {}).get(key)
+        return (column, value) if value else None
+
+    def find(self, text: str) -> list[Mention]:
+        """All non-overlapping mentions, longest phrase first ("navy blue" beats "blue")."""
+        words = list(_WORD.finditer(text))
+        keys = [normalise_word(w.group()) for w in words]
+        candidates = []
+        for i in range(len(words)):
+            for n in range(1, min(_MAX_MENTION_WORDS, len(words) - i) + 1):
+                target = self._index.get("".join(keys[i:i + n]))
+                if target:
+                    candidates.append((-n, i, target))
+        taken: set[int] = set()
+        mentions = []
+        for negative_n, i, (column, value) in sorted(candidates):
+            span = set(range(i, i - negative_n))
+            if not span & taken:
+                taken |= span
+                mentions.append(Mention(column, value, words[i].start(),
+                                        words[i - negative_n - 1].end()))
+        return sorted(mentions, key=lambda m: m.start)
+
+    def canonical(self, text: str) -> Mention | None:
+        """The value a whole phrase names ("navy" -> Navy Blue), or None."""
+        target = self._index.get(phrase_key(text))
+        return Mention(target[0], target[1], 0, len(text)) if target else None
+
+    def value(self, column: str, text: str) -> str | None:
+        """The column's value a phrase names, matched case- and spelling-insensitively; a
+        longer phrase naming exactly one of the column's values ("for my wife") also counts."""
+        key = phrase_key(text)
+        exact = self._lookup(key, column) or self._index.get(key)
+        if exact and exact[0] == column:
+            return exact[1]
+        named = {m.value for m in self.find(text) if m.column == column}
+        return named.pop() if len(named) == 1 else None
+
+    def column(self, word: str) -> str | None:
+        """The column a word names: its own name, a role ("color", "type", "who") or the head
+        word of its name ("season" -> "season", "occasion" -> "usage")."""
+        key = phrase_key(word)
+        for column in self.columns:
+            if phrase_key(column) == key:
+                return column
+        if key in _COLOUR_ROLE:
+            return self.colour_column
+        if key in _PEOPLE_ROLE:
+            return self.people_column
+        if key in _KIND_ROLE:
+            return self.kind_columns[0] if self.kind_columns else None
+        key = _COLUMN_SYNONYMS.get(key, key)
+        heads = [c for c in self.columns if column_words(c)[-1:] == [key]]
+        return max(heads, key=lambda c: len(self.vocabulary[c]), default=None)
+
+    def example(self) -> str:
+        """A short example query built from the commonest colour and kind ("black tshirts")."""
+        words = [max(self.vocabulary[c], key=self.vocabulary[c].get)
+                 for c in (self.colour_column, *self.kind_columns[:1]) if c]
+        return " ".join(words).lower()

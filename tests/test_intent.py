@@ -1,0 +1,172 @@
+"""SearchIntent, its JSON schema and parse_intent: validation, repair, rejection."""
+
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from chat.intent import IntentError, SearchIntent, intent_json_schema, parse_intent, select_result
+from chat.vocabulary import VocabularyMatcher
+
+CATALOG_CSV = (Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+               / "fashion-products" / "products.csv")
+
+# A catalogue unlike the real one: other column names, other spellings, a title column.
+SMALL = {
+    "category": {"T-Shirt": 10, "Dress": 5, "Sneakers": 4, "Jeans": 3},
+    "color": {"Navy": 2, "Red": 3, "Black": 5, "Gray": 1, "Off-White": 1},
+    "department": {"Womens": 4, "Mens": 5, "Kids": 2},
+    "title": {f"Product {i}": 1 for i in range(300)},
+}
+
+
+@pytest.fixture(scope="module")
+def catalog():
+    if not CATALOG_CSV.exists():
+        pytest.skip(f"real catalogue not found at {CATALOG_CSV} (needs ../shared)")
+    pandas = pytest.importorskip("pandas")
+    frame = pandas.read_csv(CATALOG_CSV, dtype=str)
+    return VocabularyMatcher({c: frame[c].value_counts().to_dict() for c in frame.columns})
+
+
+@pytest.fixture(scope="module")
+def small():
+    return VocabularyMatcher(SMALL)
+
+
+def full(**fields):
+    """A complete intent dict as a constrained LLM would write it."""
+    base = {"action": "search", "reference": "current", "result_index": None,
+            "set_attributes": {}, "drop_attributes": [], "negatives": [],
+            "exclude_results": [], "description": "", "question": "", "reply": ""}
+    return {**base, **fields}
+
+
+# --- schema -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("with_vocabulary", [False, True])
+def test_schema_is_valid_and_accepts_a_full_sample(small, with_vocabulary):
+    schema = intent_json_schema(small if with_vocabulary else None)
+    jsonschema.Draft202012Validator.check_schema(schema)
+    sample = full(reference="result", result_index=2, set_attributes={"color": "Red"},
+                  drop_attributes=["category"], negatives=["prints"], reply="Red it is.")
+    jsonschema.validate(sample, schema)
+
+
+def test_schema_requires_every_field_and_nothing_else():
+    schema = intent_json_schema()
+    assert set(schema["required"]) == set(SearchIntent.model_fields)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({**full(), "mood": "happy"}, schema)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"action": "search"}, schema)
+
+
+@pytest.mark.parametrize("bad", [
+    {"action": "dance"}, {"reference": "yesterday"}, {"set_attributes": {"color": "Plaid"}},
+    {"set_attributes": {"flavour": "Red"}}, {"drop_attributes": ["flavour"]},
+    {"result_index": 0},
+])
+def test_vocabulary_schema_rejects_what_the_catalogue_lacks(small, bad):
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(full(**bad), intent_json_schema(small))
+
+
+def test_schema_validates_parse_output(catalog):
+    intent = parse_intent(full(set_attributes={"colour": "navy"}), catalog)
+    jsonschema.validate(intent.model_dump(mode="json"), intent_json_schema(catalog))
+
+
+# --- parse_intent: accepting and repairing ---------------------------------------------------
+
+def test_accepts_valid_json_text(small):
+    text = json.dumps(full(reference="result", result_index=3, set_attributes={"color": "Red"},
+                           negatives=["prints"], description="red tee", reply="Okay."))
+    intent = parse_intent(text, small)
+    assert intent == SearchIntent(reference="result", result_index=3,
+                                  set_attributes={"color": "Red"}, negatives=("prints",),
+                                  description="red tee", reply="Okay.")
+
+
+def test_missing_fields_take_defaults(small):
+    assert parse_intent({"action": "smalltalk"}, small) == SearchIntent(action="smalltalk")
+
+
+@pytest.mark.parametrize("raw, expected", [
+    ({"action": "SEARCH", "reference": " None "}, {"action": "search", "reference": "none"}),
+    ({"set_attributes": {"COLOR": "red"}}, {"set_attributes": {"color": "Red"}}),
+    ({"set_attributes": {"colour": "navy"}}, {"set_attributes": {"color": "Navy"}}),
+    ({"set_attributes": {"color": "grey"}}, {"set_attributes": {"color": "Gray"}}),
+    ({"set_attributes": {"color": "off white"}}, {"set_attributes": {"color": "Off-White"}}),
+    ({"set_attributes": {"type": "t-shirts"}}, {"set_attributes": {"category": "T-Shirt"}}),
+    ({"set_attributes": {"gender": "women"}}, {"set_attributes": {"department": "Womens"}}),
+    ({"set_attributes": {"color": "wife"}}, {"set_attributes": {"department": "Womens"}}),
+    ({"set_attributes": {"gender": "for my wife"}}, {"set_attributes": {"department": "Womens"}}),
+    ({"set_attributes": {"brand": "Red Tape"}}, {"set_attributes": {}}),
+    ({"set_attributes": {"color": "Plaid", "brand": "Acme"}}, {"set_attributes": {}}),
+    ({"set_attributes": {"title": "Product 7"}}, {"set_attributes": {}}),
+    ({"drop_attributes": ["Colour", "brand", "color"]}, {"drop_attributes": ("color",)}),
+    ({"negatives": ["BLACK", "prints", "crimson", " "]}, {"negatives": ("Black", "prints", "Red")}),
+    ({"reference": "result", "result_index": "2"}, {"reference": "result", "result_index": 2}),
+    ({"reference": "current", "result_index": 4}, {"reference": "current", "result_index": None}),
+    ({"exclude_results": [2, 2, 5]}, {"exclude_results": (2, 5)}),
+    ({"description": None, "reply": None}, {"description": "", "reply": ""}),
+    ({"negatives": [f"n{i}" for i in range(30)]}, {"negatives": tuple(f"n{i}" for i in range(10))}),
+    ({"description": "x" * 5000}, {"description": "x" * 300}),
+], ids=lambda v: json.dumps(v)[:40] if isinstance(v, dict) else None)
+def test_repairs_and_maps_onto_the_vocabulary(small, raw, expected):
+    intent = parse_intent(raw, small)
+    for name, value in expected.items():
+        assert getattr(intent, name) == value
+
+
+def test_explicit_column_beats_a_value_moved_from_an_unknown_column(small):
+    intent = parse_intent({"set_attributes": {"shade": "crimson", "color": "navy"}}, small)
+    assert intent.set_attributes == {"color": "Navy"}
+
+
+def test_tolerates_code_fences_and_chatter(small):
+    text = 'Sure! ```json\n{"action": "reset", "reference": "none"}\n``` Hope that helps.'
+    assert parse_intent(text, small).action == "reset"
+
+
+@pytest.mark.parametrize("raw, expected", [
+    ({"set_attributes": {"baseColour": "NAVY"}}, {"baseColour": "Navy Blue"}),
+    ({"set_attributes": {"colour": "scarlet", "articleType": "tshirt"}},
+     {"baseColour": "Red", "articleType": "Tshirts"}),
+    ({"set_attributes": {"gender": "MEN", "type": "flip-flops"}},
+     {"gender": "Men", "articleType": "Flip Flops"}),
+    ({"set_attributes": {"productDisplayName": "Nike Shoes"}}, {}),
+])
+def test_maps_onto_the_real_catalogue(catalog, raw, expected):
+    assert parse_intent(raw, catalog).set_attributes == expected
+
+
+# --- parse_intent: rejecting -------------------------------------------------------------------
+
+@pytest.mark.parametrize("bad", [
+    "", "garbage", "[1, 2]", "{not json}", '{"action": "search",}', "null", 42,
+    {"action": "dance"}, {"reference": "yesterday"}, {"reference": "result"},
+    {"reference": "result", "result_index": 0}, {"reference": "result", "result_index": "two"},
+    {"set_attributes": ["red"]}, {"set_attributes": {"color": 3}}, {"negatives": "black"},
+    {"exclude_results": ["x"]}, {"action": ["search"]},
+], ids=repr)
+def test_rejects_garbage_with_a_short_reason(small, bad):
+    with pytest.raises(IntentError) as error:
+        parse_intent(bad, small)
+    assert 0 < len(str(error.value)) < 120
+
+
+# --- the model itself --------------------------------------------------------------------------
+
+def test_intent_is_frozen():
+    intent = SearchIntent()
+    with pytest.raises(Exception):
+        intent.action = "reset"
+
+
+def test_select_result_is_a_pure_reference_change():
+    intent = select_result(3)
+    assert (intent.action, intent.reference, intent.result_index) == ("search", "result", 3)
+    assert not (intent.set_attributes or intent.negatives or intent.drop_attributes)

@@ -1,0 +1,219 @@
+"""DialogueState: pure transitions, reference handling, negation flips, undo, bounded summary."""
+
+import copy
+import pickle
+
+import numpy as np
+import pytest
+
+from chat.intent import SearchIntent, select_result
+from chat.state import HISTORY_TURNS, UNDO_DEPTH, DialogueState, Reference
+
+SHOWN = [f"p{i}" for i in range(1, 11)]
+
+
+def search(**fields) -> SearchIntent:
+    return SearchIntent(action="search", **fields)
+
+
+def black_tshirts() -> DialogueState:
+    """Turn 1 of the brief's dialogue: 'black t-shirt', ten results shown."""
+    intent = search(reference="none",
+                    set_attributes={"baseColour": "Black", "articleType": "Tshirts"})
+    return DialogueState().apply(intent, message="black t-shirt").with_results(SHOWN)
+
+
+def picked(state: DialogueState, index: int = 3) -> DialogueState:
+    """Turn 2: the shopper clicks a result; the caller supplies its vector and attributes."""
+    reference = Reference("catalog", product_id=state.result_id(index), vector=[0.1, 0.2],
+                          attributes={"articleType": "Tshirts", "baseColour": "Black",
+                                      "gender": "Men", "usage": "Casual"})
+    return state.apply(select_result(index), reference=reference)
+
+
+def test_three_turns_keep_the_picked_result_and_merge_constraints():
+    state = picked(black_tshirts())
+    state = state.apply(search(reference="current",
+                               set_attributes={"baseColour": "Red", "gender": "Women"}),
+                        message="like this but red, for women")
+    assert state.reference.product_id == "p3"
+    assert state.constraints == {"baseColour": "Red", "gender": "Women", "articleType": "Tshirts"}
+    assert state.target_attributes() == {"articleType": "Tshirts", "baseColour": "Red",
+                                         "gender": "Women", "usage": "Casual"}
+    assert state.turn == 3 and state.liked == ("p3",)
+
+
+def test_upload_starts_a_new_search_from_the_photo():
+    state = picked(black_tshirts())
+    photo = Reference("upload", vector=np.ones(4), attributes={"articleType": "Dresses"})
+    state = state.apply(search(reference="upload", set_attributes={"baseColour": "Blue"},
+                               negatives=("Formal",)), reference=photo)
+    assert state.reference.source == "upload" and state.reference.product_id is None
+    assert state.constraints == {"baseColour": "Blue"}
+    assert state.target_attributes() == {"articleType": "Dresses", "baseColour": "Blue"}
+    assert state.negatives == ("Formal",)
+    assert state.results == tuple(SHOWN) and state.liked == ("p3",)  # memory survives
+
+
+def test_new_search_without_reference_releases_everything_but_memory():
+    state = picked(black_tshirts()).apply(search(negatives=("prints",), description="soft"))
+    state = state.apply(search(reference="none", set_attributes={"articleType": "Dresses"}))
+    assert state.reference is None and state.constraints == {"articleType": "Dresses"}
+    assert state.negatives == () and state.description == ""
+    assert state.liked == ("p3",) and state.results == tuple(SHOWN)
+
+
+def test_result_without_context_becomes_a_bare_product_id():
+    state = black_tshirts().apply(select_result(10))
+    assert state.reference == Reference("catalog", product_id="p10")
+    assert state.constraints == {"baseColour": "Black", "articleType": "Tshirts"}
+
+
+@pytest.mark.parametrize("index", [0, 11, 99])
+def test_result_that_was_not_shown_raises(index):
+    intent = SearchIntent.model_construct(action="search", reference="result",
+                                          result_index=index, set_attributes={},
+                                          drop_attributes=(), negatives=(), exclude_results=(),
+                                          description="", question="", reply="")
+    with pytest.raises(ValueError, match="no result"):
+        black_tshirts().apply(intent)
+
+
+def test_upload_without_the_photo_raises():
+    with pytest.raises(ValueError, match="upload"):
+        DialogueState().apply(search(reference="upload"))
+
+
+def test_current_keeps_reference_and_ignores_a_stray_context():
+    state = picked(black_tshirts())
+    after = state.apply(search(set_attributes={"baseColour": "Red"}),
+                        reference=Reference("upload"))
+    assert after.reference is state.reference
+
+
+def test_setting_replaces_and_dropping_releases_a_column():
+    state = black_tshirts().apply(search(set_attributes={"baseColour": "Navy Blue"}))
+    assert state.constraints["baseColour"] == "Navy Blue"
+    state = state.apply(search(drop_attributes=("baseColour",)))
+    assert state.constraints == {"articleType": "Tshirts"}
+
+
+def test_negative_removes_a_matching_constraint_and_reference_attribute():
+    state = picked(black_tshirts()).apply(search(negatives=("black",)))
+    assert "baseColour" not in state.constraints
+    assert "baseColour" not in state.target_attributes()
+    assert state.negatives == ("black",)
+
+
+def test_positive_mention_removes_a_matching_negative():
+    state = black_tshirts().apply(search(negatives=("Red", "prints")))
+    state = state.apply(search(set_attributes={"baseColour": "red"}))
+    assert state.negatives == ("prints",) and state.constraints["baseColour"] == "red"
+
+
+def test_same_value_set_and_negated_in_one_turn_is_kept_wanted():
+    state = DialogueState().apply(search(set_attributes={"baseColour": "Red"}, negatives=("red",)))
+    assert state.constraints == {"baseColour": "Red"} and state.negatives == ()
+
+
+def test_negatives_are_unique_and_bounded():
+    state = DialogueState()
+    for i in range(30):
+        state = state.apply(search(negatives=(f"thing{i}", f"THING{i}")))
+    assert len(state.negatives) == 10 and state.negatives[-1] == "thing29"
+
+
+def test_excluded_results_become_disliked_and_out_of_range_ones_are_ignored():
+    state = black_tshirts().apply(search(exclude_results=(2, 4, 2, 42)))
+    assert state.disliked == ("p2", "p4")
+
+
+@pytest.mark.parametrize("action", ["answer", "smalltalk"])
+def test_answer_and_smalltalk_leave_the_search_alone(action):
+    before = picked(black_tshirts())
+    after = before.apply(SearchIntent(action=action, reference="result", result_index=1,
+                                      set_attributes={"baseColour": "Red"}),
+                         message="what colour is the first one?")
+    assert after.reference == before.reference and after.constraints == before.constraints
+    assert after.turn == before.turn + 1 and after.history[-1][0] == "what colour is the first one?"
+
+
+def test_reset_clears_everything_but_can_be_undone():
+    before = picked(black_tshirts())
+    after = before.apply(SearchIntent(action="reset", reference="none"), message="start over")
+    assert after.reference is None and after.constraints == {} and after.results == ()
+    assert after.liked == () and after.history == (("start over", ""),)
+    assert after.turn == before.turn + 1
+    assert after.undo() == before
+
+
+def test_undo_steps_back_one_turn_and_results_belong_to_their_turn():
+    first = black_tshirts()
+    second = first.apply(search(set_attributes={"baseColour": "Red"})).with_results(["x"])
+    assert second.undo() == first and second.undo().results == tuple(SHOWN)
+    assert DialogueState().undo() == DialogueState() and not DialogueState().can_undo
+
+
+def test_undo_depth_is_bounded():
+    state = DialogueState()
+    for i in range(3 * UNDO_DEPTH):
+        state = state.apply(search(description=f"turn {i}"))
+    depth = 0
+    while state.can_undo:
+        state, depth = state.undo(), depth + 1
+    assert depth == UNDO_DEPTH and state.turn == 2 * UNDO_DEPTH
+
+
+def test_with_results_replaces_the_last_reply():
+    state = DialogueState().apply(search(reply="Searching..."), message="red")
+    state = state.with_results(["a", "b"], reply="Here are 2 red items.")
+    assert state.history == (("red", "Here are 2 red items."),) and state.results == ("a", "b")
+
+
+@pytest.mark.parametrize("max_chars", [120, 300, 600, 2000])
+def test_summary_stays_bounded_over_a_hundred_turns(max_chars):
+    state = DialogueState()
+    for turn in range(100):
+        state = state.apply(search(set_attributes={f"col{turn % 7}": f"value {turn}"},
+                                   negatives=(f"thing {turn}",), description="d" * 500),
+                            message=f"turn {turn} " + "blah " * 2000)
+        state = state.with_results([f"id{turn}-{i}" for i in range(50)], reply="r" * 1000)
+        assert len(state.summary(max_chars)) <= max_chars
+    assert len(state.history) == HISTORY_TURNS and state.turn == 100
+    assert all(len(text) <= 300 for pair in state.history for text in pair)
+
+
+def test_summary_shows_the_recent_exchange_and_the_target():
+    state = picked(black_tshirts()).apply(search(set_attributes={"baseColour": "Red"},
+                                                 negatives=("prints",), reply="Red ones."),
+                                          message="in red, no prints")
+    text = state.summary()
+    assert "baseColour=Red" in text and "prints" in text and "p3" in text
+    assert text.rstrip().endswith('Shopper: "in red, no prints" Assistant: "Red ones."')
+
+
+def test_reference_vector_is_a_read_only_copy():
+    source = np.array([1.0, 2.0])
+    reference = Reference("upload", vector=source)
+    source[0] = 9.0
+    assert reference.vector[0] == 1.0 and reference.vector.dtype == np.float32
+    with pytest.raises(ValueError):
+        reference.vector[0] = 5.0
+
+
+def test_state_is_frozen_and_survives_copy_and_pickle():
+    state = picked(black_tshirts())
+    with pytest.raises(AttributeError):
+        state.turn = 7
+    for clone in (copy.deepcopy(state), pickle.loads(pickle.dumps(state))):
+        assert clone == state and clone.undo() == state.undo()
+        assert np.array_equal(clone.reference.vector, state.reference.vector)
+
+
+def test_apply_is_pure():
+    state = picked(black_tshirts())
+    snapshot = copy.deepcopy(state)
+    for _ in range(2):
+        state.apply(search(set_attributes={"baseColour": "Red"}, negatives=("Black",),
+                           exclude_results=(1,)))
+    assert state == snapshot and state.constraints == snapshot.constraints
