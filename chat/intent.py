@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from chat.vocabulary import Vocabulary, VocabularyMatcher
+from retrieval.vocabulary import Vocabulary, VocabularyMatcher
 
 Action = Literal["search", "answer", "reset", "smalltalk"]
 ReferenceKind = Literal["upload", "result", "current", "none"]

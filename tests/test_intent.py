@@ -7,7 +7,7 @@ import jsonschema
 import pytest
 
 from chat.intent import IntentError, SearchIntent, intent_json_schema, parse_intent, select_result
-from chat.vocabulary import VocabularyMatcher
+from retrieval.vocabulary import VocabularyMatcher
 
 CATALOG_CSV = (Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
                / "fashion-products" / "products.csv")

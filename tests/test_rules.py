@@ -9,7 +9,7 @@ import pytest
 from chat.intent import SearchIntent, select_result
 from chat.rules import MAX_DESCRIPTION_CHARS, RulesRewriter
 from chat.state import DialogueState, Reference
-from chat.vocabulary import VocabularyMatcher, attribute_vocabulary
+from retrieval.vocabulary import VocabularyMatcher, attribute_vocabulary
 
 CATALOG_CSV = (Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
                / "fashion-products" / "products.csv")

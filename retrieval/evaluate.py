@@ -1,0 +1,136 @@
+"""Evaluate the retriever alone on composed queries (reference image + raw change text).
+
+    python -m retrieval.evaluate --catalog DIR --encoder SPEC --gallery IDS.txt --queries Q.jsonl \
+        [--reference-as catalog|upload] [--method sum|edit|trained] [--composer DIR] [--json]
+
+No dialogue and no rewriting: the change text goes to the composition method as written. A
+query is a hit at K when any target is in the top K, the reference itself excluded. Latency
+is per query (encoding an uploaded reference included), model loading and indexing excluded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from collections import defaultdict
+from dataclasses import replace
+from pathlib import Path
+from typing import Sequence
+
+from retrieval.catalog import CatalogError
+from retrieval.encoder import EncoderUnavailableError
+from retrieval.index import IndexMismatchError
+from retrieval.metrics import latency_summary, recall_at_k
+from retrieval.retriever import Reference, RetrievalSettings, Retriever, open_retriever
+from retrieval.vector_store import VectorStoreError
+
+TOP_K = 50
+EXPECTED_ERRORS = (CatalogError, EncoderUnavailableError, IndexMismatchError, VectorStoreError, ValueError, OSError)
+
+
+def read_jsonl(path: str | Path, required: Sequence[str]) -> list[dict]:
+    """One JSON object a line, each with the `required` keys; errors name the line."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"No such file: {path}")
+    rows = []
+    for number, line in enumerate(path.read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise ValueError(f"{path}:{number}: not JSON ({err})") from err
+        missing = [key for key in required if key not in row]
+        if missing:
+            raise ValueError(f"{path}:{number}: missing {', '.join(missing)}")
+        rows.append(row)
+    if not rows:
+        raise ValueError(f"{path} holds no rows")
+    return rows
+
+
+def reference_for(retriever: Retriever, product_id: str, reference_as: str) -> Reference:
+    """`catalog`: the shopper picked it; `upload`: its pixels only, and it may not vote for itself."""
+    if reference_as == "catalog":
+        return retriever.reference_from_catalog(product_id)
+    return retriever.reference_from_image(retriever.catalog.image_path(product_id), exclude_ids=[product_id])
+
+
+def run_queries(retriever: Retriever, queries: Sequence[dict], reference_as: str) -> dict:
+    """Rank the gallery for every query; recall@K overall and by kind of change, and latency."""
+    rankings, seconds = [], []
+    for query in queries:
+        started = time.perf_counter()
+        reference = reference_for(retriever, str(query["reference"]), reference_as)
+        vector = retriever.compose(reference, query["text"])
+        hits = retriever.search(vector, TOP_K, exclude_ids=[str(query["reference"])])
+        seconds.append(time.perf_counter() - started)
+        rankings.append([h.id for h in hits])
+    targets = [{str(t) for t in q["targets"]} for q in queries]
+    result = {"queries": len(queries), **recall_at_k(rankings, targets), "latency_ms": latency_summary(seconds)}
+    by_column = defaultdict(list)
+    for i, query in enumerate(queries):
+        by_column[query.get("column", "all")].append(i)
+    if len(by_column) > 1:
+        result["by_change"] = {
+            column: recall_at_k([rankings[i] for i in rows], [targets[i] for i in rows]) for column, rows in by_column.items()
+        }
+    return result
+
+
+def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m retrieval.evaluate", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--catalog", required=True, help="catalogue folder (products.csv, images/)")
+    parser.add_argument("--encoder", required=True, help="open_clip spec: local-dir:PATH, hf-hub:ORG/NAME or MODEL/TAG")
+    parser.add_argument("--gallery", required=True, help="IDS.txt: the index holds exactly these ids")
+    parser.add_argument("--queries", required=True, help="Q.jsonl: {reference, text, targets} a line")
+    parser.add_argument("--reference-as", choices=["catalog", "upload"], default="catalog")
+    parser.add_argument("--method", choices=["sum", "edit", "trained"], default=None, help="composition (default: edit, or trained with --composer)")
+    parser.add_argument("--composer", type=Path, help="folder of a trained composer (python -m retrieval.train)")
+    parser.add_argument("--index-dir", type=Path, help="cache folder for indexes (default: the user's cache)")
+    parser.add_argument("--limit", type=int, help="evaluate only the first N queries")
+    parser.add_argument("--json", action="store_true", help="print the result as one JSON line last")
+    args = parser.parse_args(argv)
+    if args.method == "trained" and not args.composer:
+        parser.error("--method trained needs --composer DIR")
+    return args
+
+
+def open_for_evaluation(args: argparse.Namespace) -> Retriever:
+    """The retriever the arguments describe, with a trained composer when one is given."""
+    composer = None
+    if args.composer:
+        from retrieval.composer_model import load_composer  # torch module: only when asked for
+
+        composer = load_composer(args.composer)
+    method = args.method or ("trained" if composer else "edit")
+    return open_retriever(
+        args.catalog, args.encoder, args.gallery, args.index_dir,
+        settings=replace(RetrievalSettings(), method=method), composer=composer, progress=True,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    try:
+        queries = read_jsonl(args.queries, ("reference", "text", "targets"))[: args.limit]
+        retriever = open_for_evaluation(args)
+        result = run_queries(retriever, queries, args.reference_as)
+    except EXPECTED_ERRORS as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    result.update(method=retriever.settings.method, reference_as=args.reference_as)
+    if not args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
