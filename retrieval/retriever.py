@@ -88,13 +88,14 @@ class Retriever:
         vectors = self.encoder.encode_texts([v for _, v in pairs])
         return ValuePrototypes(tuple(c for c, _ in pairs), tuple(v for _, v in pairs), vectors)
 
-    def text_vector(self, text: str) -> np.ndarray:
-        """Cached: the same descriptions come back turn after turn."""
-        if text not in self._text_cache:
+    def text_vectors(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
+        """Vectors of `texts`, encoded in one batch; cached, as descriptions recur turn after turn."""
+        missing = list(dict.fromkeys(t for t in texts if t not in self._text_cache))
+        if missing:
             if len(self._text_cache) > 4096:
                 self._text_cache.clear()
-            self._text_cache[text] = self.encoder.encode_texts([text])[0]
-        return self._text_cache[text]
+            self._text_cache.update(zip(missing, self.encoder.encode_texts(missing)))
+        return {t: self._text_cache[t] for t in texts}
 
     def describe(self, attributes: Mapping[str, str]) -> str:
         return describe(attributes, self.description_columns, self.people_columns)
@@ -130,19 +131,18 @@ class Retriever:
         `target_attributes`, when a rewriter already worked out what the shopper wants, is
         used as the description; otherwise the `edit` method derives it from the reference.
         """
-        method = self.settings.method
-        text_vec = self.text_vector(text) if text.strip() else None
-        negative_vecs = np.stack([self.text_vector(n) for n in negatives]) if negatives else None
-        image_vec = reference.vector if reference is not None else None
-        if method == "trained" and self.composer is not None and image_vec is not None and text_vec is not None:
-            return self.composer(image_vec[None], text_vec[None])[0]
-        if method == "sum" and target_attributes is None:
-            return fuse(self.settings.sum_weights, image_vec, text_vec, negatives=negative_vecs)
-        if target_attributes is None and reference is not None and text_vec is not None:
+        if target_attributes is None and reference is not None and text.strip() and self.settings.method == "edit":
             target_attributes = edit_attributes(reference.attributes, text, self.matcher)
         description = self.describe(target_attributes) if target_attributes else ""
-        description_vec = self.text_vector(description) if description else None
-        return fuse(self.settings.edit_weights, image_vec, text_vec, description_vec, negative_vecs)
+        vectors = self.text_vectors([t for t in (text.strip(), description, *negatives) if t])
+        text_vec = vectors.get(text.strip())
+        description_vec = vectors.get(description)
+        negative_vecs = np.stack([vectors[n] for n in negatives]) if negatives else None
+        image_vec = reference.vector if reference is not None else None
+        if self.settings.method == "trained" and self.composer is not None and image_vec is not None and text_vec is not None:
+            return self.composer(image_vec[None], text_vec[None])[0]
+        weights = self.settings.sum_weights if self.settings.method == "sum" and description_vec is None else self.settings.edit_weights
+        return fuse(weights, image_vec, text_vec, description_vec, negative_vecs)
 
     def search(
         self,
