@@ -84,7 +84,7 @@ class Retriever:
         self._text_cache: dict[str, np.ndarray] = {}
 
     def _value_prototypes(self) -> ValuePrototypes:
-        pairs = [(c, v) for c in self.description_columns for v in self.vocabulary[c]]
+        pairs = [(c, v) for c, values in self.vocabulary.items() for v in values]
         vectors = self.encoder.encode_texts([v for _, v in pairs])
         return ValuePrototypes(tuple(c for c, _ in pairs), tuple(v for _, v in pairs), vectors)
 

