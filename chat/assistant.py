@@ -97,6 +97,12 @@ class Assistant:
         intent = select_result(index)
         return state.apply(intent, reference=self._reference_for(intent, state, None))
 
+    def search_again(self, state: DialogueState, reply: str = "", k: int = RESULTS_SHOWN) -> Turn:
+        """Search for `state` as it is. The UI changes the state directly for a click that
+        needs no rewriting (a removed constraint, a result marked "not for me"), then asks
+        for fresh results; `reply` opens the reply."""
+        return self._search(state, SearchIntent(reply=reply), k)
+
     def reference_from_product(self, product_id: str) -> Reference:
         found = self.retriever.reference_from_catalog(product_id)
         return Reference("catalog", product_id=product_id, vector=found.vector, attributes=dict(found.attributes))

@@ -61,7 +61,7 @@ class DialogueState:
     negatives: tuple[str, ...] = ()                              # values or free text to avoid
     description: str = ""                                        # latest free-text target
     results: tuple[str, ...] = ()                                # ids shown last, in order
-    liked: tuple[str, ...] = ()                                  # ids picked as reference
+    liked: tuple[str, ...] = ()                                  # ids picked or liked
     disliked: tuple[str, ...] = ()                               # ids rejected
     history: tuple[tuple[str, str], ...] = ()                    # (shopper, assistant)
     turn: int = 0
@@ -94,6 +94,21 @@ class DialogueState:
         if reply is not None and history:
             history = history[:-1] + ((history[-1][0], _clip(reply, HISTORY_TEXT_CHARS)),)
         return replace(self, results=tuple(ids), history=history)
+
+    def release(self, value: str) -> DialogueState:
+        """The state without the constraint or negative `value` (as the UI's chip names it),
+        as a turn of its own so that undo brings it back. A click needs no rewriter. The
+        free-text description goes too: it usually repeats the released word ("black
+        t-shirt"), and the remaining constraints and reference still describe the target."""
+        key = value.casefold()
+        return replace(
+            self, constraints={c: v for c, v in self.constraints.items() if v.casefold() != key},
+            negatives=tuple(n for n in self.negatives if n.casefold() != key), description="",
+            turn=self.turn + 1, previous=_trimmed(self, UNDO_DEPTH - 1))
+
+    def with_liked(self, product_id: str) -> DialogueState:
+        """Record a liked result. Not a turn: the search is unchanged, so nothing to undo."""
+        return replace(self, liked=_unique([*self.liked, product_id])[-MAX_REMEMBERED_IDS:])
 
     def undo(self) -> DialogueState:
         """The state before the last turn (itself when there is nothing to undo)."""
