@@ -22,6 +22,7 @@ MAX_CANDIDATES = 8
 MAX_PROBLEM_CHARS = 200
 
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_COLON_NEXT = re.compile(r"\s*:")
 _LITERALS = {"true": "true", "True": "true", "false": "false", "False": "false",
              "null": "null", "None": "null"}
 _CLOSER = {"{": "}", "[": "]"}
@@ -129,7 +130,7 @@ def _word_as_json(word: str, text: str, end: int) -> str:
     """A bare word outside strings: a literal, a key to quote, or left for json to reject."""
     if word in _LITERALS:
         return _LITERALS[word]
-    if text[end:].lstrip().startswith(":"):
+    if _COLON_NEXT.match(text, end):
         return f'"{word}"'
     return word
 

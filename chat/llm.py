@@ -160,9 +160,9 @@ def load_settings(device: str, is_gguf: bool, has_bitsandbytes: bool, cpu_has_bf
     CPU: bfloat16 where oneDNN reports bf16 support (AVX-512, ARM bf16), else float32, whose
     kernels are fast everywhere. Measured on the project's 2-core AMD EPYC (avx512_bf16) with
     SmolLM2-135M, one thread, f32 and bf16 copies interleaved (benchmarks/bench_llm.py):
-    processing a 645-token prompt is 2-3x faster in bf16, decoding is as fast or faster, so
-    end-to-end JSON-intent latency is lower (p50 3.3 s vs 3.8 s), and 10/10 answers parse
-    in both. Greedy text differs slightly between the two dtypes.
+    processing a 645-token prompt is 2-3x faster in bf16 and decoding as fast or faster, so
+    JSON-intent latency is lower (p50 3.3 s vs 3.8 s on a lightly loaded box, 9.0 s vs 11.9 s
+    on a saturated one) and 10/10 answers parse in both; the greedy text differs slightly.
     """
     if device.startswith("cuda"):
         if is_gguf or has_bitsandbytes:

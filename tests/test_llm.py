@@ -162,3 +162,12 @@ def test_smollm2_honours_the_time_limit(smollm2):
     elapsed = time.perf_counter() - started
     assert text  # at least the first token
     assert elapsed < 5  # 0.2 s plus prefill and the token in flight, with room for a busy machine
+
+
+def test_smollm2_serves_concurrent_callers(smollm2):
+    """Two web-server threads at once: the lock serialises generate, both get their own answer."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        texts = list(pool.map(lambda _: smollm2.chat(FEW_SHOT, max_new_tokens=6), range(2)))
+    assert texts[0] and texts[0] == texts[1]  # greedy decoding: same prompt, same text
