@@ -22,7 +22,7 @@ from pathlib import Path
 
 import huggingface_hub
 import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer, GgufConfig, StoppingCriteria, StoppingCriteriaList
+from transformers import AutoModelForCausalLM, AutoTokenizer, StoppingCriteria, StoppingCriteriaList
 
 from chat.json_output import JSONObjectScanner
 
@@ -186,6 +186,21 @@ def _has_bitsandbytes() -> bool:
     return importlib.util.find_spec("bitsandbytes") is not None
 
 
+def _gguf_dequantize_kwargs() -> dict:
+    """Ask for GGUF weights unpacked to a dense model at load time.
+
+    Left to itself, transformers 5.24 tries to fetch a GGUF matmul kernel from the Hub (the
+    `kernels` package) and keeps the weights packed when it gets one. Asking to unpack gives
+    the same dense model online and offline, with no network at run time, in the dtype we
+    chose. Older transformers have no GgufConfig and always unpack.
+    """
+    try:
+        from transformers import GgufConfig
+    except ImportError:
+        return {}
+    return {"quantization_config": GgufConfig(dequantize=True)}
+
+
 class _StopAfterJSONObject(StoppingCriteria):
     """Stops generation once the first top-level JSON object in the new text has closed.
 
@@ -255,9 +270,7 @@ class LLM:
         """from_pretrained arguments for the chosen settings (transformers 5 takes `dtype=`)."""
         kwargs: dict = {"dtype": self.settings.dtype, "device_map": self.settings.device}
         if self.source.gguf_file:
-            # Unpack to a dense model now. Left packed, transformers 5 fetches a matmul kernel
-            # from the Hub (network) or, offline, unpacks every weight at every forward (slow).
-            kwargs["quantization_config"] = GgufConfig(dequantize=True)
+            kwargs.update(_gguf_dequantize_kwargs())
         elif self.settings.quantize_4bit:
             from transformers import BitsAndBytesConfig
 
