@@ -81,6 +81,7 @@ _DROPS = (
     re.compile(r"\b([a-z]+)\s+(?:doesn'?t|does\s+not|don'?t|do\s+not)\s+matter\b"),
     re.compile(r"\b(?:do\s+not|don'?t)\s+care\s+(?:about|what|which)\s+(?:the\s+)?([a-z]+)\b"),
 )
+_RESET_REPLY = "Starting afresh. What are you looking for?"
 _INJECTION = re.compile(
     r"\b(?:ignore|disregard|forget|override)\s+(?:\w+\s+){0,3}(?:instructions?|prompts?|rules|"
     r"messages|guidelines)\b|\bsystem\s+prompt\b|\byou\s+are\s+now\b|\bact\s+as\b|"
@@ -164,8 +165,7 @@ class RulesRewriter:
         if _is_question(reading):
             return self._answer(reading, state, has_upload)
         if reading.reset and not (reading.mentions or reading.negatives or has_upload):
-            return SearchIntent(action="reset", reference="none",
-                                reply="Starting afresh. What are you looking for?")
+            return SearchIntent(action="reset", reference="none", reply=_RESET_REPLY)
         structured = (reading.mentions or reading.negatives or reading.drops or reading.indices
                       or reading.excluded or has_upload)
         kind = reading.smalltalk
@@ -255,9 +255,22 @@ class RulesRewriter:
             negatives=tuple(dict.fromkeys(reading.negatives)),
             exclude_results=tuple(dict.fromkeys(i for i in excluded if state.result_id(i))),
             description=description)
-        photo = Reference("upload") if reference == "upload" else None  # stands in for a preview
-        preview = state.apply(intent, reference=photo)
-        return intent.model_copy(update={"reply": self._search_reply(intent, preview)})
+        return self.with_reply(intent, state)
+
+    def with_reply(self, intent: SearchIntent, state: DialogueState) -> SearchIntent:
+        """`intent` with this rewriter's reply for it: what a search looks for, or a fixed
+        line for the other actions. Public so that intents made elsewhere (an LLM's, which
+        is not asked to write replies) read the same. A search must name a shown result."""
+        if intent.action == "search":
+            photo = Reference("upload") if intent.reference == "upload" else None  # a preview
+            reply = self._search_reply(intent, state.apply(intent, reference=photo))
+        elif intent.action == "reset":
+            reply = _RESET_REPLY
+        elif intent.action == "smalltalk":
+            reply = self._smalltalk_reply(None)
+        else:
+            reply = intent.reply
+        return intent.model_copy(update={"reply": reply})
 
     def _answer(self, reading: _Reading, state: DialogueState, has_upload: bool) -> SearchIntent:
         """A question about a shown result, the current item or the photo."""
