@@ -329,8 +329,10 @@ class RulesRewriter:
         """Attributes in English order: colour, other qualities, the finest kind, for whom."""
         m = self.matcher
         kind = next((target[c] for c in m.kind_columns if c in target), "items")
+        # Only columns this rewriter reads: a picked product's record has many more
+        # ("Black Apparel Bottomwear Fall Sports Shorts" is no reply).
         others = [v for c, v in target.items()  # "Formal Shoes", not "Formal Formal Shoes"
-                  if c not in (m.colour_column, m.people_column, *m.kind_columns)
+                  if c in m.columns and c not in (m.colour_column, m.people_column, *m.kind_columns)
                   and v.casefold() not in kind.casefold()]
         words = [target.get(m.colour_column or ""), *others, kind]
         phrase = " ".join(w for w in words if w)
