@@ -8,7 +8,8 @@ Decisions, in the order they are taken for a search:
 - An explicit result ("the second one", "#3", "number 3", "result 2", "the last one") is the
   reference, even with a photo attached; one that was not shown gets a question back.
 - A photo attached to this message is the reference ("this in blue" means the photo).
-- Pointer words ("this", "that", "it", "like this", "similar") keep the current reference.
+- Pointer words ("this", "that", "it", "like this", "similar") and change markers ("as",
+  "rather", "instead") keep the current reference.
 - Otherwise a message naming what the item is (a value of a "kind" column such as an
   article type) starts a fresh search: reference "none", earlier constraints released,
   except who the shopping is for, which carries over until changed.
@@ -49,6 +50,9 @@ _LIKE_POINTER = re.compile(r"\b(?:(?:something|anything|more|ones?)\s+)?(?:just\
 _POINTER = re.compile(r"\b(?:this|these|those|it|its|same|similar)\b(?:\s+ones?\b)?|"
                       r"\bthat\b(?!\s+(?:is|are|was|were|has|have|would|will|can|could|"
                       r"goes|go|fits|looks|matches|i|you|we|they)\b)(?:\s+ones?\b)?")
+# Words that mark a change of the current item: "as heels", "I'd rather have heels", "heels
+# instead" mean the item being discussed, as heels (a new kind alone starts afresh).
+_CHANGE_MARKER = re.compile(r"\b(?:as|rather|instead)\b")
 _NONE_OF = re.compile(r"\bnone\s+of\s+(?:these|those|them|the\s+above)\b|\b(?:do\s+not|don'?t)"
                       r"\s+like\s+(?:any\s+of\s+)?(?:these|those|them)\b|\bnot\s+these\b")
 
@@ -184,6 +188,7 @@ class RulesRewriter:
         chat = list(reading.removed)  # "that's great" points at nothing
         pointers = [m.span() for m in _LIKE_POINTER.finditer(text)]
         pointers += [m.span() for m in _POINTER.finditer(text) if not _inside(m.span(), pointers)]
+        pointers += [m.span() for m in _CHANGE_MARKER.finditer(text) if not _inside(m.span(), pointers)]
         pointers = [p for p in pointers if not _overlaps(p, chat)]
         indices = [(m.span(), _ordinal(m)) for m in _ORDINAL.finditer(text)]
         indices += [(m.span(), int(m.group(1))) for m in _NUMBER.finditer(text)]
