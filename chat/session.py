@@ -1,0 +1,233 @@
+"""One shopper's session as the web UI and the API see it: an action in, a `View` out.
+
+The app serves every shopper from one read-only `Assistant`; what belongs to a shopper is a
+`Session` value that Gradio keeps per browser tab or API client (`gr.State`). Each action
+here takes a session and returns a `View`: the next session, the reply, the numbered result
+cards, the constraint chips and what the next turn refines. Nothing here imports Gradio, so
+the browser UI and the API run exactly the same code and it is testable without a server.
+Actions never raise: a failure is logged and becomes an apology, never a traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable, Literal
+
+import numpy as np
+
+from chat.intent import SearchIntent
+from chat.state import DialogueState
+
+if TYPE_CHECKING:  # the assistant pulls in torch; the app imports this module before loading it
+    from chat.assistant import Assistant, ShownProduct, Turn
+
+logger = logging.getLogger(__name__)
+
+REMEMBERED_PHOTOS = 5  # uploads whose thumbnail can still be shown as "refining: your photo"
+SORRY = "Sorry, something went wrong on my side. Please try again, or start over."
+ASK = "Tell me what you're looking for (e.g. \"a black t-shirt for men\"), or attach a photo."
+
+Feedback = Literal["like", "dislike"]
+
+
+@dataclass(frozen=True)
+class Photo:
+    """An upload this session made: where the file is, and its embedding to recognise it."""
+
+    path: str
+    vector: np.ndarray = field(compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class Session:
+    """Everything one shopper's conversation needs between requests; never mutated."""
+
+    dialogue: DialogueState = field(default_factory=DialogueState)
+    photos: tuple[Photo, ...] = ()
+
+    def photo_of_reference(self) -> str | None:
+        """The uploaded file the current reference came from, if it is still remembered."""
+        reference = self.dialogue.reference
+        if reference is None or reference.source != "upload" or reference.vector is None:
+            return None
+        return next((p.path for p in self.photos if np.array_equal(p.vector, reference.vector)), None)
+
+
+@dataclass(frozen=True)
+class Card:
+    """One shown result: its 1-based number (what "the third one" means) and its product."""
+
+    number: int
+    product: ShownProduct
+    details: str  # key attributes, e.g. "Red · Tshirts · Men"
+    liked: bool = False
+    picked: bool = False  # the reference of the next turn
+
+    def as_json(self) -> dict:
+        return {"number": self.number, **self.product.as_json(), "liked": self.liked, "picked": self.picked}
+
+
+@dataclass(frozen=True)
+class Chip:
+    """An active constraint ("Red") or negative ("not Black"); `value` releases it."""
+
+    value: str
+    label: str
+    negative: bool = False
+
+
+@dataclass(frozen=True)
+class Refining:
+    """What the next turn starts from: a picked product or the shopper's photo."""
+
+    title: str
+    image: Path | str | None
+    number: int | None = None  # its card number when it is among the shown results
+
+
+@dataclass(frozen=True)
+class View:
+    """What every client shows after an action."""
+
+    session: Session
+    reply: str
+    cards: tuple[Card, ...] = ()
+    chips: tuple[Chip, ...] = ()
+    refining: Refining | None = None
+
+    @property
+    def can_undo(self) -> bool:
+        return self.session.dialogue.can_undo
+
+    def results_json(self) -> list[dict]:
+        return [card.as_json() for card in self.cards]
+
+
+def _never_raises(action: Callable[..., View]) -> Callable[..., View]:
+    """A bug or a failing model must not leave a shopper with a traceback or a blank panel:
+    log it, apologise, and keep the session as it was."""
+
+    @functools.wraps(action)
+    def guarded(self: Shop, session: Session, *args) -> View:
+        try:
+            return action(self, session, *args)
+        except Exception:
+            logger.exception("%s failed", action.__name__)
+            return self.view(session, SORRY)
+
+    return guarded
+
+
+class Shop:
+    """The session actions, bound to the one read-only assistant the app serves."""
+
+    def __init__(self, assistant: Assistant):
+        self.assistant = assistant
+        retriever = assistant.retriever
+        self.detail_columns = list(retriever.description_columns)
+        self.gallery_size = len(retriever.store)
+
+    @_never_raises
+    def send(self, session: Session, text: str, image: str | None = None) -> View:
+        """A chat message, with an optional photo (a file path)."""
+        text = (text or "").strip()
+        if not text and not image:
+            return self.view(session, ASK)
+        if self.gallery_size == 0:
+            return self.view(session, "The catalogue is empty, so there is nothing to search yet.")
+        turn = self.assistant.step(session.dialogue, text, image=image)
+        photos = session.photos
+        reference = turn.state.reference
+        if image and reference is not None and reference.source == "upload" and reference.vector is not None:
+            photos = (*photos, Photo(str(image), reference.vector))[-REMEMBERED_PHOTOS:]
+        return self._after_turn(Session(turn.state, photos), turn)
+
+    @_never_raises
+    def pick(self, session: Session, number: int) -> View:
+        """Result `number` (1-based) becomes what the next turn refines."""
+        number = int(number)
+        product_id = session.dialogue.result_id(number)
+        if product_id is None:
+            return self.view(session, self._no_such_result(session, number))
+        dialogue = self.assistant.select(session.dialogue, number)
+        title = self.assistant.product(product_id).title
+        reply = f"Refining #{number}: {title}. Tell me what to change, e.g. \"in red\" or \"for women\"."
+        return self.view(replace(session, dialogue=dialogue), reply)
+
+    @_never_raises
+    def feedback(self, session: Session, number: int, kind: Feedback) -> View:
+        """Like a result (remembered) or mark it "not for me" (never shown again this session)."""
+        number = int(number)
+        product_id = session.dialogue.result_id(number)
+        if product_id is None:
+            return self.view(session, self._no_such_result(session, number))
+        title = self.assistant.product(product_id).title
+        if kind == "like":
+            dialogue = session.dialogue.with_liked(product_id)
+            return self.view(replace(session, dialogue=dialogue), f"Noted: you like #{number}, {title}.")
+        if kind != "dislike":
+            return self.view(session, f"Feedback is \"like\" or \"dislike\", not {kind!r}.")
+        dialogue = session.dialogue.apply(SearchIntent(exclude_results=(number,)), message=f"(not for me: #{number})")
+        turn = self.assistant.search_again(dialogue, f"I'll leave out {title}.")
+        return self._after_turn(replace(session, dialogue=turn.state), turn)
+
+    @_never_raises
+    def release(self, session: Session, value: str) -> View:
+        """Remove one constraint or negative (a chip's value) and search again."""
+        chip = next((c for c in self.chips(session.dialogue) if c.value.casefold() == str(value).casefold()), None)
+        if chip is None:
+            return self.view(session, f"\"{value}\" is not one of the active filters.")
+        turn = self.assistant.search_again(session.dialogue.release(chip.value), f"Removed {chip.label}.")
+        return self._after_turn(replace(session, dialogue=turn.state), turn)
+
+    @_never_raises
+    def undo(self, session: Session) -> View:
+        if not session.dialogue.can_undo:
+            return self.view(session, "There is nothing to undo.")
+        return self.view(replace(session, dialogue=session.dialogue.undo()), "Undone: back to the previous results.")
+
+    def start_over(self) -> View:
+        return self.view(Session(), "Starting over. " + ASK)
+
+    def view(self, session: Session, reply: str, found: tuple[ShownProduct, ...] = ()) -> View:
+        """The view of a session. `found` are this turn's results (with their scores); without
+        them the cards are rebuilt from the ids the dialogue state remembers."""
+        dialogue = session.dialogue
+        products = found or tuple(self.assistant.product(i) for i in dialogue.results)
+        picked = dialogue.reference.product_id if dialogue.reference else None
+        cards = tuple(
+            Card(n, p, self._details(p), liked=p.id in dialogue.liked, picked=p.id == picked)
+            for n, p in enumerate(products, 1)
+        )
+        return View(session, reply, cards, self.chips(dialogue), self._refining(session, cards))
+
+    @staticmethod
+    def chips(dialogue: DialogueState) -> tuple[Chip, ...]:
+        wanted = tuple(Chip(v, v) for v in dialogue.constraints.values())
+        return wanted + tuple(Chip(n, f"not {n}", negative=True) for n in dialogue.negatives)
+
+    def _after_turn(self, session: Session, turn: Turn) -> View:
+        return self.view(session, turn.reply, turn.results)
+
+    def _details(self, product: ShownProduct) -> str:
+        return " · ".join(v for c in self.detail_columns if (v := product.attributes.get(c)))
+
+    def _refining(self, session: Session, cards: tuple[Card, ...]) -> Refining | None:
+        reference = session.dialogue.reference
+        if reference is None:
+            return None
+        if reference.source == "upload":
+            return Refining("your photo", session.photo_of_reference())
+        card = next((c for c in cards if c.picked), None)
+        product = card.product if card else self.assistant.product(reference.product_id)
+        return Refining(product.title, product.image_path, card.number if card else None)
+
+    @staticmethod
+    def _no_such_result(session: Session, number: int) -> str:
+        shown = len(session.dialogue.results)
+        if not shown:
+            return "There are no results yet. " + ASK
+        return f"There is no result #{number}: {shown} are shown."

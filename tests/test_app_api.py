@@ -1,0 +1,155 @@
+"""The app's public API over HTTP with gradio_client: dialogue, click-to-refine, feedback,
+bad uploads, per-client isolation, and which files the server hands out."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+from PIL import Image
+
+from tests.conftest import REPO, SHARED_CATALOG, SHARED_ENCODER, requires_shared
+from tests.served_app import app_url, gallery_ids
+
+pytestmark = requires_shared(SHARED_ENCODER)
+
+
+PHOTO = SHARED_CATALOG / "images" / f"{gallery_ids()[0]}.jpg"
+
+
+@pytest.fixture(scope="module")
+def url(tmp_path_factory) -> str:
+    return app_url(tmp_path_factory.getbasetemp() / "app")
+
+
+@pytest.fixture
+def client(url):
+    from gradio_client import Client
+
+    return Client(url, verbose=False)
+
+
+def respond(client, message: str, image: Path | None = None) -> tuple[str, list[dict]]:
+    from gradio_client import handle_file
+
+    return client.predict(message, handle_file(str(image)) if image else None, api_name="/respond")
+
+
+def most(results: list[dict], column: str) -> str:
+    """The value of `column` most results share."""
+    return Counter(r["attributes"][column] for r in results).most_common(1)[0][0]
+
+
+def test_two_turn_dialogue_returns_the_right_kind_of_products(client):
+    reply, results = respond(client, "I'm after a black t-shirt for men")
+    assert len(results) == 12 and {"id", "title", "number", "attributes"} <= set(results[0])
+    assert [r["number"] for r in results] == list(range(1, 13))
+    assert [most(results, c) for c in ("articleType", "baseColour", "gender")] == ["Tshirts", "Black", "Men"]
+    reply, results = respond(client, "in red please")
+    assert most(results, "baseColour") == "Red" and most(results, "articleType") == "Tshirts", reply
+
+
+def test_click_to_refine_starts_from_the_picked_result(client):
+    _, shown = respond(client, "a black t-shirt for men")
+    reply, results = client.predict(2, api_name="/select")
+    assert shown[1]["title"] in reply
+    assert [r["id"] for r in results if r["picked"]] == [shown[1]["id"]]
+    reply, refined = respond(client, "like this but in blue")
+    assert shown[1]["id"] not in {r["id"] for r in refined}
+    assert most(refined, "baseColour") == "Blue" and most(refined, "articleType") == "Tshirts", reply
+    reply, _ = client.predict(40, api_name="/select")
+    assert "no result #40" in reply
+
+
+def test_feedback_constraints_undo_and_reset(client):
+    _, shown = respond(client, "a black t-shirt for men")
+    _, results = client.predict(1, "like", api_name="/feedback")
+    assert results[0]["liked"] and results[0]["id"] == shown[0]["id"]
+    _, results = client.predict(2, "dislike", api_name="/feedback")
+    assert shown[1]["id"] not in {r["id"] for r in results}
+    _, results = respond(client, "show me more")
+    assert shown[1]["id"] not in {r["id"] for r in results}, "a disliked result came back"
+    reply, results = client.predict("Black", api_name="/remove")
+    assert reply.startswith("Removed Black") and len(results) == 12
+    reply, results = client.predict(api_name="/undo")
+    assert reply.startswith("Undone")
+    reply, results = client.predict(api_name="/reset")
+    assert results == [] and "Starting over" in reply
+
+
+def bad_files(folder: Path) -> dict[str, Path]:
+    """A text file, a truncated JPEG, a 48-megapixel PNG (small on disk), an 11 MB file."""
+    files = {"isn't a photo": folder / "notes.txt", "damaged": folder / "broken.jpg",
+             "megapixels": folder / "huge.png", "over 10 MB": folder / "big.jpg"}
+    files["isn't a photo"].write_text("not an image")
+    photo = PHOTO.read_bytes()
+    files["damaged"].write_bytes(photo[: len(photo) // 3])
+    Image.new("1", (8000, 6000)).save(files["megapixels"])
+    files["over 10 MB"].write_bytes(photo + os.urandom(11 * 2**20))
+    return files
+
+
+def test_bad_uploads_get_a_message_and_keep_the_results(client, tmp_path):
+    _, shown = respond(client, "a black t-shirt for men")
+    for expected, path in bad_files(tmp_path).items():
+        reply, results = respond(client, "this in blue", path)
+        assert expected in reply, (path.name, reply)
+        assert [r["id"] for r in results] == [r["id"] for r in shown]
+
+
+def test_an_uploaded_photo_is_the_reference(client):
+    reply, results = respond(client, "something like this", PHOTO)
+    assert len(results) == 12, reply
+
+
+def test_clients_do_not_see_each_other(url):
+    """Two dialogues interleaved turn by turn, then eight at once: each sees only its own."""
+    from gradio_client import Client
+
+    first, second = Client(url, verbose=False), Client(url, verbose=False)
+    _, mine = respond(first, "a black t-shirt for men")
+    _, theirs = respond(second, "white sports shoes for men")
+    _, picked = first.predict(1, api_name="/select")
+    assert [r["id"] for r in picked] == [r["id"] for r in mine]
+    assert most(respond(second, "in black")[1], "articleType") == "Sports Shoes"
+
+    def dialogue(colour: str) -> str:
+        client = Client(url, verbose=False)
+        respond(client, f"a {colour.lower()} t-shirt for men")
+        client.predict(1, api_name="/select")
+        return most(respond(client, "like this")[1], "baseColour")
+
+    colours = ["Black", "Red", "Blue", "White"] * 2
+    with ThreadPoolExecutor(8) as pool:
+        assert list(pool.map(dialogue, colours)) == colours
+
+
+@pytest.mark.parametrize("path", [
+    "{images}/../products.csv", "{images}/%2e%2e/products.csv", "/etc/passwd", "{repo}/app.py",
+    "{images}/../../../../../../etc/passwd", "app.py",
+])
+def test_only_catalogue_photos_and_uploads_are_served(url, path):
+    import httpx
+
+    images = (SHARED_CATALOG / "images").resolve()
+    target = path.format(images=images, repo=REPO)
+    assert httpx.get(f"{url}/gradio_api/file={quote(target, safe='/%')}").status_code in (403, 404)
+    assert httpx.get(f"{url}/gradio_api/file={quote(str(PHOTO.resolve()))}").status_code == 200
+
+
+def test_no_flags_offline_stops_fast_naming_the_flags(tmp_path):
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "XDG_CACHE_HOME": str(tmp_path), "HF_HOME": str(tmp_path / "hf")}
+    env = {k: v for k, v in env.items() if not k.startswith("SHOP_")}
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, "app.py"], cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert "--catalog" in done.stderr and "--encoder" in done.stderr and "--llm" in done.stderr
+    assert "Traceback" not in done.stderr
+    print(f"stopped in {time.perf_counter() - started:.1f} s")
