@@ -104,6 +104,15 @@ def test_bad_uploads_get_a_message_and_keep_the_results(client, tmp_path):
         assert [r["id"] for r in results] == [r["id"] for r in shown]
 
 
+def test_uploads_over_the_ceiling_are_refused_by_the_server(client, tmp_path):
+    from app import UPLOAD_CEILING
+
+    huge = tmp_path / "huge.jpg"
+    huge.write_bytes(PHOTO.read_bytes() + os.urandom(UPLOAD_CEILING))
+    with pytest.raises(Exception, match="(?i)too large|413|size"):
+        respond(client, "this", huge)
+
+
 def test_an_uploaded_photo_is_the_reference(client):
     reply, results = respond(client, "something like this", PHOTO)
     assert len(results) == 12, reply

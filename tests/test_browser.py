@@ -1,5 +1,6 @@
-"""One real-browser run of the app (headless Debian Chromium driven by Playwright): type a
-query, see the results, click one, refine it, and save the screenshot the README shows."""
+"""Real-browser runs of the app (headless Debian Chromium driven by Playwright): type a query,
+see the results, click one, refine it, and save the screenshot the README shows; attach a
+photo in the message box."""
 
 from __future__ import annotations
 
@@ -7,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, SHARED_ENCODER, requires_shared
-from tests.served_app import app_url
+from tests.conftest import REPO, SHARED_CATALOG, SHARED_ENCODER, requires_shared
+from tests.served_app import app_url, gallery_ids
 
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOT = REPO / "docs" / "screenshot.png"
@@ -57,7 +58,7 @@ def test_search_click_refine_and_screenshot(page):
     page.wait_for_function("[...document.querySelectorAll('#results .details')]"
                            ".every(d => d.innerText.includes('Red'))")
     assert title in page.locator("#refining").inner_text(), "the reference changed without a click"
-    assert page.locator("#box textarea").is_enabled()
+    page.wait_for_function("!document.querySelector('#box textarea').disabled")  # enabled again after the turn
     page.wait_for_function("[...document.querySelectorAll('#results img')]"  # lazy: only those in view load
                            ".filter(i => i.getBoundingClientRect().top < innerHeight)"
                            ".every(i => i.complete && i.naturalWidth > 0)")
@@ -69,3 +70,14 @@ def test_search_click_refine_and_screenshot(page):
 
     page.locator("#chips .chip", has_text="Red").click()
     page.wait_for_function("!document.querySelector('#chips').innerText.includes('Red')")
+
+
+def test_a_photo_attached_in_the_message_box_is_the_reference(page):
+    page.wait_for_selector("#box textarea")
+    page.set_input_files("#box input[type=file]", str(SHARED_CATALOG / "images" / f"{gallery_ids()[0]}.jpg"))
+    page.wait_for_selector("#box img")  # the attachment preview: uploaded
+    send(page, "this in blue")
+    page.wait_for_selector("#results .card img")
+    assert "your photo" in page.locator("#refining").inner_text()
+    page.wait_for_function("document.querySelector('#refining img')?.naturalWidth > 0")
+    assert page.locator("#chat img").count() >= 1
