@@ -24,11 +24,13 @@ from chat.intent import SearchIntent, select_result
 from chat.state import DialogueState, Reference
 from chat.uploads import UploadError, load_upload
 from retrieval import retriever as retrieval
+from retrieval.compose import feedback
 from retrieval.retriever import Retriever
 
 logger = logging.getLogger(__name__)
 
 RESULTS_SHOWN = 12
+FEEDBACK_ITEMS = 5  # the latest likes / dislikes that steer the next query
 
 
 class Rewriter(Protocol):
@@ -147,6 +149,8 @@ class Assistant:
         free_negatives, filters = self._split_negatives(state.negatives)
         filters.update({c: [v] for c, v in state.constraints.items()})
         query = self.retriever.compose(found, text, target_attributes=target or None, negatives=free_negatives)
+        query = feedback(query, self.retriever.vectors_of(state.liked[-FEEDBACK_ITEMS:]),
+                         self.retriever.vectors_of(state.disliked[-FEEDBACK_ITEMS:]))
         exclude = [*state.disliked, *([reference.product_id] if reference and reference.product_id else [])]
         hits, relaxed = self._search_with_relaxing(query, k, exclude, filters, state.constraints)
         results = tuple(self.product(h.id, h.score) for h in hits)

@@ -79,3 +79,15 @@ def describe(attributes: Mapping[str, str], columns: Sequence[str], people_colum
     if people:
         phrase = f"{phrase} for {' and '.join(people)}".strip()
     return phrase
+
+
+def feedback(query: np.ndarray, liked: np.ndarray | None = None, disliked: np.ndarray | None = None,
+             beta: float = 0.1, gamma: float = 0.1) -> np.ndarray:
+    """Rocchio relevance feedback (1971): nudge the query toward the products the shopper
+    liked and away from those rejected. Weights stay small: the request of this turn leads."""
+    query = normalise(np.asarray(query, np.float32))
+    if liked is not None and len(liked):
+        query = query + beta * normalise(np.mean(normalise(liked), axis=0))
+    if disliked is not None and len(disliked):
+        query = query - gamma * normalise(np.mean(normalise(disliked), axis=0))
+    return normalise(query)

@@ -9,6 +9,7 @@ for, this module decides *how*.
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Collection, Mapping, Sequence
@@ -82,6 +83,7 @@ class Retriever:
         self.prototypes = self._value_prototypes()
         self.inferrer = AttributeInferrer(store, self.prototypes)
         self._text_cache: dict[str, np.ndarray] = {}
+        self._text_cache_lock = threading.Lock()  # one retriever serves every web session
 
     def _value_prototypes(self) -> ValuePrototypes:
         pairs = [(c, v) for c, values in self.vocabulary.items() for v in values]
@@ -90,12 +92,17 @@ class Retriever:
 
     def text_vectors(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
         """Vectors of `texts`, encoded in one batch; cached, as descriptions recur turn after turn."""
-        missing = list(dict.fromkeys(t for t in texts if t not in self._text_cache))
+        with self._text_cache_lock:
+            known = {t: self._text_cache[t] for t in texts if t in self._text_cache}
+        missing = list(dict.fromkeys(t for t in texts if t not in known))
         if missing:
-            if len(self._text_cache) > 4096:
-                self._text_cache.clear()
-            self._text_cache.update(zip(missing, self.encoder.encode_texts(missing)))
-        return {t: self._text_cache[t] for t in texts}
+            encoded = dict(zip(missing, self.encoder.encode_texts(missing)))
+            with self._text_cache_lock:
+                if len(self._text_cache) > 4096:
+                    self._text_cache.clear()
+                self._text_cache.update(encoded)
+            known.update(encoded)
+        return known
 
     def describe(self, attributes: Mapping[str, str]) -> str:
         return describe(attributes, self.description_columns, self.people_columns)
@@ -143,6 +150,16 @@ class Retriever:
             return self.composer(image_vec[None], text_vec[None])[0]
         weights = self.settings.sum_weights if self.settings.method == "sum" and description_vec is None else self.settings.edit_weights
         return fuse(weights, image_vec, text_vec, description_vec, negative_vecs)
+
+    def vectors_of(self, product_ids: Sequence[str]) -> np.ndarray | None:
+        """(n, d) vectors of the indexed products among `product_ids`, None when there are none."""
+        rows = []
+        for product_id in product_ids:
+            try:
+                rows.append(self.store.vector(product_id))
+            except KeyError:
+                continue  # outside the gallery: nothing to learn from it
+        return np.stack(rows) if rows else None
 
     def search(
         self,

@@ -119,3 +119,14 @@ def test_describe_reads_like_a_catalogue_phrase():
     attributes = {"baseColour": "Navy Blue", "articleType": "Tshirts", "gender": "Men", "season": "Fall"}
     assert describe(attributes, ["baseColour", "articleType", "gender"], ["gender"]) == "Navy Blue Tshirts for Men"
     assert describe({"gender": "Women"}, ["baseColour", "gender"], ["gender"]) == "for Women"
+
+
+def test_feedback_moves_toward_likes_and_away_from_dislikes():
+    from retrieval.compose import feedback
+
+    query = np.array([1.0, 0, 0], np.float32)
+    liked, disliked = np.array([[0, 1.0, 0]], np.float32), np.array([[0, 0, 1.0]], np.float32)
+    moved = feedback(query, liked, disliked, beta=0.5, gamma=0.5)
+    assert moved @ liked[0] > 0 > moved @ disliked[0]
+    assert np.linalg.norm(moved) == pytest.approx(1.0)
+    np.testing.assert_allclose(feedback(query), query)
