@@ -21,9 +21,9 @@ from typing import Mapping, Protocol, Sequence
 from PIL import Image
 
 from chat.intent import SearchIntent, select_result
-from chat.state import DialogueState, Reference
+from chat.state import DialogueState
+from retrieval.reference import Reference
 from chat.uploads import UploadError, load_upload
-from retrieval import retriever as retrieval
 from retrieval.compose import feedback
 from retrieval.retriever import Retriever
 
@@ -72,7 +72,7 @@ class Assistant:
         self,
         state: DialogueState,
         message: str,
-        image: str | Path | Image.Image | retrieval.Reference | None = None,
+        image: str | Path | Image.Image | Reference | None = None,
         k: int = RESULTS_SHOWN,
     ) -> Turn:
         """Answer one message. `image` is an upload (a file, an image, or an already encoded
@@ -106,16 +106,14 @@ class Assistant:
         return self._search(state, SearchIntent(reply=reply), k)
 
     def reference_from_product(self, product_id: str) -> Reference:
-        found = self.retriever.reference_from_catalog(product_id)
-        return Reference("catalog", product_id=product_id, vector=found.vector, attributes=dict(found.attributes))
+        return self.retriever.reference_from_catalog(product_id)
 
     def product(self, product_id: str, score: float = 0.0) -> ShownProduct:
         record = self.retriever.catalog.product(product_id)
         return ShownProduct(record.id, record.title, record.image_path, dict(record.attributes), score)
 
-    def _upload_reference(self, image: str | Path | Image.Image | retrieval.Reference) -> Reference:
-        found = image if isinstance(image, retrieval.Reference) else self.retriever.reference_from_image(load_upload(image))
-        return Reference("upload", vector=found.vector, attributes=dict(found.attributes))
+    def _upload_reference(self, image: str | Path | Image.Image | Reference) -> Reference:
+        return image if isinstance(image, Reference) else self.retriever.reference_from_image(load_upload(image))
 
     def _reference_for(self, intent: SearchIntent, state: DialogueState, upload: Reference | None) -> Reference | None:
         if intent.reference == "upload":
@@ -141,7 +139,7 @@ class Assistant:
 
     def _search(self, state: DialogueState, intent: SearchIntent, k: int) -> Turn:
         reference = state.reference
-        found = retrieval.Reference(reference.vector, reference.attributes, reference.product_id) if reference and reference.vector is not None else None
+        found = reference if reference and reference.vector is not None else None
         target = state.target_attributes()
         text = state.description
         if not (found is not None or target or text):

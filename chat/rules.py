@@ -24,7 +24,8 @@ import unicodedata
 from dataclasses import dataclass, field
 
 from chat.intent import SearchIntent
-from chat.state import DialogueState, Reference
+from chat.state import DialogueState
+from retrieval.reference import Reference
 from retrieval.vocabulary import Mention, Vocabulary, VocabularyMatcher, column_words
 
 MAX_MESSAGE_CHARS = 1000     # a shopping request fits; a pasted essay is cut, not parsed

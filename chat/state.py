@@ -10,47 +10,16 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
-from typing import Literal
 
-import numpy as np
 
 from chat.intent import SearchIntent
+from retrieval.reference import Reference
 
 UNDO_DEPTH = 10           # turns the UI can undo; older states are dropped
 HISTORY_TURNS = 20        # (shopper, assistant) pairs kept for the LLM prompt
 HISTORY_TEXT_CHARS = 300  # per message; a 10,000-character paste must not bloat the state
 MAX_NEGATIVES = 10
 MAX_REMEMBERED_IDS = 200  # liked / disliked ids
-
-ReferenceSource = Literal["catalog", "upload"]
-
-
-@dataclass(frozen=True)
-class Reference:
-    """The item a search starts from: a catalogue product the shopper picked, or a photo.
-
-    `attributes` are the catalogue's for a product and inferred ones for an upload; `vector`
-    is its image embedding, stored as a read-only float32 copy so no caller can mutate it.
-    """
-
-    source: ReferenceSource
-    product_id: str | None = None
-    vector: np.ndarray | None = field(default=None, compare=False, repr=False)
-    attributes: dict[str, str] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        if self.vector is not None:
-            vector = np.array(self.vector, dtype=np.float32)
-            vector.flags.writeable = False
-            object.__setattr__(self, "vector", vector)
-        object.__setattr__(self, "attributes", dict(self.attributes))
-
-    def describe(self) -> str:
-        """A few words for a prompt: "product 1563 (Tshirts, Blue)" or "the shopper's photo"."""
-        name = f"product {self.product_id}" if self.source == "catalog" else "the shopper's photo"
-        values = ", ".join(self.attributes.values())
-        return f"{name} ({values})" if values else name
-
 
 @dataclass(frozen=True)
 class DialogueState:

@@ -21,6 +21,7 @@ from retrieval.catalog import Catalog, load_catalog, read_ids
 from retrieval.compose import EDIT_WEIGHTS, SUM_WEIGHTS, FusionWeights, describe, fuse
 from retrieval.encoder import Encoder, ImageInput, load_encoder
 from retrieval.index import ProgressCallback, cached_index
+from retrieval.reference import Reference
 from retrieval.vector_store import SearchHit, VectorStore
 from retrieval.vocabulary import VocabularyMatcher
 
@@ -31,16 +32,6 @@ MIN_INFERRED_CONFIDENCE = 0.35
 
 # A trained composer maps (reference image vectors (n, d), text vectors (n, d)) to queries (n, d).
 TrainedComposer = Callable[[np.ndarray, np.ndarray], np.ndarray]
-
-
-@dataclass(frozen=True)
-class Reference:
-    """The product a change applies to: its vector and what is known or guessed about it."""
-
-    vector: np.ndarray
-    attributes: Mapping[str, str]
-    product_id: str | None = None  # set when picked from the catalogue
-    confidence: Mapping[str, float] = field(default_factory=dict)  # for inferred attributes
 
 
 @dataclass(frozen=True)
@@ -114,7 +105,7 @@ class Retriever:
             vector = self.store.vector(product_id)
         except KeyError:
             vector = self.encoder.encode_images([self.catalog.image_path(product_id)])[0]
-        return Reference(vector, attributes, product_id)
+        return Reference("catalog", product_id=product_id, vector=vector, attributes=attributes)
 
     def reference_from_image(self, image: ImageInput, exclude_ids: Collection[str] = ()) -> Reference:
         """An uploaded photo: pixels only, attributes inferred (confident guesses only)."""
@@ -124,7 +115,7 @@ class Retriever:
     def reference_from_vector(self, vector: np.ndarray, exclude_ids: Collection[str] = ()) -> Reference:
         guesses: dict[str, AttributeGuess] = self.inferrer.infer(vector, exclude_ids=list(exclude_ids))
         confident = {c: g.value for c, g in guesses.items() if g.confidence >= MIN_INFERRED_CONFIDENCE}
-        return Reference(vector, confident, None, {c: g.confidence for c, g in guesses.items()})
+        return Reference("upload", vector=vector, attributes=confident, confidence={c: g.confidence for c, g in guesses.items()})
 
     def compose(
         self,
