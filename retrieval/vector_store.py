@@ -35,7 +35,7 @@ AUTO_FLAT_MAX = 100_000  # exact search of 100k x 512 takes 10-15 ms of CPU a qu
 EXACT_SUBSET_MAX = 2_000  # filters keeping fewer items are searched exactly with numpy (< 1 ms; at 5k the gather costs more than IVF)
 IVF_LISTS_PER_SQRT_N = 4  # nlist = 4 sqrt(n), the low end of FAISS's 4..16 sqrt(n): fewer, larger lists favour recall
 IVF_MIN_TRAIN_PER_LIST = 39  # FAISS warns when k-means gets fewer points per centroid
-IVF_TRAIN_PER_LIST = 64  # k-means trains on a subsample: enough for good centroids, ~1 min at 1M x 512
+IVF_TRAIN_PER_LIST = 64  # k-means on a subsample (256k at 1M): the whole 1M x 512 build takes ~160 s of CPU
 IVF_TRAIN_ITERATIONS = 10
 IVF_NPROBE = 64  # lists scanned per unfiltered query: recall@10 0.999 at 1M in the benchmark, ~2 ms; 32 gives 0.99
 HNSW_M = 32
