@@ -16,8 +16,9 @@ import json
 import random
 import sys
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Sequence
 
 from retrieval.catalog import Catalog, load_gallery
 
@@ -29,30 +30,68 @@ PHRASINGS: dict[str, tuple[str, ...]] = {
 }
 
 
+@dataclass(frozen=True)
+class OneChange:
+    """Product `reference` with `column` set to `value`: the products whose key is `target_key` match."""
+
+    reference: str
+    column: str
+    value: str
+    target_key: tuple[str, ...]
+
+
+def attribute_keys(catalog: Catalog, ids: Sequence[str], columns: Sequence[str]) -> dict[str, tuple[str, ...]]:
+    """Each product's values of `columns`, in order: two products match when their keys are equal."""
+    return {pid: tuple(catalog.attributes(pid)[c] for c in columns) for pid in ids}
+
+
+def group_by_key(keys: Mapping[str, tuple[str, ...]]) -> dict[tuple[str, ...], list[str]]:
+    """The products that share each key, in `keys` order."""
+    by_key: dict[tuple[str, ...], list[str]] = defaultdict(list)
+    for pid, key in keys.items():
+        by_key[key].append(pid)
+    return by_key
+
+
+def one_changes(keys: Mapping[str, tuple[str, ...]], columns: Sequence[str]) -> dict[str, list[OneChange]]:
+    """Every change of exactly one column that leads from a product to at least one other, by column.
+
+    Used for evaluation queries here and for training triplets (`retrieval.triplets`), so
+    the two agree on what a one-attribute change is.
+    """
+    present = set(keys.values())
+    changes: dict[str, list[OneChange]] = {}
+    for position, column in enumerate(columns):
+        values_by_rest: dict[tuple, set[str]] = defaultdict(set)
+        for key in present:
+            values_by_rest[_without(key, position)].add(key[position])
+        changes[column] = [
+            OneChange(pid, column, value, key[:position] + (value,) + key[position + 1:])
+            for pid, key in keys.items()
+            for value in sorted(values_by_rest[_without(key, position)] - {key[position]})
+        ]
+    return changes
+
+
+def phrase_change(column: str, value: str, rng: random.Random) -> str:
+    """One of the ways a shopper asks for `column` = `value`, picked with `rng`."""
+    return rng.choice(PHRASINGS[column]).format(v=value.lower())
+
+
 def make_queries(catalog: Catalog, n: int, seed: int, columns: Sequence[str] = tuple(PHRASINGS)) -> list[dict]:
     """Up to `n` one-attribute-change queries whose targets are in `catalog` (the gallery)."""
     rng = random.Random(seed)
-    key_of = {pid: tuple(catalog.attributes(pid)[c] for c in columns) for pid in catalog.ids}
-    by_key: dict[tuple, list[str]] = defaultdict(list)
-    for pid, key in key_of.items():
-        by_key[key].append(pid)
-    candidates: dict[str, list[tuple]] = defaultdict(list)
-    for position, column in enumerate(columns):
-        values_by_rest: dict[tuple, set[str]] = defaultdict(set)
-        for key in by_key:
-            values_by_rest[_without(key, position)].add(key[position])
-        for pid, key in key_of.items():
-            for value in sorted(values_by_rest[_without(key, position)] - {key[position]}):
-                candidates[column].append((pid, column, value, key[:position] + (value,) + key[position + 1:]))
+    keys = attribute_keys(catalog, catalog.ids, columns)
+    by_key = group_by_key(keys)
+    candidates = one_changes(keys, columns)
     for pool in candidates.values():
         rng.shuffle(pool)
     # Round-robin over the columns so each kind of change is equally represented.
     balanced = [q for group in itertools.zip_longest(*candidates.values()) for q in group if q]
-    queries = []
-    for pid, column, value, target_key in balanced[:n]:
-        text = rng.choice(PHRASINGS[column]).format(v=value.lower())
-        queries.append({"reference": pid, "text": text, "targets": sorted(by_key[target_key]), "column": column})
-    return queries
+    return [
+        {"reference": c.reference, "text": phrase_change(c.column, c.value, rng), "targets": sorted(by_key[c.target_key]), "column": c.column}
+        for c in balanced[:n]
+    ]
 
 
 def _without(key: tuple, position: int) -> tuple:
