@@ -2,7 +2,8 @@
 
     python -m chat.evaluate --catalog DIR --encoder SPEC --gallery IDS.txt \
         (--queries Q.jsonl | --dialogs D.jsonl) --llm SPEC [--reference-as catalog|upload] \
-        [--limit N] [--composer DIR] [--index-dir DIR] [--trace OUT.jsonl] [--json]
+        [--limit N] [--method sum|edit|trained] [--composer DIR] [--index-dir DIR] \
+        [--trace OUT.jsonl] [--json]
 
 Queries: the reference is either picked from results (`catalog`: shown as the only result and
 clicked with `Assistant.select`) or uploaded (`upload`: its pixels only, and its own product
@@ -96,8 +97,10 @@ class Evaluation:
             started = time.perf_counter()
             state, turn = self._turn(state, said)
             self.tally.seconds.append(time.perf_counter() - started)
-            uploads.update([str(said["image"])] if "image" in said else [])
-            turns += [turn] if turn else []
+            if said.get("image"):
+                uploads.add(str(said["image"]))
+            if turn:
+                turns.append(turn)
         ranking = self.tally.score(state.results, uploads, dialogue["targets"], dialogue.get("kind", "all"))
         self._trace({"turns": dialogue["turns"]}, turns, ranking, dialogue["targets"])
 
@@ -144,13 +147,15 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--llm", required=True, help="rules, a transformers model id or folder, a .gguf file, or smollm2")
     parser.add_argument("--reference-as", choices=["catalog", "upload"], default="catalog",
                         help="queries only: reference picked from results, or uploaded (pixels only)")
+    parser.add_argument("--method", choices=["sum", "edit", "trained"], help="composition (default: edit, or trained with --composer)")
     parser.add_argument("--composer", type=Path, help="folder of a trained composer (python -m retrieval.train)")
     parser.add_argument("--index-dir", type=Path, help="cache folder for indexes (default: the user's cache)")
     parser.add_argument("--limit", type=int, help="evaluate only the first N queries or dialogues")
     parser.add_argument("--trace", type=Path, help="write one JSON line per item (intents, replies, hit rank)")
     parser.add_argument("--json", action="store_true", help="print the result as one JSON line last")
     args = parser.parse_args(argv)
-    args.method = None  # retrieval.evaluate's choice: edit, or trained with --composer
+    if args.method == "trained" and not args.composer:
+        parser.error("--method trained needs --composer DIR")
     return args
 
 
