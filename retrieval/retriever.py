@@ -33,12 +33,19 @@ MIN_INFERRED_CONFIDENCE = 0.35
 # A trained composer maps (reference image vectors (n, d), text vectors (n, d)) to queries (n, d).
 TrainedComposer = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
+# "trained": the composer's query (in the `image` slot: it already holds photo + change) mixed
+# with the target description. Measured on dev (1,700 held-out non-test items, a composer
+# trained without them, 1,000 queries), R@10 picked / uploaded reference: composer alone
+# 89.8 / 89.8, edit 96.3 / 84.7, this mix 96.2 / 89.6 (0.4: 96.5 / 88.6, 0.7: 95.0 / 90.9).
+TRAINED_WEIGHTS = FusionWeights(image=0.5, text=0.0, description=0.5, negative=0.2)
+
 
 @dataclass(frozen=True)
 class RetrievalSettings:
     method: str = "edit"  # "sum" | "edit" | "trained"
     sum_weights: FusionWeights = SUM_WEIGHTS
     edit_weights: FusionWeights = EDIT_WEIGHTS
+    trained_weights: FusionWeights = TRAINED_WEIGHTS
 
 
 def edit_attributes(attributes: Mapping[str, str], text: str, matcher: VocabularyMatcher) -> dict[str, str]:
@@ -127,9 +134,10 @@ class Retriever:
         """One query vector for "this reference, changed as the text says".
 
         `target_attributes`, when a rewriter already worked out what the shopper wants, is
-        used as the description; otherwise the `edit` method derives it from the reference.
+        used as the description; otherwise the `edit` and `trained` methods derive it from
+        the reference.
         """
-        if target_attributes is None and reference is not None and text.strip() and self.settings.method == "edit":
+        if target_attributes is None and reference is not None and text.strip() and self.settings.method in ("edit", "trained"):
             target_attributes = edit_attributes(reference.attributes, text, self.matcher)
         description = self.describe(target_attributes) if target_attributes else ""
         vectors = self.text_vectors([t for t in (text.strip(), description, *negatives) if t])
@@ -138,7 +146,8 @@ class Retriever:
         negative_vecs = np.stack([vectors[n] for n in negatives]) if negatives else None
         image_vec = reference.vector if reference is not None else None
         if self.settings.method == "trained" and self.composer is not None and image_vec is not None and text_vec is not None:
-            return self.composer(image_vec[None], text_vec[None])[0]
+            composed = self.composer(image_vec[None], text_vec[None])[0]
+            return fuse(self.settings.trained_weights, composed, None, description_vec, negative_vecs)
         weights = self.settings.sum_weights if self.settings.method == "sum" and description_vec is None else self.settings.edit_weights
         return fuse(weights, image_vec, text_vec, description_vec, negative_vecs)
 
