@@ -32,6 +32,7 @@ from tqdm import tqdm
 from chat.assistant import Assistant, Turn, make_rewriter
 from chat.llm import LLMUnavailableError
 from chat.state import DialogueState
+from retrieval.configured import add_retriever_options, check_retriever_options
 from retrieval.evaluate import EXPECTED_ERRORS, TOP_K, open_for_evaluation, read_jsonl, reference_for
 from retrieval.metrics import latency_summary, recall_at_k
 
@@ -145,17 +146,12 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     items.add_argument("--queries", help="Q.jsonl: {reference, text, targets} a line")
     items.add_argument("--dialogs", help="D.jsonl: {turns: [{text, image?, select?}], targets} a line")
     parser.add_argument("--llm", required=True, help="rules, a transformers model id or folder, a .gguf file, or smollm2")
-    parser.add_argument("--reference-as", choices=["catalog", "upload"], default="catalog",
-                        help="queries only: reference picked from results, or uploaded (pixels only)")
-    parser.add_argument("--method", choices=["sum", "edit", "trained"], help="composition (default: edit, or trained with --composer)")
-    parser.add_argument("--composer", type=Path, help="folder of a trained composer (python -m retrieval.train)")
-    parser.add_argument("--index-dir", type=Path, help="cache folder for indexes (default: the user's cache)")
+    add_retriever_options(parser)
     parser.add_argument("--limit", type=int, help="evaluate only the first N queries or dialogues")
     parser.add_argument("--trace", type=Path, help="write one JSON line per item (intents, replies, hit rank)")
     parser.add_argument("--json", action="store_true", help="print the result as one JSON line last")
     args = parser.parse_args(argv)
-    if args.method == "trained" and not args.composer:
-        parser.error("--method trained needs --composer DIR")
+    check_retriever_options(parser, args)
     return args
 
 

@@ -7,6 +7,8 @@ edit" cannot drift between what is evaluated and what is served.
 
 from __future__ import annotations
 
+import argparse
+
 from dataclasses import replace
 from pathlib import Path
 
@@ -34,3 +36,17 @@ def open_configured_retriever(
     settings = replace(RetrievalSettings(), method=method or ("trained" if composer else "edit"))
     return open_retriever(catalog, encoder, gallery, index_dir, settings=settings, composer=composer,
                           on_progress=on_progress, progress=progress)
+
+
+def add_retriever_options(parser: argparse.ArgumentParser) -> None:
+    """The options every evaluation CLI shares, so they read and default the same everywhere."""
+    parser.add_argument("--reference-as", choices=["catalog", "upload"], default="catalog",
+                        help="reference picked from results (catalog), or uploaded: pixels only")
+    parser.add_argument("--method", choices=["sum", "edit", "trained"], help="composition (default: edit, or trained with --composer)")
+    parser.add_argument("--composer", type=Path, help="folder of a trained composer (python -m retrieval.train)")
+    parser.add_argument("--index-dir", type=Path, help="cache folder for indexes (default: the user's cache)")
+
+
+def check_retriever_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    if args.method == "trained" and not args.composer:
+        parser.error("--method trained needs --composer DIR")

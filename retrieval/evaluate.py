@@ -20,20 +20,20 @@ import logging
 import sys
 import time
 from collections import defaultdict
-from dataclasses import replace
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
 from retrieval.catalog import CatalogError
+from retrieval.configured import add_retriever_options, check_retriever_options, open_configured_retriever
 from retrieval.compose import SUM_WEIGHTS, fuse
 from retrieval.datasets import DATASETS, load_benchmark
 from retrieval.encoder import EncoderUnavailableError, load_encoder
 from retrieval.features import image_features, text_features
 from retrieval.index import IndexMismatchError
 from retrieval.metrics import latency_summary, recall_at_k
-from retrieval.retriever import Reference, RetrievalSettings, Retriever, TrainedComposer, open_retriever
+from retrieval.retriever import Reference, Retriever, TrainedComposer
 from retrieval.triplets import score_triplets
 from retrieval.vector_store import VectorStoreError
 
@@ -100,15 +100,11 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--queries", help="Q.jsonl: {reference, text, targets} a line (catalog only)")
     parser.add_argument("--dataset", choices=DATASETS, default="catalog", help="a catalogue, or a public benchmark's folder")
     parser.add_argument("--split", help="benchmark split (default: test for fashion200k, val for fashioniq)")
-    parser.add_argument("--reference-as", choices=["catalog", "upload"], default="catalog")
-    parser.add_argument("--method", choices=["sum", "edit", "trained"], default=None, help="composition (default: edit, or trained with --composer)")
-    parser.add_argument("--composer", type=Path, help="folder of a trained composer (python -m retrieval.train)")
-    parser.add_argument("--index-dir", type=Path, help="cache folder for indexes (default: the user's cache)")
+    add_retriever_options(parser)
     parser.add_argument("--limit", type=int, help="evaluate only the first N queries")
     parser.add_argument("--json", action="store_true", help="print the result as one JSON line last")
     args = parser.parse_args(argv)
-    if args.method == "trained" and not args.composer:
-        parser.error("--method trained needs --composer DIR")
+    check_retriever_options(parser, args)
     if args.dataset == "catalog" and not (args.gallery and args.queries):
         parser.error("a catalogue evaluation needs --gallery IDS.txt and --queries Q.jsonl")
     return args
@@ -116,16 +112,8 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def open_for_evaluation(args: argparse.Namespace) -> Retriever:
     """The retriever the arguments describe, with a trained composer when one is given."""
-    composer = None
-    if args.composer:
-        from retrieval.composer_model import load_composer  # torch module: only when asked for
-
-        composer = load_composer(args.composer)
-    method = args.method or ("trained" if composer else "edit")
-    return open_retriever(
-        args.catalog, args.encoder, args.gallery, args.index_dir,
-        settings=replace(RetrievalSettings(), method=method), composer=composer, progress=True,
-    )
+    return open_configured_retriever(args.catalog, args.encoder, args.gallery, args.index_dir,
+                                     composer_dir=args.composer, method=args.method)
 
 
 def sum_composer(image_vectors: np.ndarray, text_vectors: np.ndarray) -> np.ndarray:
