@@ -24,6 +24,7 @@ from chat.intent import SearchIntent, select_result
 from chat.state import DialogueState
 from retrieval.reference import Reference
 from chat.uploads import UploadError, load_upload
+from retrieval.catalog import Product
 from retrieval.compose import feedback
 from retrieval.retriever import Retriever
 
@@ -38,14 +39,10 @@ class Rewriter(Protocol):
 
 
 @dataclass(frozen=True)
-class ShownProduct:
-    """A result as the UI and the API show it."""
+class ShownProduct(Product):
+    """A result as the UI and the API show it: the catalogue record and its search score."""
 
-    id: str
-    title: str
-    image_path: Path
-    attributes: Mapping[str, str]
-    score: float
+    score: float = 0.0
 
     def as_json(self) -> dict:
         return {"id": self.id, "title": self.title, "attributes": dict(self.attributes), "score": round(self.score, 4)}
