@@ -76,6 +76,16 @@ def swatch_rows(n_per_combination: int = 2) -> list[dict]:
     return rows
 
 
+@pytest.fixture(scope="session")
+def shared_vocabulary() -> dict[str, dict[str, int]]:
+    """The real catalogue's attribute vocabulary, read by the project's own loader."""
+    if not SHARED_CATALOG.exists():
+        pytest.skip(f"real catalogue not found at {SHARED_CATALOG} (needs ../shared)")
+    from retrieval.catalog import load_catalog
+
+    return load_catalog(SHARED_CATALOG).vocabulary()
+
+
 @pytest.fixture
 def tiny_catalog(tmp_path) -> Path:
     return write_catalog(tmp_path / "catalog", swatch_rows())

@@ -1,16 +1,12 @@
 """SearchIntent, its JSON schema and parse_intent: validation, repair, rejection."""
 
 import json
-from pathlib import Path
 
 import jsonschema
 import pytest
 
 from chat.intent import IntentError, SearchIntent, intent_json_schema, parse_intent, select_result
 from retrieval.vocabulary import VocabularyMatcher
-
-CATALOG_CSV = (Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
-               / "fashion-products" / "products.csv")
 
 # A catalogue unlike the real one: other column names, other spellings, a title column.
 SMALL = {
@@ -22,12 +18,8 @@ SMALL = {
 
 
 @pytest.fixture(scope="module")
-def catalog():
-    if not CATALOG_CSV.exists():
-        pytest.skip(f"real catalogue not found at {CATALOG_CSV} (needs ../shared)")
-    pandas = pytest.importorskip("pandas")
-    frame = pandas.read_csv(CATALOG_CSV, dtype=str)
-    return VocabularyMatcher({c: frame[c].value_counts().to_dict() for c in frame.columns})
+def catalog(shared_vocabulary):
+    return VocabularyMatcher(shared_vocabulary)
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,6 @@
 a small hand-written one with other column names and spellings (always runs)."""
 
 import random
-from pathlib import Path
 
 import pytest
 
@@ -10,9 +9,6 @@ from chat.intent import SearchIntent, select_result
 from chat.rules import MAX_DESCRIPTION_CHARS, RulesRewriter
 from chat.state import DialogueState, Reference
 from retrieval.vocabulary import VocabularyMatcher, attribute_vocabulary
-
-CATALOG_CSV = (Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
-               / "fashion-products" / "products.csv")
 
 SMALL = {
     "category": {"T-Shirt": 10, "Dress": 5, "Sneakers": 4, "Jeans": 3, "Handbag": 2},
@@ -24,17 +20,8 @@ SHOWN = tuple(f"p{i}" for i in range(1, 11))
 
 
 @pytest.fixture(scope="module")
-def catalog_vocabulary():
-    if not CATALOG_CSV.exists():
-        pytest.skip(f"real catalogue not found at {CATALOG_CSV} (needs ../shared)")
-    pandas = pytest.importorskip("pandas")
-    frame = pandas.read_csv(CATALOG_CSV, dtype=str)
-    return {c: frame[c].value_counts().to_dict() for c in frame.columns}
-
-
-@pytest.fixture(scope="module")
-def catalog(catalog_vocabulary):
-    return RulesRewriter(catalog_vocabulary)
+def catalog(shared_vocabulary):
+    return RulesRewriter(shared_vocabulary)
 
 
 @pytest.fixture(scope="module")
@@ -60,8 +47,8 @@ def shown(state: DialogueState | None = None) -> DialogueState:
 
 # --- vocabulary matcher ---------------------------------------------------------------------
 
-def test_attribute_columns_are_picked_by_size(catalog_vocabulary):
-    kept = attribute_vocabulary(catalog_vocabulary)
+def test_attribute_columns_are_picked_by_size(shared_vocabulary):
+    kept = attribute_vocabulary(shared_vocabulary)
     assert set(kept) == {"gender", "masterCategory", "subCategory", "articleType",
                          "baseColour", "season", "usage"}
     assert set(attribute_vocabulary({"a": {"x": 1, None: 3, "": 2, 7: 1}, "b": {}})) == {"a"}
