@@ -9,7 +9,7 @@ ENCODER ?= local-dir:../shared/models/tiny-fashion-clip
 LLM ?= rules
 export HF_HUB_OFFLINE ?= 1
 
-.PHONY: run test browser
+.PHONY: run test lint browser
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -27,5 +27,10 @@ browser:
 run: $(VENV)/.installed
 	$(PY) app.py --catalog $(CATALOG) --encoder $(ENCODER) --llm $(LLM)
 
-test: $(VENV)/.installed browser
+# The layers (pyproject.toml's import-linter contracts) and the linter, before any test.
+lint: $(VENV)/.installed
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/ruff check .
+
+test: lint browser
 	$(PY) -m pytest -q

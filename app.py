@@ -3,7 +3,7 @@
     python app.py --catalog DIR --encoder SPEC --llm SPEC [--composer DIR] [--index-dir DIR]
                   [--gallery IDS.txt] [--host H] [--port P]        (or SHOP_* variables)
 
-Every action goes to `chat.session.Shop`, which returns a `View`; this file only draws it.
+Every action goes to `shop.session.Shop`, which returns a `View`; this file only draws it.
 The same actions are the public API (`/respond`, `/select`, `/feedback`, `/remove`,
 `/undo`, `/reset`). Per-shopper state is a `gr.State` (one per browser tab or API client);
 the only app-wide objects are the read-only assistant and its loader.
@@ -14,22 +14,22 @@ from __future__ import annotations
 import logging
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 from urllib.parse import quote
 
 import gradio as gr
 
-from chat.service import Loader, SetupError, check_downloads, parse_settings, resolve_catalog
-from chat.session import Session, Shop, View
-from chat.uploads import MAX_UPLOAD_BYTES
-from retrieval.catalog import Catalog, load_catalog
+from shop.loader import Loader
+from shop.session import Session, View
+from shop.settings import SetupError, check_downloads, parse_settings
+from shop.uploads import MAX_UPLOAD_BYTES
 
 logger = logging.getLogger(__name__)
 
 ASSETS = Path(__file__).resolve().parent / "assets"
 CONCURRENCY = 4              # turns served at once; more only queue up on a small CPU
-UPLOAD_CEILING = 2 * MAX_UPLOAD_BYTES  # Gradio refuses bigger uploads outright; up to it, chat.uploads explains
+UPLOAD_CEILING = 2 * MAX_UPLOAD_BYTES  # Gradio refuses bigger uploads outright; up to it, shop.uploads explains
 WELCOME = ("Results appear here. Describe what you're after, attach a photo, or try an example "
            "on the left; then click a result to refine from it.")
 NO_RESULTS = "No products match. Remove a filter above, undo, or start over."
@@ -90,13 +90,8 @@ def _said(chat: ChatHistory, reply: str) -> ChatHistory:
 # --- the app -----------------------------------------------------------------------------
 
 def build_app(loader: Loader) -> gr.Blocks:
-    """The Blocks app for one loader (its Shop may still be loading)."""
-
-    def shop() -> Shop | None:
-        return loader.shop
-
-    def not_ready(session: Session) -> View:
-        return View(session, loader.status())
+    """The Blocks app for one loader (its Shop may still be loading: `loader.shop` then
+    answers every action with the loading status)."""
 
     # UI events: the user's message appears at once, the reply follows from the queue.
     def take_message(message: dict, chat: ChatHistory) -> tuple:
@@ -105,20 +100,17 @@ def build_app(loader: Loader) -> gr.Blocks:
         return gr.MultimodalTextbox(value=None, interactive=False), chat, {"text": text, "files": files[:1]}
 
     def answer(message: dict, chat: ChatHistory, session: Session) -> tuple:
-        served = shop()
         files = message.get("files") or [None]
-        view = served.send(session, message.get("text", ""), files[0]) if served else not_ready(session)
+        view = loader.shop.send(session, message.get("text", ""), files[0])
         return (_said(chat[:-1], view.reply), *_panels(view))
 
     def take_example(chat: ChatHistory, selected: gr.SelectData) -> tuple:
         return take_message({"text": selected.value.get("text", ""), "files": []}, chat)
 
     def on_card(chat: ChatHistory, session: Session, event: gr.EventData) -> tuple:
-        served = shop()
+        served = loader.shop
         action, number = getattr(event, "action", ""), int(getattr(event, "number", 0) or 0)
-        if served is None:
-            view = not_ready(session)
-        elif action == "pick":
+        if action == "pick":
             view = served.pick(session, number)
         elif action in ("like", "dislike"):
             view = served.feedback(session, number, action)
@@ -127,18 +119,15 @@ def build_app(loader: Loader) -> gr.Blocks:
         return (chat if action == "like" else _said(chat, view.reply), *_panels(view))
 
     def on_chip(chat: ChatHistory, session: Session, event: gr.EventData) -> tuple:
-        served = shop()
-        view = served.release(session, getattr(event, "value", "")) if served else not_ready(session)
+        view = loader.shop.release(session, getattr(event, "value", ""))
         return (_said(chat, view.reply), *_panels(view))
 
     def on_undo(chat: ChatHistory, session: Session) -> tuple:
-        served = shop()
-        view = served.undo(session) if served else not_ready(session)
+        view = loader.shop.undo(session)
         return (_said(chat, view.reply), *_panels(view))
 
     def on_start_over() -> tuple:
-        served = shop()
-        view = served.start_over() if served else not_ready(Session())
+        view = loader.shop.start_over()
         return ([], *_panels(view))
 
     def wait_ready(progress=gr.Progress()) -> tuple:
@@ -159,33 +148,27 @@ def build_app(loader: Loader) -> gr.Blocks:
 
     def respond(message: str, image: str | None = None, session: Session | None = None) -> tuple:
         """One chat turn: the message text and an optional photo file. Returns the reply and the results."""
-        served, session = shop(), session or Session()  # Gradio always passes the session
-        return api(served.send(session, message, image) if served else not_ready(session))
+        return api(loader.shop.send(session or Session(), message, image))  # Gradio always passes the session
 
     def select(number: float, session: Session) -> tuple:
         """Make shown result `number` (1-based) the reference for the next turn."""
-        served = shop()
-        return api(served.pick(session, int(number)) if served else not_ready(session))
+        return api(loader.shop.pick(session, int(number)))
 
     def feedback(number: float, kind: str, session: Session) -> tuple:
         """`like` result `number`, or `dislike` it (it is not shown again in this session)."""
-        served = shop()
-        return api(served.feedback(session, int(number), kind) if served else not_ready(session))
+        return api(loader.shop.feedback(session, int(number), kind))
 
     def remove(value: str, session: Session) -> tuple:
         """Remove one active constraint or negative, e.g. `Red`, and search again."""
-        served = shop()
-        return api(served.release(session, value) if served else not_ready(session))
+        return api(loader.shop.release(session, value))
 
     def undo(session: Session) -> tuple:
         """Go back to the state before the last turn."""
-        served = shop()
-        return api(served.undo(session) if served else not_ready(session))
+        return api(loader.shop.undo(session))
 
     def reset(session: Session) -> tuple:
         """Start over: a fresh conversation for this client."""
-        served = shop()
-        return api(served.start_over() if served else not_ready(Session()))
+        return api(loader.shop.start_over())
 
     clicks = _asset("clicks.js")
     with gr.Blocks(title="Shopping assistant") as app:
@@ -243,15 +226,10 @@ def build_app(loader: Loader) -> gr.Blocks:
     return app
 
 
-def photo_folders(catalog: Catalog) -> list[str]:
+def photo_folders(loader: Loader) -> list[str]:
     """The folders holding the catalogue's photos: the only files served besides uploads."""
-    return sorted({str(catalog.image_path(i).parent.resolve()) for i in catalog.ids})
-
-
-def _served_catalog(loader: Loader) -> Catalog:
-    if loader.shop is not None:
-        return loader.shop.assistant.retriever.catalog
-    return load_catalog(resolve_catalog(loader.settings.catalog))  # still indexing: read it once more
+    catalog = loader.catalog
+    return sorted({str(catalog.image_path(i).parent.resolve()) for i in catalog.ids}) if catalog else []
 
 
 def launch(loader: Loader, block: bool = True) -> gr.Blocks:
@@ -260,14 +238,14 @@ def launch(loader: Loader, block: bool = True) -> gr.Blocks:
     app = build_app(loader)
     app.queue(default_concurrency_limit=CONCURRENCY)
     app.launch(server_name=settings.host, server_port=settings.port,
-               allowed_paths=photo_folders(_served_catalog(loader)), max_file_size=UPLOAD_CEILING, css=_asset("style.css"), footer_links=["api"], show_error=False,
+               allowed_paths=photo_folders(loader), max_file_size=UPLOAD_CEILING, css=_asset("style.css"), footer_links=["api"], show_error=False,
                prevent_thread_lock=not block, quiet=not block)
     return app
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
-    for ours in ("chat", "retrieval", __name__):
+    for ours in ("shop", "chat", "retrieval", __name__):
         logging.getLogger(ours).setLevel(logging.INFO)
     settings = parse_settings(argv)
     try:

@@ -19,13 +19,13 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Sequence
 
 import httpx
 
-from retrieval.metrics import latency_summary
+from evaluation.metrics import latency_summary
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"

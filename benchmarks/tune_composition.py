@@ -13,13 +13,13 @@ import argparse
 import itertools
 import json
 import sys
+from collections.abc import Sequence
 from dataclasses import replace
-from typing import Sequence
 
 from benchmarks.attribute_accuracy import accuracy
+from evaluation.retrieval import read_jsonl, run_queries
 from retrieval.attributes import InferenceSettings
 from retrieval.compose import FusionWeights
-from retrieval.evaluate import read_jsonl, run_queries
 from retrieval.retriever import RetrievalSettings, open_retriever
 
 SUM_GRID = [FusionWeights(image=a, text=round(1 - a, 2)) for a in (0.3, 0.4, 0.5, 0.6)]
@@ -41,16 +41,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--queries", default="eval/dev_queries.jsonl")
     parser.add_argument("--inference-items", type=int, default=1500)
     args = parser.parse_args(argv)
-    retriever = open_retriever(args.catalog, args.encoder, args.gallery, progress=True)
+    served = open_retriever(args.catalog, args.encoder, args.gallery, progress=True)
     queries = read_jsonl(args.queries, ("reference", "text", "targets"))
     for method, grid, field in (("sum", SUM_GRID, "sum_weights"), ("edit", EDIT_GRID, "edit_weights")):
         for weights in grid:
-            retriever.settings = replace(RetrievalSettings(), method=method, **{field: weights})
+            retriever = served.with_settings(replace(RetrievalSettings(), method=method, **{field: weights}))
             result = run_queries(retriever, queries, "catalog")
             print(json.dumps({"method": method, "weights": vars(weights), "recall@10": result["recall@10"], "recall@1": result["recall@1"]}))
-    ids = retriever.store.ids[: args.inference_items]
+    ids = served.store.ids[: args.inference_items]
     for settings in INFERENCE_GRID:
-        scores = accuracy(retriever, ids, settings)
+        scores = accuracy(served, ids, settings)
         print(json.dumps({"inference": vars(settings), "accuracy": scores, "mean": round(sum(scores.values()) / len(scores), 2)}))
     return 0
 

@@ -1,7 +1,7 @@
 """One turn of the shopping assistant, end to end.
 
-    message (+photo | +clicked result) -> rewriter -> SearchIntent -> DialogueState.apply
-    -> compose the query -> index search -> reply + results
+    message (+photo | +clicked result) -> reader -> SearchIntent -> DialogueState.apply
+    -> compose the query -> index search -> reply written from (before, after, results)
 
 The assistant holds only read-only things (the retriever and the rewriter), so one instance
 serves every user; each user's conversation is the `DialogueState` passed in and returned.
@@ -14,18 +14,19 @@ women", "not black") become index filters; disliked results are never shown agai
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Mapping, Protocol, Sequence
+from typing import Protocol
 
 from PIL import Image
 
 from chat.intent import SearchIntent, select_result
+from chat.replies import ASK, RESET, Replies
+from chat.rules import small_talk_kind
 from chat.state import DialogueState
-from retrieval.reference import Reference
-from chat.uploads import UploadError, load_upload
 from retrieval.catalog import Product
 from retrieval.compose import feedback
+from retrieval.reference import Reference
 from retrieval.retriever import Retriever
 
 logger = logging.getLogger(__name__)
@@ -64,43 +65,46 @@ class Assistant:
     def __init__(self, retriever: Retriever, rewriter: Rewriter):
         self.retriever = retriever
         self.rewriter = rewriter
+        self.replies = Replies(retriever.matcher)
 
     def step(
         self,
         state: DialogueState,
         message: str,
-        image: str | Path | Image.Image | Reference | None = None,
+        image: Image.Image | Reference | None = None,
         k: int = RESULTS_SHOWN,
     ) -> Turn:
-        """Answer one message. `image` is an upload (a file, an image, or an already encoded
-        photo); bad uploads and unusable messages come back as a friendly reply, never raise."""
-        try:
-            upload = self._upload_reference(image) if image is not None else None
-        except UploadError as err:
-            return Turn(state, str(err))
+        """Answer one message. `image` is a checked upload (`shop.uploads`) or an already
+        encoded photo. The intent is applied once, the search runs, and the reply is
+        written from what happened; unusable intents come back as a friendly reply."""
+        upload = self._upload_reference(image) if image is not None else None
         intent = self.rewriter.rewrite(message, state, has_upload=upload is not None)
         if intent.action == "search" and intent.reference == "upload" and upload is None:
             intent = intent.model_copy(update={"reference": "current"})
-        try:
-            after = state.apply(intent, reference=self._reference_for(intent, state, upload), message=message)
-        except ValueError as err:
-            return Turn(state, f"Sorry, {err}.", intent=intent)
+        if intent.reference == "result" and state.result_id(intent.result_index or 0) is None:
+            unchanged = state.apply(SearchIntent(action="smalltalk"), message=message)
+            return self._reply(unchanged, self.replies.no_such_result(state), intent)
+        after = state.apply(intent, reference=self._reference_for(intent, state, upload), message=message)
+        if intent.action == "search":
+            return self._search(state, after, intent, k)
         if intent.action == "answer":
-            return Turn(after, self._answer(intent, after), intent=intent)
-        if intent.action != "search":
-            return Turn(after, intent.reply, intent=intent)
-        return self._search(after, intent, k)
+            reply = self._answer(intent, after)
+        elif intent.action == "reset":
+            reply = RESET
+        else:
+            reply = self.replies.small_talk(intent.small_talk or small_talk_kind(message))
+        return self._reply(after, reply, intent)
 
     def select(self, state: DialogueState, index: int) -> DialogueState:
         """The shopper clicked result `index` (1-based): it becomes the reference."""
         intent = select_result(index)
         return state.apply(intent, reference=self._reference_for(intent, state, None))
 
-    def search_again(self, state: DialogueState, reply: str = "", k: int = RESULTS_SHOWN) -> Turn:
+    def search_again(self, state: DialogueState, opening: str = "", k: int = RESULTS_SHOWN) -> Turn:
         """Search for `state` as it is. The UI changes the state directly for a click that
-        needs no rewriting (a removed constraint, a result marked "not for me"), then asks
-        for fresh results; `reply` opens the reply."""
-        return self._search(state, SearchIntent(reply=reply), k)
+        needs no reader (a removed constraint, a result marked "not for me"), then asks
+        for fresh results; `opening` starts the reply."""
+        return self._search(state, state, SearchIntent(), k, opening)
 
     def reference_from_product(self, product_id: str) -> Reference:
         return self.retriever.reference_from_catalog(product_id)
@@ -109,8 +113,8 @@ class Assistant:
         record = self.retriever.catalog.product(product_id)
         return ShownProduct(record.id, record.title, record.image_path, dict(record.attributes), score)
 
-    def _upload_reference(self, image: str | Path | Image.Image | Reference) -> Reference:
-        return image if isinstance(image, Reference) else self.retriever.reference_from_image(load_upload(image))
+    def _upload_reference(self, image: Image.Image | Reference) -> Reference:
+        return image if isinstance(image, Reference) else self.retriever.reference_from_image(image)
 
     def _reference_for(self, intent: SearchIntent, state: DialogueState, upload: Reference | None) -> Reference | None:
         if intent.reference == "upload":
@@ -126,21 +130,22 @@ class Assistant:
         if product_id is None and state.reference is not None:
             product_id = state.reference.product_id
         if product_id is None:
-            return "Which item do you mean? Say e.g. \"what colour is the second one?\"."
+            return self.replies.answer(intent, state, None)
         record = self.retriever.catalog.product(product_id)
-        subject = f"Result {intent.result_index}" if intent.result_index else "It"
-        if intent.question in record.attributes:
-            return f"{subject} is {record.attributes[intent.question]} ({record.title})."
-        details = ", ".join(v for v in record.attributes.values() if v)
-        return f"{subject} is \"{record.title}\" ({details})."
+        return self.replies.answer(intent, state, record.attributes, record.title)
 
-    def _search(self, state: DialogueState, intent: SearchIntent, k: int) -> Turn:
+    @staticmethod
+    def _reply(after: DialogueState, reply: str, intent: SearchIntent) -> Turn:
+        return Turn(after.with_reply(reply), reply, intent=intent)
+
+    def _search(self, before: DialogueState, state: DialogueState, intent: SearchIntent, k: int,
+                opening: str = "") -> Turn:
         reference = state.reference
         found = reference if reference and reference.vector is not None else None
         target = state.target_attributes()
         text = state.description
         if not (found is not None or target or text):
-            return Turn(state, "Tell me what you're looking for, e.g. a colour and a type of item, or upload a photo.", intent=intent)
+            return self._reply(state, ASK, intent)
         free_negatives, filters = self._split_negatives(state.negatives)
         filters.update({c: [v] for c, v in state.constraints.items()})
         query = self.retriever.compose(found, text, target_attributes=target or None, negatives=free_negatives)
@@ -149,7 +154,7 @@ class Assistant:
         exclude = [*state.disliked, *([reference.product_id] if reference and reference.product_id else [])]
         hits, relaxed = self._search_with_relaxing(query, k, exclude, filters, state.constraints)
         results = tuple(self.product(h.id, h.score) for h in hits)
-        reply = _search_reply(intent.reply, len(results), relaxed)
+        reply = self.replies.search(before, state, len(results), relaxed, opening)
         return Turn(state.with_results([r.id for r in results], reply), reply, results, intent)
 
     def _split_negatives(self, negatives: Sequence[str]) -> tuple[list[str], dict[str, list[str]]]:
@@ -178,23 +183,3 @@ class Assistant:
             column = droppable[0]
             relaxed.append(constraints[column])
             del remaining[column]
-
-
-def _search_reply(searching: str, count: int, relaxed: Sequence[str]) -> str:
-    if count == 0:
-        return f"{searching} I found nothing that matches. Try fewer constraints, or start over."
-    note = f" Nothing matched {' + '.join(relaxed)}, so I left that out." if relaxed else ""
-    return f"{searching}{note} Here are {count} results."
-
-
-def make_rewriter(llm_spec: str, vocabulary: Mapping[str, Mapping[str, int]]) -> Rewriter:
-    """`rules`, or an LLM (model id, folder, .gguf file) that falls back to the rules."""
-    from chat.rules import RulesRewriter
-
-    rules = RulesRewriter(vocabulary)
-    if llm_spec == "rules":
-        return rules
-    from chat.llm import load_llm
-    from chat.llm_rewriter import LLMRewriter
-
-    return LLMRewriter(load_llm(llm_spec), vocabulary, fallback=rules)

@@ -1,6 +1,7 @@
 """One validated structure per chat turn: what the shopper wants this turn.
 
-Both rewriters (rules and LLM) produce a `SearchIntent`; the LLM's output goes through
+Both readers (rules and LLM) produce a `SearchIntent` and nothing else: what the shopper
+sees is written by the assistant (`chat.replies`) once the intent is applied and searched; the LLM's output goes through
 `parse_intent`, which validates its shape and then maps attribute names and values onto the
 catalogue vocabulary, so nothing downstream ever sees a column or value the catalogue lacks.
 Field names are plain words so that a small LLM can fill them from the JSON schema alone.
@@ -17,9 +18,9 @@ from retrieval.vocabulary import Vocabulary, VocabularyMatcher
 
 Action = Literal["search", "answer", "reset", "smalltalk"]
 ReferenceKind = Literal["upload", "result", "current", "none"]
+SmallTalk = Literal["", "greeting", "thanks", "bye", "help", "praise", "unsure", "injection"]
 
 MAX_TEXT_CHARS = 300     # description / question: a query, not an essay
-MAX_REPLY_CHARS = 500
 MAX_LIST_ITEMS = 10      # negatives, drops, excluded results per turn
 
 
@@ -58,8 +59,8 @@ class SearchIntent(BaseModel):
         "short free-text description of the wanted product, may be empty"))
     question: str = Field("", max_length=MAX_TEXT_CHARS, description=(
         "for answer: the attribute asked about, e.g. colour or brand"))
-    reply: str = Field("", max_length=MAX_REPLY_CHARS, description=(
-        "one short sentence for the shopper"))
+    small_talk: SmallTalk = Field("", description=(
+        "for smalltalk: what kind (greeting, thanks, ...); the reply is written from it"))
 
     @model_validator(mode="before")
     @classmethod
@@ -73,10 +74,9 @@ class SearchIntent(BaseModel):
                 data[key] = data[key].strip().lower()
         if data.get("reference") != "result":
             data.pop("result_index", None)
-        for key, limit in (("description", MAX_TEXT_CHARS), ("question", MAX_TEXT_CHARS),
-                           ("reply", MAX_REPLY_CHARS)):
+        for key in ("description", "question"):
             if isinstance(data.get(key), str):
-                data[key] = data[key].strip()[:limit]
+                data[key] = data[key].strip()[:MAX_TEXT_CHARS]
         return data
 
     @field_validator("drop_attributes", "negatives", "exclude_results", mode="before")

@@ -40,7 +40,7 @@ SMALL_COLUMN = 8        # columns with at most this many values list them in the
 MAX_NEW_TOKENS = 80     # the longest compact intent is about 60 tokens
 
 RewritePath = Literal["llm", "repaired", "fallback"]
-# Keys the model may write; the others (description, reply) are never taken from it.
+# Keys the model may write; the others (description, small_talk) are never taken from it.
 MODEL_KEYS = ("action", "reference", "result_index", "set_attributes", "drop_attributes",
               "negatives", "exclude_results", "question")
 
@@ -144,12 +144,12 @@ class LLMRewriter:
     def _finish(self, intent: SearchIntent, draft: SearchIntent, message: str,
                 state: DialogueState) -> SearchIntent:
         """The model's intent, grounded in the message and merged with the rules' reading,
-        with the rules' words (description, reply)."""
+        with the rules' free text (description, kind of small talk)."""
         if intent.action == "search" and draft.action == "search":
             intent = _merge(self._grounded(intent, message), draft)
         else:
             intent = self._grounded(intent, message)
-        return self.fallback.with_reply(intent.model_copy(update={"description": draft.description}), state)
+        return intent.model_copy(update={"description": draft.description, "small_talk": draft.small_talk})
 
     def _grounded(self, intent: SearchIntent, message: str) -> SearchIntent:
         """Only values the message names. A small model copies values from its examples

@@ -25,8 +25,7 @@ from dataclasses import dataclass, field
 
 from chat.intent import SearchIntent
 from chat.state import DialogueState
-from retrieval.reference import Reference
-from retrieval.vocabulary import Mention, Vocabulary, VocabularyMatcher, column_words
+from retrieval.vocabulary import Mention, Vocabulary, VocabularyMatcher
 
 MAX_MESSAGE_CHARS = 1000     # a shopping request fits; a pasted essay is cut, not parsed
 MAX_DESCRIPTION_CHARS = 200
@@ -86,7 +85,6 @@ _DROPS = (
     re.compile(r"\b([a-z]+)\s+(?:doesn'?t|does\s+not|don'?t|do\s+not)\s+matter\b"),
     re.compile(r"\b(?:do\s+not|don'?t)\s+care\s+(?:about|what|which)\s+(?:the\s+)?([a-z]+)\b"),
 )
-_RESET_REPLY = "Starting afresh. What are you looking for?"
 _INJECTION = re.compile(
     r"\b(?:ignore|disregard|forget|override)\s+(?:\w+\s+){0,3}(?:instructions?|prompts?|rules|"
     r"messages|guidelines)\b|\bsystem\s+prompt\b|\byou\s+are\s+now\b|\bact\s+as\b|"
@@ -104,7 +102,7 @@ _ASKED_WORDS = {"brand": "brand", "make": "brand", "material": "material",
                 "size": "size", "fit": "size"}
 _HOW_MUCH = re.compile(r"\bhow\s+much\b")
 
-_SMALLTALK = {  # checked in this order; the first that matches picks the reply
+_SMALLTALK = {  # checked in this order; the first that matches is the kind
     "injection": _INJECTION,
     "thanks": re.compile(r"\b(?:thanks|thank\s+you|thx|cheers|much\s+appreciated)\b"),
     "bye": re.compile(r"\b(?:bye|goodbye|see\s+you|that'?s\s+all|that\s+is\s+all)\b"),
@@ -171,12 +169,12 @@ class RulesRewriter:
         if _is_question(reading):
             return self._answer(reading, state, has_upload)
         if reading.reset and not (reading.mentions or reading.negatives or has_upload):
-            return SearchIntent(action="reset", reference="none", reply=_RESET_REPLY)
+            return SearchIntent(action="reset", reference="none")
         structured = (reading.mentions or reading.negatives or reading.drops or reading.indices
                       or reading.excluded or has_upload)
         kind = reading.smalltalk
         if not structured and (kind == "injection" or not (description or reading.pointer)):
-            return SearchIntent(action="smalltalk", reply=self._smalltalk_reply(kind))
+            return SearchIntent(action="smalltalk", small_talk=kind or "")
         return self._search(reading, description, state, has_upload)
 
     def _read(self, text: str, state: DialogueState) -> _Reading:
@@ -198,7 +196,8 @@ class RulesRewriter:
             reading.removed.append(match.span())
             pointers = [p for p in pointers if not _inside(p, [match.span()])]
         negated = self._read_negations(reading, state, pointers, indices)
-        reading.indices = [i for span, i in indices if not _inside(span, negated)]
+        # "the 0th one" names no result: read as words, not as a pick.
+        reading.indices = [i for span, i in indices if not _inside(span, negated) and i != 0]
         reading.pointer = any(not _inside(p, negated) for p in pointers)
         reading.removed += pointers + [span for span, _ in indices]
         for pattern in _DROPS:
@@ -220,7 +219,7 @@ class RulesRewriter:
         mentions = self.matcher.find(reading.text)
         cues = (_negation_span(reading.text, cue) for cue in _NEGATION.finditer(reading.text))
         spans = [span for span in cues if span]
-        for start, cue_end, end in spans:
+        for _start, cue_end, end in spans:
             scope = [(cue_end, end)]
             values = [m.value for m in mentions if _inside((m.start, m.end), scope)]
             results = [i for span, i in indices if _inside(span, scope)]
@@ -239,8 +238,6 @@ class RulesRewriter:
                 has_upload: bool) -> SearchIntent:
         """A search intent: reference by the module's rules, then attribute changes."""
         index = _resolve_index(reading.indices[-1], state) if reading.indices else None
-        if index is not None and state.result_id(index) is None:
-            return SearchIntent(action="smalltalk", reply=_no_such_result(state))
         kinds = self.matcher.kind_columns
         wanted = {m.column: m.value for m in reading.mentions}
         new_kind = any(column in kinds for column in wanted)
@@ -256,45 +253,19 @@ class RulesRewriter:
             # One kind at a time: "this but as a dress" must not also keep "Topwear".
             drops += [c for c in kinds if c in state.constraints and c not in wanted]
         excluded = [_resolve_index(i, state) for i in reading.excluded]
-        intent = SearchIntent(
+        return SearchIntent(
             reference=reference, result_index=index, set_attributes=wanted,
             drop_attributes=tuple(dict.fromkeys(drops)),
             negatives=tuple(dict.fromkeys(reading.negatives)),
             exclude_results=tuple(dict.fromkeys(i for i in excluded if state.result_id(i))),
             description=description)
-        return self.with_reply(intent, state)
-
-    def with_reply(self, intent: SearchIntent, state: DialogueState) -> SearchIntent:
-        """`intent` with this rewriter's reply for it: what a search looks for, or a fixed
-        line for the other actions. Public so that intents made elsewhere (an LLM's, which
-        is not asked to write replies) read the same. A search must name a shown result."""
-        if intent.action == "search":
-            photo = Reference("upload") if intent.reference == "upload" else None  # a preview
-            reply = self._search_reply(intent, state.apply(intent, reference=photo))
-        elif intent.action == "reset":
-            reply = _RESET_REPLY
-        elif intent.action == "smalltalk":
-            reply = self._smalltalk_reply(None)
-        else:
-            reply = intent.reply
-        return intent.model_copy(update={"reply": reply})
 
     def _answer(self, reading: _Reading, state: DialogueState, has_upload: bool) -> SearchIntent:
         """A question about a shown result, the current item or the photo."""
         index = _resolve_index(reading.indices[-1], state) if reading.indices else None
-        if index is not None and state.result_id(index) is None:
-            return SearchIntent(action="smalltalk", reply=_no_such_result(state))
-        question = self._asked_column(reading)
-        if index is not None:
-            reference, subject = "result", f"result {index}"
-        elif has_upload:
-            reference, subject = "upload", "your photo"
-        else:
-            reference = "current"
-            subject = "the item you picked" if state.reference else "the results"
-        topic = f"the {_column_word(question)} of {subject}" if question else subject
+        reference = "result" if index is not None else "upload" if has_upload else "current"
         return SearchIntent(action="answer", reference=reference, result_index=index,
-                            question=question, reply=f"Let me check {topic}.")
+                            question=self._asked_column(reading))
 
     def _asked_column(self, reading: _Reading) -> str:
         """The attribute asked about: a column word, a known non-column word ("brand"), or
@@ -309,57 +280,12 @@ class RulesRewriter:
                 return column or _ASKED_WORDS[word.group()]
         return reading.mentions[0].column if reading.mentions else ""
 
-    def _search_reply(self, intent: SearchIntent, preview: DialogueState) -> str:
-        """One sentence saying what will be searched for."""
-        target = preview.target_attributes()
-        quoted = f'"{intent.description}"'
-        what = quoted if intent.description and not target else self._target_phrase(target)
-        sentence = f"Searching for {what}"
-        if intent.reference == "upload":
-            sentence += " similar to your photo"
-        elif intent.reference == "result":
-            sentence += f" similar to result {intent.result_index}"
-        elif intent.reference == "current" and preview.reference:
-            sentence += " similar to " + ("your photo" if preview.reference.source == "upload"
-                                          else "the item you picked")
-        if intent.description and target and not intent.set_attributes:
-            sentence += f" matching {quoted}"
-        parts = [sentence]
-        if preview.negatives:
-            parts.append("avoiding " + ", ".join(preview.negatives))
-        if intent.exclude_results:
-            parts.append(f"leaving out {len(intent.exclude_results)} result(s)")
-        return ", ".join(parts) + "."
 
-    def _target_phrase(self, target: dict[str, str]) -> str:
-        """Attributes in English order: colour, other qualities, the finest kind, for whom."""
-        m = self.matcher
-        kind = next((target[c] for c in m.kind_columns if c in target), "items")
-        # Only columns this rewriter reads: a picked product's record has many more
-        # ("Black Apparel Bottomwear Fall Sports Shorts" is no reply).
-        others = [v for c, v in target.items()  # "Formal Shoes", not "Formal Formal Shoes"
-                  if c in m.columns and c not in (m.colour_column, m.people_column, *m.kind_columns)
-                  and v.casefold() not in kind.casefold()]
-        words = [target.get(m.colour_column or ""), *others, kind]
-        phrase = " ".join(w for w in words if w)
-        person = target.get(m.people_column or "")
-        return f"{phrase} for {person}".strip() if person else phrase
-
-    def _smalltalk_reply(self, kind: str | None) -> str:
-        """A friendly reply that steers back to shopping."""
-        example = self.matcher.example()
-        eg = f', e.g. "{example}"' if example else ""
-        return {
-            "injection": "I can only help you find products. What are you looking for?",
-            "thanks": "You're welcome! Anything else you'd like to find?",
-            "bye": "Bye, happy shopping!",
-            "help": f"Tell me what you want{eg}, upload a photo, or pick a result and say "
-                    'what to change ("like this but in red").',
-            "greeting": f"Hi! What are you looking for{eg}?",
-            "praise": "Glad you like it! Shall I find more like it, or change something?",
-            "unsure": f"No problem. Try a colour and a type of item{eg}, or upload a photo.",
-            None: f"Sorry, I didn't catch that. Could you describe the item{eg}?",
-        }[kind]
+def small_talk_kind(message: str) -> str:
+    """The kind of small talk a message is ("thanks", "greeting", ...), or "" for none; for
+    readers that know a turn is small talk but not which kind."""
+    text = _clean(message)
+    return next((kind for kind, pattern in _SMALLTALK.items() if pattern.search(text)), "")
 
 
 def _clean(message: object) -> str:
@@ -389,8 +315,9 @@ def _reference_kind(reading: _Reading, index: int | None, has_upload: bool,
 
 
 def _resolve_index(index: int, state: DialogueState) -> int:
-    """Turn "last" (-1) into the number of shown results."""
-    return len(state.results) if index == -1 else index
+    """Turn "last" (-1) into the number of shown results (1 when none are: a result that
+    was not shown, which the assistant asks about)."""
+    return max(len(state.results), 1) if index == -1 else index
 
 
 def _negation_span(text: str, cue: re.Match) -> tuple[int, int, int] | None:
@@ -456,15 +383,3 @@ def _describe(reading: _Reading) -> str:
     if not re.search(r"[^\W\d_]{2}", text):
         return ""
     return text[:MAX_DESCRIPTION_CHARS]
-
-
-def _column_word(column: str) -> str:
-    """"baseColour" -> "colour", "brand" -> "brand": how a shopper would say the column."""
-    words = column_words(column)
-    return words[-1] if words else column
-
-
-def _no_such_result(state: DialogueState) -> str:
-    if not state.results:
-        return "There are no results to pick from yet. What are you looking for?"
-    return f"I showed {len(state.results)} results; which one do you mean (1-{len(state.results)})?"

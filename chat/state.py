@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 
-
 from chat.intent import SearchIntent
 from retrieval.reference import Reference
 
@@ -43,7 +42,8 @@ class DialogueState:
         `reference` is needed when the intent starts from an upload (the photo's embedding)
         and welcome when it starts from a result (that product's vector and attributes);
         without it a result becomes a bare product id. `message` is the shopper's text,
-        kept with the intent's reply in the bounded history. Raises ValueError when the
+        kept in the bounded history (the reply joins it through `with_reply` or
+        `with_results` once it is written). Raises ValueError when the
         intent names a result that was not shown or an upload that was not given.
         """
         if intent.action == "reset":
@@ -52,17 +52,22 @@ class DialogueState:
             after, history = self._search(intent, reference), self.history
         else:  # answer, smalltalk: the search itself does not change
             after, history = self, self.history
-        turn = ((_clip(message, HISTORY_TEXT_CHARS), _clip(intent.reply, HISTORY_TEXT_CHARS)),)
+        turn = ((_clip(message, HISTORY_TEXT_CHARS), ""),)
         return replace(after, turn=self.turn + 1, history=(history + turn)[-HISTORY_TURNS:],
                        previous=_trimmed(self, UNDO_DEPTH - 1))
 
     def with_results(self, ids: list[str] | tuple[str, ...], reply: str | None = None
                      ) -> DialogueState:
-        """Record what this turn showed (and its final reply); part of the same turn for undo."""
-        history = self.history
-        if reply is not None and history:
-            history = history[:-1] + ((history[-1][0], _clip(reply, HISTORY_TEXT_CHARS)),)
-        return replace(self, results=tuple(ids), history=history)
+        """Record what this turn showed (and its reply); part of the same turn for undo."""
+        shown = replace(self, results=tuple(ids))
+        return shown.with_reply(reply) if reply is not None else shown
+
+    def with_reply(self, reply: str) -> DialogueState:
+        """Record the reply to the last message; part of the same turn for undo."""
+        if not self.history:
+            return self
+        history = self.history[:-1] + ((self.history[-1][0], _clip(reply, HISTORY_TEXT_CHARS)),)
+        return replace(self, history=history)
 
     def release(self, value: str) -> DialogueState:
         """The state without the constraint or negative `value` (as the UI's chip names it),

@@ -10,8 +10,8 @@ few neighbours). Each guess carries a confidence so that callers can ignore weak
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Sequence
 
 import numpy as np
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Mapping, Sequence
 
 import pandas as pd
 
@@ -130,7 +130,7 @@ class Catalog:
             for c in self.attribute_columns
         }
 
-    def subset(self, ids: Sequence[str]) -> "Catalog":
+    def subset(self, ids: Sequence[str]) -> Catalog:
         """The same catalogue restricted to `ids` (a gallery), in the given order."""
         missing = [i for i in ids if i not in self._image_paths]
         if missing:

@@ -17,9 +17,9 @@ import logging
 import os
 import sys
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
 
 from retrieval.catalog import Catalog, CatalogError, load_gallery
 from retrieval.encoder import Encoder, EncoderUnavailableError, load_encoder

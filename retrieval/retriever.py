@@ -8,17 +8,28 @@ for, this module decides *how*.
 
 from __future__ import annotations
 
+import copy
 import logging
 import threading
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Collection, Mapping, Sequence
 
 import numpy as np
 
 from retrieval.attributes import AttributeGuess, AttributeInferrer, ValuePrototypes
 from retrieval.catalog import Catalog, load_catalog, read_ids
-from retrieval.compose import EDIT_WEIGHTS, SUM_WEIGHTS, FusionWeights, describe, fuse
+from retrieval.compose import (
+    EDIT_WEIGHTS,
+    SUM_WEIGHTS,
+    TRAINED_WEIGHTS,
+    Composition,
+    FusionWeights,
+    QueryParts,
+    TrainedComposer,
+    composition,
+    describe,
+)
 from retrieval.encoder import Encoder, ImageInput, load_encoder
 from retrieval.index import ProgressCallback, cached_index
 from retrieval.reference import Reference
@@ -30,22 +41,21 @@ logger = logging.getLogger(__name__)
 # Inferred attributes below this confidence are not written into a description.
 MIN_INFERRED_CONFIDENCE = 0.35
 
-# A trained composer maps (reference image vectors (n, d), text vectors (n, d)) to queries (n, d).
-TrainedComposer = Callable[[np.ndarray, np.ndarray], np.ndarray]
-
-# "trained": the composer's query (in the `image` slot: it already holds photo + change) mixed
-# with the target description. Measured on dev (1,700 held-out non-test items, a composer
-# trained without them, 1,000 queries), R@10 picked / uploaded reference: composer alone
-# 89.8 / 89.8, edit 96.3 / 84.7, this mix 96.2 / 89.6 (0.4: 96.5 / 88.6, 0.7: 95.0 / 90.9).
-TRAINED_WEIGHTS = FusionWeights(image=0.5, text=0.0, description=0.5, negative=0.2)
+METHODS = ("sum", "edit", "trained")
 
 
 @dataclass(frozen=True)
 class RetrievalSettings:
-    method: str = "edit"  # "sum" | "edit" | "trained"
+    """How queries are composed; checked once, when the retriever is built."""
+
+    method: str = "edit"  # one of METHODS
     sum_weights: FusionWeights = SUM_WEIGHTS
     edit_weights: FusionWeights = EDIT_WEIGHTS
     trained_weights: FusionWeights = TRAINED_WEIGHTS
+
+    def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise ValueError(f"Unknown composition method {self.method!r}: choose one of {', '.join(METHODS)}")
 
 
 def edit_attributes(attributes: Mapping[str, str], text: str, matcher: VocabularyMatcher) -> dict[str, str]:
@@ -73,6 +83,8 @@ class Retriever:
         self.store = store
         self.settings = settings
         self.composer = composer
+        self.composition: Composition = composition(settings.method, settings.sum_weights,
+                                                    settings.edit_weights, settings.trained_weights, composer)
         self.vocabulary = catalog.vocabulary()
         self.description_columns = [c for c in description_columns if c in self.vocabulary]
         # Only description columns: a change is grounded in what a description can say.
@@ -82,6 +94,15 @@ class Retriever:
         self.inferrer = AttributeInferrer(store, self.prototypes)
         self._text_cache: dict[str, np.ndarray] = {}
         self._text_cache_lock = threading.Lock()  # one retriever serves every web session
+
+    def with_settings(self, settings: RetrievalSettings) -> Retriever:
+        """The same catalogue, encoder and index composed another way (for tuning and
+        comparisons: nothing is loaded again)."""
+        other = copy.copy(self)
+        other.settings = settings
+        other.composition = composition(settings.method, settings.sum_weights, settings.edit_weights,
+                                        settings.trained_weights, self.composer)
+        return other
 
     def _value_prototypes(self) -> ValuePrototypes:
         pairs = [(c, v) for c, values in self.vocabulary.items() for v in values]
@@ -134,22 +155,18 @@ class Retriever:
         """One query vector for "this reference, changed as the text says".
 
         `target_attributes`, when a rewriter already worked out what the shopper wants, is
-        used as the description; otherwise the `edit` and `trained` methods derive it from
-        the reference.
+        used as the description; otherwise it is derived from the reference and the text.
+        Which parts count, and how much, is the settings' composition method.
         """
-        if target_attributes is None and reference is not None and text.strip() and self.settings.method in ("edit", "trained"):
+        if target_attributes is None and reference is not None and text.strip():
             target_attributes = edit_attributes(reference.attributes, text, self.matcher)
         description = self.describe(target_attributes) if target_attributes else ""
         vectors = self.text_vectors([t for t in (text.strip(), description, *negatives) if t])
-        text_vec = vectors.get(text.strip())
-        description_vec = vectors.get(description)
-        negative_vecs = np.stack([vectors[n] for n in negatives]) if negatives else None
-        image_vec = reference.vector if reference is not None else None
-        if self.settings.method == "trained" and self.composer is not None and image_vec is not None and text_vec is not None:
-            composed = self.composer(image_vec[None], text_vec[None])[0]
-            return fuse(self.settings.trained_weights, composed, None, description_vec, negative_vecs)
-        weights = self.settings.sum_weights if self.settings.method == "sum" and description_vec is None else self.settings.edit_weights
-        return fuse(weights, image_vec, text_vec, description_vec, negative_vecs)
+        return self.composition(QueryParts(
+            image=reference.vector if reference is not None else None,
+            text=vectors.get(text.strip()),
+            description=vectors.get(description),
+            negatives=np.stack([vectors[n] for n in negatives]) if negatives else None))
 
     def vectors_of(self, product_ids: Sequence[str]) -> np.ndarray | None:
         """(n, d) vectors of the indexed products among `product_ids`, None when there are none."""
@@ -172,26 +189,36 @@ class Retriever:
 
 
 def open_retriever(
-    catalog_dir: str | Path,
+    catalog_dir: str | Path | Catalog,
     encoder_spec: str,
     gallery: str | Path | None = None,
     index_dir: Path | None = None,
-    settings: RetrievalSettings = RetrievalSettings(),
-    composer: TrainedComposer | None = None,
-    description_columns: Sequence[str] | None = None,
+    method: str | None = None,
+    composer_dir: str | Path | None = None,
     on_progress: ProgressCallback | None = None,
     progress: bool = False,
 ) -> Retriever:
-    """Load the catalogue and encoder, and the cached index of the gallery (built on first use).
+    """The one way to open a retriever: catalogue, encoder, the cached index of the gallery
+    (built on first use), and a trained composer when `composer_dir` is given.
 
-    The whole catalogue stays available, so a reference outside the gallery still has a record.
+    `method` defaults to "trained" with a composer and to "edit" without; "trained" without
+    a composer is an error, not a silent fallback. The whole catalogue stays available, so a
+    reference outside the gallery still has a record.
     """
-    catalog = load_catalog(catalog_dir)
+    method = method or ("trained" if composer_dir else "edit")
+    settings = RetrievalSettings(method=method)
+    if method == "trained" and not composer_dir:
+        raise ValueError("The trained method needs a composer folder (--composer DIR, from python -m training.composer)")
+    composer = None
+    if composer_dir:
+        from retrieval.composer import load_composer  # torch module: only when asked for
+
+        composer = load_composer(composer_dir)
+    catalog = catalog_dir if isinstance(catalog_dir, Catalog) else load_catalog(catalog_dir)
     encoder = load_encoder(encoder_spec)
     indexed = catalog.subset(read_ids(gallery)) if gallery else catalog
     store = cached_index(indexed, encoder, index_dir, on_progress=on_progress, progress=progress)
-    columns = description_columns if description_columns is not None else default_description_columns(catalog)
-    return Retriever(catalog, encoder, store, columns, settings, composer)
+    return Retriever(catalog, encoder, store, default_description_columns(catalog), settings, composer)
 
 
 # The columns a target description is written from, when the catalogue has them. Measured on

@@ -19,10 +19,10 @@ import json
 import logging
 import math
 import os
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Collection, Iterable, Mapping, Sequence
 
 import faiss
 import numpy as np
@@ -190,7 +190,7 @@ class VectorStore:
         logger.info("Saved %r to %s", self, folder)
 
     @classmethod
-    def load(cls, folder: Path) -> tuple["VectorStore", dict]:
+    def load(cls, folder: Path) -> tuple[VectorStore, dict]:
         """The store saved in `folder` and the caller's manifest; VectorStoreError if it is unusable."""
         folder = Path(folder)
         manifest, own = _read_manifest(folder)

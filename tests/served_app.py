@@ -40,7 +40,8 @@ def gallery_ids(size: int = GALLERY_SIZE) -> list[str]:
 def app_url(work: Path) -> str:
     """Start the app once per test process (files under `work`); its URL."""
     from app import launch
-    from chat.service import AppSettings, Loader
+    from shop.loader import Loader
+    from shop.settings import AppSettings
 
     work.mkdir(parents=True, exist_ok=True)
     index_dir = Path(os.environ["SHOP_INDEX_DIR"]) if os.environ.get("SHOP_INDEX_DIR") else work / "indexes"

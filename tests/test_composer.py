@@ -10,19 +10,18 @@ import numpy as np
 import pytest
 import torch
 
-from retrieval.composer_model import (
+from retrieval.composer import (
     Combiner,
     CombinerConfig,
     Composer,
     ComposerError,
     load_composer,
-    multi_positive_info_nce,
-    positives_mask,
     save_composer,
 )
-from retrieval.features import FeatureTable
-from retrieval.train import EncodedTriplets, TrainConfig, fit, make_validation
-from retrieval.triplets import Triplet, TripletSet, split_items
+from training.composer import EncodedTriplets, TrainConfig, fit, make_validation, multi_positive_info_nce, positives_mask
+from training.features import FeatureTable
+from training.triplets import Triplet, TripletSet, split_items
+
 
 @pytest.fixture(autouse=True)
 def one_thread():
@@ -119,7 +118,7 @@ def test_composer_refuses_vectors_of_another_encoder(tmp_path):
 
 
 def test_loading_a_missing_or_foreign_folder_says_what_is_wrong(tmp_path):
-    with pytest.raises(ComposerError, match="retrieval.train"):
+    with pytest.raises(ComposerError, match="training.composer"):
         load_composer(tmp_path)
     model = Combiner(CombinerConfig(feature_dim=8, projection_dim=4, hidden_dim=4))
     save_composer(model, "spec", tmp_path)
@@ -130,9 +129,10 @@ def test_loading_a_missing_or_foreign_folder_says_what_is_wrong(tmp_path):
 
 
 def test_train_cli_writes_a_composer_that_evaluate_uses(tiny_catalog, tiny_encoder_spec, tmp_path, capsys):
-    from retrieval import evaluate, train
+    from evaluation import retrieval as evaluate
+    from evaluation.queries import make_queries
     from retrieval.catalog import load_catalog
-    from retrieval.make_queries import make_queries
+    from training import composer as train
 
     ids = load_catalog(tiny_catalog).ids
     gallery = tmp_path / "gallery.txt"

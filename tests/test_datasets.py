@@ -10,8 +10,16 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from retrieval.datasets import DatasetError, join_captions, load_benchmark, load_fashion200k, load_fashioniq, load_training_set, replace_text
-from retrieval.features import FeatureTable, image_features, text_features
+from training.datasets import (
+    DatasetError,
+    join_captions,
+    load_benchmark,
+    load_fashion200k,
+    load_fashioniq,
+    load_training_set,
+    replace_text,
+)
+from training.features import FeatureTable, image_features, text_features
 
 # path<TAB>detection score<TAB>description, as in Fashion200K's labels/<category>_<split>_detect_all.txt
 F200K_TRAIN = {
@@ -141,7 +149,7 @@ def test_join_captions_matches_clip4cir():
 
 
 def test_evaluate_runs_a_benchmark_protocol(fashioniq, tiny_encoder_spec, tmp_path, capsys, monkeypatch):
-    from retrieval import evaluate
+    from evaluation import retrieval as evaluate
 
     monkeypatch.setenv("SHOP_INDEX_DIR", str(tmp_path / "cache" / "indexes"))
     (fashioniq / "captions" / "cap.toptee.val.json").write_text(json.dumps([{"target": "S4", "candidate": "S3", "captions": ["x", "y"]}]))

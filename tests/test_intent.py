@@ -4,6 +4,7 @@ import json
 
 import jsonschema
 import pytest
+from pydantic import ValidationError
 
 from chat.intent import IntentError, SearchIntent, intent_json_schema, parse_intent, select_result
 from retrieval.vocabulary import VocabularyMatcher
@@ -31,7 +32,7 @@ def full(**fields):
     """A complete intent dict as a constrained LLM would write it."""
     base = {"action": "search", "reference": "current", "result_index": None,
             "set_attributes": {}, "drop_attributes": [], "negatives": [],
-            "exclude_results": [], "description": "", "question": "", "reply": ""}
+            "exclude_results": [], "description": "", "question": "", "small_talk": ""}
     return {**base, **fields}
 
 
@@ -42,7 +43,7 @@ def test_schema_is_valid_and_accepts_a_full_sample(small, with_vocabulary):
     schema = intent_json_schema(small if with_vocabulary else None)
     jsonschema.Draft202012Validator.check_schema(schema)
     sample = full(reference="result", result_index=2, set_attributes={"color": "Red"},
-                  drop_attributes=["category"], negatives=["prints"], reply="Red it is.")
+                  drop_attributes=["category"], negatives=["prints"])
     jsonschema.validate(sample, schema)
 
 
@@ -74,11 +75,11 @@ def test_schema_validates_parse_output(catalog):
 
 def test_accepts_valid_json_text(small):
     text = json.dumps(full(reference="result", result_index=3, set_attributes={"color": "Red"},
-                           negatives=["prints"], description="red tee", reply="Okay."))
+                           negatives=["prints"], description="red tee"))
     intent = parse_intent(text, small)
     assert intent == SearchIntent(reference="result", result_index=3,
                                   set_attributes={"color": "Red"}, negatives=("prints",),
-                                  description="red tee", reply="Okay.")
+                                  description="red tee")
 
 
 def test_missing_fields_take_defaults(small):
@@ -103,7 +104,7 @@ def test_missing_fields_take_defaults(small):
     ({"reference": "result", "result_index": "2"}, {"reference": "result", "result_index": 2}),
     ({"reference": "current", "result_index": 4}, {"reference": "current", "result_index": None}),
     ({"exclude_results": [2, 2, 5]}, {"exclude_results": (2, 5)}),
-    ({"description": None, "reply": None}, {"description": "", "reply": ""}),
+    ({"description": None, "question": None}, {"description": "", "question": ""}),
     ({"negatives": [f"n{i}" for i in range(30)]}, {"negatives": tuple(f"n{i}" for i in range(10))}),
     ({"description": "x" * 5000}, {"description": "x" * 300}),
 ], ids=lambda v: json.dumps(v)[:40] if isinstance(v, dict) else None)
@@ -154,7 +155,7 @@ def test_rejects_garbage_with_a_short_reason(small, bad):
 
 def test_intent_is_frozen():
     intent = SearchIntent()
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError):
         intent.action = "reset"
 
 

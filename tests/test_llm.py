@@ -10,8 +10,8 @@ import torch
 from chat import llm as llm_module
 from chat.json_output import extract_json_object
 from chat.llm import (
-    SMOLLM2_INSTALL,
     LLM,
+    SMOLLM2_INSTALL,
     LLMUnavailableError,
     ModelSource,
     load_llm,

@@ -9,7 +9,8 @@ from PIL import Image
 from retrieval.catalog import load_catalog
 from retrieval.compose import FusionWeights, describe, fuse, normalise
 from retrieval.encoder import EncoderUnavailableError, load_encoder, parse_spec
-from retrieval.index import IndexMismatchError, build_index, cached_index, index_key, main as index_main, open_index
+from retrieval.index import IndexMismatchError, build_index, cached_index, index_key, open_index
+from retrieval.index import main as index_main
 
 
 @pytest.fixture(scope="module")
@@ -130,3 +131,24 @@ def test_feedback_moves_toward_likes_and_away_from_dislikes():
     assert moved @ liked[0] > 0 > moved @ disliked[0]
     assert np.linalg.norm(moved) == pytest.approx(1.0)
     np.testing.assert_allclose(feedback(query), query)
+
+
+def test_the_composition_method_is_checked_once_and_lists_the_choices():
+    from retrieval.compose import composition
+    from retrieval.retriever import RetrievalSettings, open_retriever
+
+    with pytest.raises(ValueError, match="choose one of sum, edit, trained"):
+        RetrievalSettings(method="magic")
+    with pytest.raises(ValueError, match="needs a trained composer"):
+        composition("trained")
+    with pytest.raises(ValueError, match="--composer DIR"):
+        open_retriever("unused", "unused", method="trained")
+
+
+def test_sum_is_the_plain_sum_whatever_else_is_known():
+    from retrieval.compose import SUM_WEIGHTS, QueryParts, composition
+
+    image, text, description = np.eye(3, dtype=np.float32)
+    plain = fuse(SUM_WEIGHTS, image, text)
+    with_description = composition("sum")(QueryParts(image, text, description, np.stack([description])))
+    assert np.allclose(with_description, plain)

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from retrieval.evaluate import main as evaluate_main
+from evaluation.retrieval import main as evaluate_main
 from retrieval.retriever import open_retriever
 from tests.conftest import SHARED_CATALOG, SHARED_ENCODER, requires_shared
 

@@ -8,9 +8,12 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from chat.service import DEMO_CATALOG, AppSettings, Loader, SetupError, check_downloads, open_assistant, parse_settings
-from chat.session import ASK, SORRY, Session, Shop
-from retrieval.demo_catalog import write_catalog_folder
+from shop.demo_catalog import write_catalog_folder
+from shop.session import ASK, SORRY, Session, Shop
+from chat.factory import open_assistant
+from retrieval.catalog import load_catalog
+from shop.loader import Loader
+from shop.settings import DEMO_CATALOG, AppSettings, SetupError, check_downloads, parse_settings
 
 
 @pytest.fixture(scope="module")
@@ -20,7 +23,7 @@ def shop(tmp_path_factory, tiny_encoder_spec) -> Shop:
     work = tmp_path_factory.mktemp("session")
     catalog = write_catalog(work / "catalog", swatch_rows())
     settings = AppSettings(catalog=str(catalog), encoder=tiny_encoder_spec, llm="rules", index_dir=work / "indexes")
-    return Shop(open_assistant(settings))
+    return Shop(open_assistant(settings.assistant_config(load_catalog(catalog))))
 
 
 def searched(shop: Shop, text: str = "red tshirts for women"):
@@ -119,11 +122,13 @@ def test_loader_reports_a_bad_catalogue(tmp_path):
     loader = Loader(AppSettings(catalog=str(tmp_path / "missing"), encoder="local-dir:x", llm="rules")).start()
     assert loader.wait_until_ready(timeout=60) is None
     assert "does not exist" in loader.status()
+    assert "does not exist" in loader.shop.send(None, "red dress").reply  # the stand-in shop answers every action
 
 
 def test_demo_rows_become_a_catalogue_folder(tmp_path):
-    from retrieval.catalog import load_catalog
     import io
+
+    from retrieval.catalog import load_catalog
 
     jpeg = io.BytesIO()
     Image.new("RGB", (30, 40), (200, 0, 0)).save(jpeg, format="JPEG")

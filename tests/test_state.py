@@ -74,7 +74,7 @@ def test_result_that_was_not_shown_raises(index):
     intent = SearchIntent.model_construct(action="search", reference="result",
                                           result_index=index, set_attributes={},
                                           drop_attributes=(), negatives=(), exclude_results=(),
-                                          description="", question="", reply="")
+                                          description="", question="")
     with pytest.raises(ValueError, match="no result"):
         black_tshirts().apply(intent)
 
@@ -165,7 +165,7 @@ def test_undo_depth_is_bounded():
 
 
 def test_with_results_replaces_the_last_reply():
-    state = DialogueState().apply(search(reply="Searching..."), message="red")
+    state = DialogueState().apply(search(), message="red")
     state = state.with_results(["a", "b"], reply="Here are 2 red items.")
     assert state.history == (("red", "Here are 2 red items."),) and state.results == ("a", "b")
 
@@ -185,8 +185,8 @@ def test_summary_stays_bounded_over_a_hundred_turns(max_chars):
 
 def test_summary_shows_the_recent_exchange_and_the_target():
     state = picked(black_tshirts()).apply(search(set_attributes={"baseColour": "Red"},
-                                                 negatives=("prints",), reply="Red ones."),
-                                          message="in red, no prints")
+                                                 negatives=("prints",)),
+                                          message="in red, no prints").with_reply("Red ones.")
     text = state.summary()
     assert "baseColour=Red" in text and "prints" in text and "p3" in text
     assert text.rstrip().endswith('Shopper: "in red, no prints" Assistant: "Red ones."')

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from evaluation.queries import make_queries
 from retrieval.catalog import load_catalog
-from retrieval.make_queries import make_queries
-from retrieval.triplets import DEFAULT_COLUMNS, Triplet, TripletSet, mine_triplets, score_triplets, split_items
+from training.triplets import DEFAULT_COLUMNS, Triplet, TripletSet, mine_triplets, score_triplets, split_items
 
 
 @pytest.fixture

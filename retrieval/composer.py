@@ -1,4 +1,4 @@
-"""A trained composer: CLIP4Cir's Combiner on frozen encoder features, its loss, save and load.
+"""A trained composer: CLIP4Cir's Combiner on frozen encoder features, save and load.
 
 The Combiner (Baldrati et al., 2022, "Effective conditioned and composed image retrieval
 combining CLIP-based features") fuses a reference image vector and a modification text
@@ -7,9 +7,8 @@ output is added to a learned, input-dependent convex mix of the raw text and ima
 (the gated residual). The residual starts the model near the zero-shot sum, so little data
 is enough to improve on it.
 
-Training (`retrieval.train`) uses `multi_positive_info_nce`: in-batch negatives, where any
-batch target that satisfies a query counts as a positive, not a negative (a query has
-several correct products, and two queries may draw the same one).
+This module is what serving needs (the model, its file format, inference); the loss and
+the training loop are in `training.composer`.
 
 A saved composer is a folder with `composer.json` (format version, sizes, the encoder it was
 trained on, training metadata) and `composer.safetensors`. `load_composer(folder)` returns
@@ -21,9 +20,10 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -76,35 +76,6 @@ class Combiner(nn.Module):
         mixed = self.output(self.dropout(F.relu(self.mixer(projected))))  # (B, d)
         gate = self.gate(projected)  # (B, 1): how much of the residual is text rather than image
         return F.normalize(mixed + gate * text + (1 - gate) * image, dim=-1)
-
-
-def positives_mask(query_targets: Sequence[np.ndarray], batch_targets: np.ndarray) -> torch.Tensor:
-    """(B, B) bool: [i, j] is True when the target drawn for row j is a correct answer to query i.
-
-    `query_targets[i]` holds the ids (ints) query i accepts; `batch_targets[j]` is the id drawn
-    for row j. Row i's own target is always a positive; so are other rows' targets that query
-    i also accepts, including the same product drawn twice. Vectorised as one `np.isin` over
-    (row, id) pairs: a Python double loop costs more than a training step at B = 512.
-    """
-    batch_targets = np.asarray(batch_targets, np.int64)  # (B,)
-    accepted_ids = [np.asarray(t, np.int64) for t in query_targets]  # each non-empty
-    span = 1 + max(int(batch_targets.max()), *(int(t.max()) for t in accepted_ids))
-    rows = np.repeat(np.arange(len(accepted_ids)), [len(t) for t in accepted_ids])
-    accepted = rows * span + np.concatenate(accepted_ids)  # every (query, accepted id) pair as one int
-    pairs = np.arange(len(accepted_ids))[:, None] * span + batch_targets[None, :]  # (B, B)
-    return torch.from_numpy(np.isin(pairs, accepted))
-
-
-def multi_positive_info_nce(queries: torch.Tensor, targets: torch.Tensor, positives: torch.Tensor, scale: float) -> torch.Tensor:
-    """Mean over queries of -log(softmax mass on the positives) for logits `scale` * cosine.
-
-    Summing the positives' probabilities (rather than averaging their log-probabilities)
-    asks for *a* correct product on top, which is what recall@K rewards.
-    """
-    logits = scale * queries @ targets.T  # (B, B)
-    log_all = torch.logsumexp(logits, dim=1)  # (B,)
-    log_positive = torch.logsumexp(logits.masked_fill(~positives, float("-inf")), dim=1)  # (B,)
-    return (log_all - log_positive).mean()
 
 
 class Composer:
@@ -161,13 +132,13 @@ def read_composer_config(folder: Path) -> SavedComposer:
     """The parsed `composer.json`, refused when absent or of another format version."""
     path = Path(folder) / CONFIG_FILE
     if not path.is_file():
-        raise ComposerError(f"No trained composer in {folder}: {CONFIG_FILE} is missing (train one with python -m retrieval.train)")
+        raise ComposerError(f"No trained composer in {folder}: {CONFIG_FILE} is missing (train one with python -m training.composer)")
     try:
         raw = json.loads(path.read_text())
         if raw.get("format_version") != FORMAT_VERSION or raw.get("architecture") != ARCHITECTURE:
             raise ComposerError(
                 f"{path} is format {raw.get('format_version')!r} / {raw.get('architecture')!r}; "
-                f"this code reads format {FORMAT_VERSION} / {ARCHITECTURE!r}: retrain with python -m retrieval.train"
+                f"this code reads format {FORMAT_VERSION} / {ARCHITECTURE!r}: retrain with python -m training.composer"
             )
         return SavedComposer(CombinerConfig(**raw["combiner"]), raw["encoder"], raw.get("metadata", {}))
     except (json.JSONDecodeError, KeyError, TypeError) as err:

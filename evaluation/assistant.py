@@ -1,6 +1,6 @@
 """Evaluate the whole assistant (rewriter, dialogue state, retrieval) on queries or dialogues.
 
-    python -m chat.evaluate --catalog DIR --encoder SPEC --gallery IDS.txt \
+    python -m evaluation.assistant --catalog DIR --encoder SPEC --gallery IDS.txt \
         (--queries Q.jsonl | --dialogs D.jsonl) --llm SPEC [--reference-as catalog|upload] \
         [--limit N] [--method sum|edit|trained] [--composer DIR] [--index-dir DIR] \
         [--trace OUT.jsonl] [--json]
@@ -8,7 +8,7 @@
 Queries: the reference is either picked from results (`catalog`: shown as the only result and
 clicked with `Assistant.select`) or uploaded (`upload`: its pixels only, and its own product
 may not vote for its attributes); then one `Assistant.step` with the change text. Dialogues
-(`chat.simulate`): every turn runs (`select` clicks result N of the previous turn first,
+(`evaluation.dialogues`): every turn runs (`select` clicks result N of the previous turn first,
 `image` uploads that product's pixels), and the results shown after the last turn are scored.
 A hit at K is a target in the top K, the reference and uploaded products left out. Latency is
 per query or turn (photo encoding included), model loading and indexing excluded. The
@@ -23,18 +23,20 @@ import logging
 import sys
 import time
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence, TextIO
+from typing import TextIO
 
 from tqdm import tqdm
 
-from chat.assistant import Assistant, Turn, make_rewriter
+from chat.assistant import Assistant, Turn
+from chat.factory import open_assistant
 from chat.llm import LLMUnavailableError
 from chat.state import DialogueState
-from retrieval.configured import add_retriever_options, check_retriever_options
-from retrieval.evaluate import EXPECTED_ERRORS, TOP_K, open_for_evaluation, read_jsonl, reference_for
-from retrieval.metrics import latency_summary, recall_at_k
+from evaluation.metrics import TOP_K, latency_summary, recall_at_k
+from evaluation.options import add_retriever_options, assistant_config, check_retriever_options
+from evaluation.retrieval import EXPECTED_ERRORS, read_jsonl, reference_for
 
 logger = logging.getLogger(__name__)
 
@@ -138,7 +140,7 @@ def path_counts(rewriter: object, turns: int) -> dict[str, int]:
 
 
 def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m chat.evaluate", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m evaluation.assistant", description=__doc__.split("\n\n")[0])
     parser.add_argument("--catalog", required=True, help="catalogue folder (products.csv, images/)")
     parser.add_argument("--encoder", required=True, help="open_clip spec: local-dir:PATH, hf-hub:ORG/NAME or MODEL/TAG")
     parser.add_argument("--gallery", required=True, help="IDS.txt: the index holds exactly these ids")
@@ -159,12 +161,10 @@ def evaluate(args: argparse.Namespace) -> dict:
     """Load everything (untimed), then run the items; the result as one dict."""
     required = ("reference", "text", "targets") if args.queries else ("turns", "targets")
     items = read_jsonl(args.queries or args.dialogs, required)[: args.limit]
-    retriever = open_for_evaluation(args)
-    rewriter = make_rewriter(args.llm, retriever.matcher.vocabulary)
-    if hasattr(rewriter, "load"):
-        rewriter.load()
+    assistant = open_assistant(assistant_config(args, args.llm))
+    retriever, rewriter = assistant.retriever, assistant.rewriter
     trace = args.trace.open("w") if args.trace else None
-    evaluation = Evaluation(Assistant(retriever, rewriter), trace)
+    evaluation = Evaluation(assistant, trace)
     for item in tqdm(items, desc="queries" if args.queries else "dialogues"):
         if args.queries:
             evaluation.query(item, args.reference_as)

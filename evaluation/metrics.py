@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 
 import numpy as np
 
 DEFAULT_KS = (1, 10, 50)
+TOP_K = max(DEFAULT_KS)  # how deep every evaluation ranks: enough for the largest K
 
 
 def recall_at_k(rankings: Sequence[Sequence[str]], targets: Sequence[Collection[str]], ks: Iterable[int] = DEFAULT_KS) -> dict[str, float]:

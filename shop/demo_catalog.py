@@ -14,8 +14,8 @@ import io
 import logging
 import os
 import shutil
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Iterable, Mapping
 
 from PIL import Image
 

@@ -28,11 +28,11 @@ import json
 import logging
 import random
 from collections import defaultdict
+from collections.abc import Collection, Iterable, Sequence
 from pathlib import Path
-from typing import Collection, Iterable, Sequence
 
 from retrieval.catalog import load_catalog
-from retrieval.triplets import Triplet, TripletSet, mine_triplets
+from training.triplets import Triplet, TripletSet, mine_triplets
 
 logger = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ gender by default), keeps the others, and lists every gallery item that matches 
 a target. Phrasings vary so that nothing is tuned to one template. Run it on the non-test ids
 to tune, on the test ids to report:
 
-    python -m retrieval.make_queries --catalog DIR --gallery IDS.txt --out Q.jsonl [--n 1000] [--seed 0]
+    python -m evaluation.queries --catalog DIR --gallery IDS.txt --out Q.jsonl [--n 1000] [--seed 0]
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ import json
 import random
 import sys
 from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Sequence
 
 from retrieval.catalog import Catalog, load_gallery
 
@@ -56,8 +56,8 @@ def group_by_key(keys: Mapping[str, tuple[str, ...]]) -> dict[tuple[str, ...], l
 def one_changes(keys: Mapping[str, tuple[str, ...]], columns: Sequence[str]) -> dict[str, list[OneChange]]:
     """Every change of exactly one column that leads from a product to at least one other, by column.
 
-    Used for evaluation queries here and for training triplets (`retrieval.triplets`), so
-    the two agree on what a one-attribute change is.
+    Used for evaluation queries here and for training triplets (`training.triplets`, with
+    other phrasings), so the two agree on what a one-attribute change is.
     """
     present = set(keys.values())
     changes: dict[str, list[OneChange]] = {}
@@ -99,7 +99,7 @@ def _without(key: tuple, position: int) -> tuple:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m retrieval.make_queries", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m evaluation.queries", description=__doc__.split("\n\n")[0])
     parser.add_argument("--catalog", required=True)
     parser.add_argument("--gallery", required=True, help="IDS.txt: references and targets come from these ids")
     parser.add_argument("--out", required=True, type=Path)

@@ -1,16 +1,16 @@
 """Train a composer (CLIP4Cir Combiner) on frozen encoder features of composed-retrieval triplets.
 
-    python -m retrieval.train --catalog DIR --encoder SPEC --exclude IDS.txt --out DIR \
+    python -m training.composer --catalog DIR --encoder SPEC --exclude IDS.txt --out DIR \
         [--dataset catalog|fashion200k|fashioniq] [--epochs N] [--seed S]
 
 With `--dataset catalog` (default) triplets are mined from the catalogue's attributes
-(`retrieval.triplets`); with fashion200k / fashioniq, `--catalog` is the dataset folder and
-its training split is used (`retrieval.datasets`). Items listed in `--exclude` (the test
+(`training.triplets`); with fashion200k / fashioniq, `--catalog` is the dataset folder and
+its training split is used (`training.datasets`). Items listed in `--exclude` (the test
 gallery) are never used. A seeded fraction of the remaining photos is held out: triplets
 among them give the validation loss and recall@K after each epoch, and the epoch with the
 best validation recall@10 is the one saved. Features are encoded once and cached
-(`retrieval.features`). `--out` receives composer.safetensors + composer.json (what
-`retrieval.evaluate --composer` loads), history.json and curves.png.
+(`training.features`). `--out` receives composer.safetensors + composer.json (what
+`evaluation.retrieval --composer` loads), history.json and curves.png.
 """
 
 from __future__ import annotations
@@ -20,24 +20,59 @@ import json
 import logging
 import sys
 import time
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Iterator, Sequence
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
 from retrieval.catalog import CatalogError, read_ids
-from retrieval.composer_model import Combiner, CombinerConfig, Composer, multi_positive_info_nce, positives_mask, save_composer
-from retrieval.datasets import DATASETS, DatasetError, load_training_set
+from retrieval.composer import Combiner, CombinerConfig, Composer, save_composer
 from retrieval.encoder import EncoderUnavailableError, load_encoder
-from retrieval.features import FeatureTable, image_features, text_features
-from retrieval.triplets import TripletSet, score_triplets, split_items
+from training.datasets import DATASETS, DatasetError, load_training_set
+from training.features import FeatureTable, image_features, text_features
+from training.triplets import TripletSet, score_triplets, split_items
 
 logger = logging.getLogger(__name__)
 
 EXPECTED_ERRORS = (CatalogError, DatasetError, EncoderUnavailableError, ValueError, OSError)
+
+
+# The loss: in-batch negatives, where any batch target that satisfies a query counts as a
+# positive, not a negative (a query has several correct products, and two queries may draw
+# the same one).
+
+
+def positives_mask(query_targets: Sequence[np.ndarray], batch_targets: np.ndarray) -> torch.Tensor:
+    """(B, B) bool: [i, j] is True when the target drawn for row j is a correct answer to query i.
+
+    `query_targets[i]` holds the ids (ints) query i accepts; `batch_targets[j]` is the id drawn
+    for row j. Row i's own target is always a positive; so are other rows' targets that query
+    i also accepts, including the same product drawn twice. Vectorised as one `np.isin` over
+    (row, id) pairs: a Python double loop costs more than a training step at B = 512.
+    """
+    batch_targets = np.asarray(batch_targets, np.int64)  # (B,)
+    accepted_ids = [np.asarray(t, np.int64) for t in query_targets]  # each non-empty
+    span = 1 + max(int(batch_targets.max()), *(int(t.max()) for t in accepted_ids))
+    rows = np.repeat(np.arange(len(accepted_ids)), [len(t) for t in accepted_ids])
+    accepted = rows * span + np.concatenate(accepted_ids)  # every (query, accepted id) pair as one int
+    pairs = np.arange(len(accepted_ids))[:, None] * span + batch_targets[None, :]  # (B, B)
+    return torch.from_numpy(np.isin(pairs, accepted))
+
+
+def multi_positive_info_nce(queries: torch.Tensor, targets: torch.Tensor, positives: torch.Tensor, scale: float) -> torch.Tensor:
+    """Mean over queries of -log(softmax mass on the positives) for logits `scale` * cosine.
+
+    Summing the positives' probabilities (rather than averaging their log-probabilities)
+    asks for *a* correct product on top, which is what recall@K rewards.
+    """
+    logits = scale * queries @ targets.T  # (B, B)
+    log_all = torch.logsumexp(logits, dim=1)  # (B,)
+    log_positive = torch.logsumexp(logits.masked_fill(~positives, float("-inf")), dim=1)  # (B,)
+    return (log_all - log_positive).mean()
+
 
 
 @dataclass(frozen=True)
@@ -75,7 +110,7 @@ class EncodedTriplets:
     kinds: np.ndarray  # (n,) int, for sampling each kind of change equally often
 
     @classmethod
-    def build(cls, triplets: TripletSet, images: FeatureTable, texts: FeatureTable) -> "EncodedTriplets":
+    def build(cls, triplets: TripletSet, images: FeatureTable, texts: FeatureTable) -> EncodedTriplets:
         items = triplets.triplets
         targets = tuple(images.rows(t.targets) for t in items)
         kind_names = sorted({t.kind for t in items})
@@ -263,7 +298,7 @@ def run(config: TrainConfig) -> dict:
 
 
 def parse_args(argv: Sequence[str] | None = None) -> TrainConfig:
-    parser = argparse.ArgumentParser(prog="python -m retrieval.train", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m training.composer", description=__doc__.split("\n\n")[0])
     parser.add_argument("--catalog", required=True, help="catalogue folder, or the dataset folder with --dataset fashion200k|fashioniq")
     parser.add_argument("--encoder", required=True, help="open_clip spec: local-dir:PATH, hf-hub:ORG/NAME or MODEL/TAG")
     parser.add_argument("--out", required=True, help="folder for the trained composer")

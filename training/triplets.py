@@ -1,37 +1,45 @@
 """Composed-retrieval triplets (reference, modification text, targets): mining and scoring.
 
 A composed-retrieval model learns from triplets; public benchmarks ship them
-(`retrieval.datasets`), and any catalogue with attributes can be mined for them: a product,
+(`training.datasets`), and any catalogue with attributes can be mined for them: a product,
 a change of exactly one of colour / article type / gender, and every product that has the
-new value and the reference's other values as targets. Mining reuses the one-change logic
-and the phrasings of `retrieval.make_queries`, so training and evaluation agree on what a
-change is and how a shopper words it. Items in the exclusion list (the test gallery) never
-appear, neither as references nor as targets.
+new value and the reference's other values as targets. Mining reuses the one-change logic of
+`evaluation.queries`, so training and evaluation agree on what a change is, but words the
+changes with its own phrasings (`TRAINING_PHRASINGS`), disjoint from the evaluation's, so a
+test figure is never measured on phrasings the composer was trained on. Items in the
+exclusion list (the test gallery) never appear, neither as references nor as targets.
 
 `score_triplets` is the one evaluation of a composition function on triplets (CLIP4Cir's
 lesson: the zero-shot sum and a trained model go through the same code), used by training
-for validation and by `retrieval.evaluate` for the public benchmarks.
+for validation and by `evaluation.retrieval` for the public benchmarks.
 """
 
 from __future__ import annotations
 
 import logging
 import random
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Collection, Mapping, Sequence
 
 import numpy as np
 
+from evaluation.metrics import TOP_K, recall_at_k
+from evaluation.queries import attribute_keys, group_by_key, one_changes
 from retrieval.catalog import Catalog
-from retrieval.make_queries import PHRASINGS, attribute_keys, group_by_key, one_changes, phrase_change
-from retrieval.metrics import recall_at_k
 from retrieval.vector_store import VectorStore
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_COLUMNS = tuple(PHRASINGS)
-TOP_K = 50
+# How the training triplets word a change ({v}: the new value, lower case). Disjoint from
+# `evaluation.queries.PHRASINGS` (a test checks it).
+TRAINING_PHRASINGS: dict[str, tuple[str, ...]] = {
+    "baseColour": ("{v} please", "could it be {v}", "switch the colour to {v}", "now in {v}", "got this in {v}?",
+                   "prefer it {v}"),
+    "articleType": ("{v} please", "turn it into {v}", "swap it for {v}", "{v} in this style", "could it be {v}"),
+    "gender": ("{v} please", "one for {v}", "suitable for {v}", "the {v} one", "is there one for {v}?"),
+}
+DEFAULT_COLUMNS = tuple(TRAINING_PHRASINGS)
 
 # (image vectors (n, d), text vectors (n, d)) -> unit query vectors (n, d), as in retrieval.retriever.
 ComposeFunction = Callable[[np.ndarray, np.ndarray], np.ndarray]
@@ -52,14 +60,14 @@ class TripletSet:
     """Triplets and the photos of every id they name.
 
     `fingerprint` changes whenever a photo or label of the source does; with the ids it keys
-    the feature cache (`retrieval.features`), so a restricted set keeps its source's.
+    the feature cache (`training.features`), so a restricted set keeps its source's.
     """
 
     images: Mapping[str, Path]
     triplets: tuple[Triplet, ...]
     fingerprint: str
 
-    def restricted(self, ids: Collection[str]) -> "TripletSet":
+    def restricted(self, ids: Collection[str]) -> TripletSet:
         """Only `ids`: triplets whose reference is among them, with their targets cut down to them.
 
         Triplets left without a target are dropped, so no id outside `ids` leaks in as a
@@ -95,7 +103,8 @@ def mine_triplets(
     keys = attribute_keys(catalog, allowed, columns)
     by_key = group_by_key(keys)
     triplets = [
-        Triplet(change.reference, phrase_change(column, change.value, rng), tuple(by_key[change.target_key]), column)
+        Triplet(change.reference, rng.choice(TRAINING_PHRASINGS[column]).format(v=change.value.lower()),
+                tuple(by_key[change.target_key]), column)
         for column, changes in one_changes(keys, columns).items()
         for change in changes
         if change.value.strip()
@@ -136,7 +145,7 @@ def score_triplets(
     """Recall@K of `compose` on `triplets`, searching `gallery_ids`, overall and by kind of change.
 
     `image_vectors` / `text_vectors` map a list of ids / texts to their (n, d) vectors (a
-    `retrieval.features.FeatureTable.take`).
+    `training.features.FeatureTable.take`).
     """
     queries = compose(image_vectors([t.reference for t in triplets]), text_vectors([t.text for t in triplets]))
     rankings = rank_gallery(queries, [t.reference for t in triplets], gallery_ids, image_vectors(list(gallery_ids)))

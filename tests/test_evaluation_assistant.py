@@ -1,4 +1,4 @@
-"""chat.evaluate end to end on a generated swatch catalogue and a tiny random open_clip model
+"""evaluation.assistant end to end on a generated swatch catalogue and a tiny random open_clip model
 (always runs): queries picked or uploaded, simulated dialogues, the JSON contract of DESIGN.md."""
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from chat.evaluate import main
-from chat.simulate import make_dialogues
+from evaluation.assistant import main
+from evaluation.dialogues import make_dialogues
 from retrieval.catalog import load_catalog
 
 CONTRACT = {"queries", "recall@1", "recall@10", "recall@50", "latency_ms"}

@@ -1,14 +1,14 @@
 """Evaluate the retriever alone on composed queries (reference image + raw change text).
 
-    python -m retrieval.evaluate --catalog DIR --encoder SPEC --gallery IDS.txt --queries Q.jsonl \
+    python -m evaluation.retrieval --catalog DIR --encoder SPEC --gallery IDS.txt --queries Q.jsonl \
         [--reference-as catalog|upload] [--method sum|edit|trained] [--composer DIR] [--json]
-    python -m retrieval.evaluate --dataset fashion200k|fashioniq --catalog DATASET_DIR --encoder SPEC [--composer DIR] [--json]
+    python -m evaluation.retrieval --dataset fashion200k|fashioniq --catalog DATASET_DIR --encoder SPEC [--composer DIR] [--json]
 
 No dialogue and no rewriting: the change text goes to the composition method as written. A
 query is a hit at K when any target is in the top K, the reference itself excluded. Latency
 is per query (encoding an uploaded reference included), model loading and indexing excluded.
 With `--dataset fashion200k|fashioniq` the published protocol of that benchmark is run on
-cached features (`retrieval.datasets`), with the zero-shot sum or the trained composer;
+cached features (`training.datasets`), with the zero-shot sum or the trained composer;
 queries are answered in one batch there, so latency is the mean per query.
 """
 
@@ -20,24 +20,23 @@ import logging
 import sys
 import time
 from collections import defaultdict
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
+from evaluation.metrics import TOP_K, latency_summary, recall_at_k
+from evaluation.options import add_retriever_options, check_retriever_options
 from retrieval.catalog import CatalogError
-from retrieval.configured import add_retriever_options, check_retriever_options, open_configured_retriever
 from retrieval.compose import SUM_WEIGHTS, fuse
-from retrieval.datasets import DATASETS, load_benchmark
 from retrieval.encoder import EncoderUnavailableError, load_encoder
-from retrieval.features import image_features, text_features
 from retrieval.index import IndexMismatchError
-from retrieval.metrics import latency_summary, recall_at_k
-from retrieval.retriever import Reference, Retriever, TrainedComposer
-from retrieval.triplets import score_triplets
+from retrieval.retriever import Reference, Retriever, TrainedComposer, open_retriever
 from retrieval.vector_store import VectorStoreError
+from training.datasets import DATASETS, load_benchmark
+from training.features import image_features, text_features
+from training.triplets import score_triplets
 
-TOP_K = 50
 EXPECTED_ERRORS = (CatalogError, EncoderUnavailableError, IndexMismatchError, VectorStoreError, ValueError, OSError)
 
 
@@ -93,7 +92,7 @@ def run_queries(retriever: Retriever, queries: Sequence[dict], reference_as: str
 
 
 def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m retrieval.evaluate", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m evaluation.retrieval", description=__doc__.split("\n\n")[0])
     parser.add_argument("--catalog", required=True, help="catalogue folder (products.csv, images/), or the --dataset folder")
     parser.add_argument("--encoder", required=True, help="open_clip spec: local-dir:PATH, hf-hub:ORG/NAME or MODEL/TAG")
     parser.add_argument("--gallery", help="IDS.txt: the index holds exactly these ids (catalog only)")
@@ -112,8 +111,8 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def open_for_evaluation(args: argparse.Namespace) -> Retriever:
     """The retriever the arguments describe, with a trained composer when one is given."""
-    return open_configured_retriever(args.catalog, args.encoder, args.gallery, args.index_dir,
-                                     composer_dir=args.composer, method=args.method)
+    return open_retriever(args.catalog, args.encoder, args.gallery, args.index_dir,
+                          method=args.method, composer_dir=args.composer, progress=True)
 
 
 def sum_composer(image_vectors: np.ndarray, text_vectors: np.ndarray) -> np.ndarray:
@@ -126,7 +125,7 @@ def run_benchmark(args: argparse.Namespace) -> dict:
     split = args.split or ("val" if args.dataset == "fashioniq" else "test")
     composer: TrainedComposer = sum_composer
     if args.composer:
-        from retrieval.composer_model import load_composer  # torch module: only when asked for
+        from retrieval.composer import load_composer  # torch module: only when asked for
 
         composer = load_composer(args.composer)
     encoder = load_encoder(args.encoder)

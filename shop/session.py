@@ -12,14 +12,16 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
 from chat.intent import SearchIntent
 from chat.state import DialogueState
+from shop.uploads import UploadError, load_upload
 
 if TYPE_CHECKING:  # the assistant pulls in torch; the app imports this module before loading it
     from chat.assistant import Assistant, ShownProduct, Turn
@@ -138,7 +140,11 @@ class Shop:
             return self.view(session, ASK)
         if self.gallery_size == 0:
             return self.view(session, "The catalogue is empty, so there is nothing to search yet.")
-        turn = self.assistant.step(session.dialogue, text, image=image)
+        try:
+            photo = load_upload(image) if image else None
+        except UploadError as err:
+            return self.view(session, str(err))
+        turn = self.assistant.step(session.dialogue, text, image=photo)
         photos = session.photos
         reference = turn.state.reference
         if image and reference is not None and reference.source == "upload" and reference.vector is not None:

@@ -1,10 +1,10 @@
-"""Simulated shopper: multi-turn dialogues (D.jsonl) for `python -m chat.evaluate --dialogs`.
+"""Simulated shopper: multi-turn dialogues (D.jsonl) for `python -m evaluation.assistant --dialogs`.
 
-    python -m chat.simulate --catalog DIR --gallery IDS.txt --out D.jsonl [--n 200] [--seed 0]
+    python -m evaluation.dialogues --catalog DIR --gallery IDS.txt --out D.jsonl [--n 200] [--seed 0]
 
 A dialogue (3-5 turns) walks from an opening to a target through attribute changes. The
 simulator never sees results, so the target is defined by what the shopper said: the gallery
-items whose colour, article type and gender (the attributes of `retrieval.make_queries`)
+items whose colour, article type and gender (the attributes of `evaluation.queries`)
 equal the values said so far, cumulated turn by turn, the uploaded photo's product left out.
 Every value change leads to a combination the gallery holds, so every target is reachable.
 
@@ -26,12 +26,12 @@ import argparse
 import json
 import random
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Sequence
 
+from evaluation.queries import PHRASINGS, attribute_keys, group_by_key
 from retrieval.catalog import Catalog, load_gallery
-from retrieval.make_queries import PHRASINGS, attribute_keys, group_by_key
 from retrieval.vocabulary import normalise_word
 
 COLUMNS = tuple(PHRASINGS)  # colour, article type, gender: what a turn may change
@@ -240,7 +240,7 @@ def make_dialogues(catalog: Catalog, n: int, seed: int) -> list[dict]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m chat.simulate", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m evaluation.dialogues", description=__doc__.split("\n\n")[0])
     parser.add_argument("--catalog", required=True, help="catalogue folder (products.csv, images/)")
     parser.add_argument("--gallery", required=True, help="IDS.txt: photos and targets come from these ids")
     parser.add_argument("--out", required=True, type=Path, help="D.jsonl to write")

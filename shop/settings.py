@@ -1,10 +1,8 @@
-"""What the web app serves: settings from flags or environment, and the one assistant.
+"""What the web app serves, from flags or environment: catalogue, models, address.
 
 `python app.py` with no flags serves the demo (a public catalogue and pretrained models from
 the Hugging Face Hub). What is not downloaded yet cannot be fetched offline, so that case is
-found in seconds, before any model loads, and stops with the flags to use instead. Opening
-the assistant runs in a background thread: a cached index opens in seconds, a first build
-takes minutes, and during those the UI is already up and shows the indexing progress.
+found in seconds, before any model loads, and stops with the flags to use instead.
 """
 
 from __future__ import annotations
@@ -13,17 +11,17 @@ import argparse
 import logging
 import os
 import socket
-import threading
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Mapping, Sequence
+from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
-from retrieval.demo_catalog import DEMO_DATASET, demo_catalog_dir, fetch_demo_catalog, is_fetched
+from chat.factory import AssistantConfig
+from shop.demo_catalog import DEMO_DATASET, demo_catalog_dir, fetch_demo_catalog, is_fetched
 
 if TYPE_CHECKING:
-    from chat.assistant import Assistant
-    from chat.session import Shop
+    from retrieval.catalog import Catalog
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +51,11 @@ class AppSettings:
     host: str | None = None  # None: Gradio's default (GRADIO_SERVER_NAME or 127.0.0.1)
     port: int | None = None  # None: Gradio's default (GRADIO_SERVER_PORT or 7860)
 
+    def assistant_config(self, catalog: Catalog) -> AssistantConfig:
+        """What the assistant is built from: the same description the evaluation uses."""
+        return AssistantConfig(catalog=catalog, encoder=self.encoder, llm=self.llm, gallery=self.gallery,
+                               index_dir=self.index_dir, composer=self.composer)
+
 
 def parse_settings(argv: Sequence[str] | None = None, environ: Mapping[str, str] = os.environ) -> AppSettings:
     """Flags win over SHOP_* environment variables, which win over the demo defaults."""
@@ -67,7 +70,7 @@ def parse_settings(argv: Sequence[str] | None = None, environ: Mapping[str, str]
     option("catalog", "catalogue folder with products.csv and images/, or hf-dataset:ORG/NAME")
     option("encoder", "open_clip spec: local-dir:PATH, hf-hub:ORG/NAME or MODEL/TAG")
     option("llm", "rules, a transformers model id or folder, or a .gguf file")
-    option("composer", "folder of a trained composer (python -m retrieval.train)", Path)
+    option("composer", "folder of a trained composer (python -m training.composer)", Path)
     option("index_dir", "cache folder for indexes", Path)
     option("gallery", "IDS.txt: serve only these product ids", Path)
     option("host", "address to listen on")
@@ -133,88 +136,3 @@ def resolve_catalog(spec: str) -> Path:
     if spec.startswith("hf-dataset:"):
         raise SetupError(f"Only the demo catalogue ({DEMO_CATALOG}) can be fetched; pass a folder for --catalog.")
     return Path(spec).expanduser()
-
-
-def open_assistant(settings: AppSettings, on_progress=None, on_stage=None) -> Assistant:
-    """The assistant these settings describe, with its LLM loaded so that no shopper's turn
-    pays for it; the index builds (with progress) on first use. `on_stage(text)` hears what
-    is happening."""
-    # torch and the models load here, not at import: a bad setting must fail in seconds.
-    from chat.assistant import Assistant, make_rewriter
-    from retrieval.configured import open_configured_retriever
-
-    stage = on_stage or (lambda text: None)
-    stage("Loading the catalogue and the encoder…")
-    retriever = open_configured_retriever(
-        resolve_catalog(settings.catalog), settings.encoder, settings.gallery, settings.index_dir,
-        composer_dir=settings.composer, on_progress=on_progress, progress=True)
-    rewriter = make_rewriter(settings.llm, retriever.vocabulary)
-    if hasattr(rewriter, "load"):  # an LLM rewriter; the rules need no loading
-        stage(f"Loading the language model {settings.llm}…")
-        rewriter.load()
-    return Assistant(retriever, rewriter)
-
-
-class Loader:
-    """Opens the assistant (as a `Shop`) in a background thread and reports how far it got.
-
-    The one piece of app-wide mutable state: written by the loading thread only, read by
-    request handlers to show progress or the ready assistant.
-    """
-
-    def __init__(self, settings: AppSettings):
-        self.settings = settings
-        self.shop: Shop | None = None
-        self.error: str | None = None
-        self.stage = "Loading the catalogue and the models…"
-        self.done = 0
-        self.total = 0
-        self._settled = threading.Event()  # ready, failed, or a long index build has begun
-        self._thread = threading.Thread(target=self._load, name="open-assistant", daemon=True)
-
-    def start(self) -> Loader:
-        self._thread.start()
-        return self
-
-    def wait_until_settled(self, timeout: float | None = None) -> Loader:
-        """Return once the assistant is ready, loading failed, or indexing began (then the UI
-        can start and show the progress)."""
-        self._settled.wait(timeout)
-        return self
-
-    def wait_until_ready(self, timeout: float | None = None) -> Shop | None:
-        self._thread.join(timeout)
-        return self.shop
-
-    @property
-    def ready(self) -> bool:
-        return self.shop is not None
-
-    def status(self) -> str:
-        """One line for the UI while the assistant is not ready."""
-        if self.error:
-            return f"The shop could not start: {self.error}"
-        if self.total and self.done < self.total:
-            return (f"Indexing the catalogue photos: {self.done:,} of {self.total:,} "
-                    "(only the first start takes this long).")
-        return self.stage
-
-    def _progress(self, done: int, total: int) -> None:
-        self.done, self.total = done, total
-        self._settled.set()
-
-    def _stage(self, text: str) -> None:
-        self.stage = text
-
-    def _load(self) -> None:
-        from chat.session import Shop
-
-        try:
-            self.shop = Shop(open_assistant(self.settings, on_progress=self._progress, on_stage=self._stage))
-        except (ValueError, RuntimeError, OSError) as err:  # a bad setting or missing file: the message says what to do
-            self.error = str(err) or type(err).__name__
-        except Exception as err:  # a bug: the traceback goes to the log
-            logger.exception("Opening the assistant failed")
-            self.error = str(err) or type(err).__name__
-        finally:
-            self._settled.set()

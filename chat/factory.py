@@ -1,0 +1,72 @@
+"""The one way to build the assistant, for the web app, both evaluation CLIs and the tests.
+
+What is measured must be what is served: the app and the evaluation both describe what they
+want as an `AssistantConfig` and get it from `open_assistant`, so the vocabulary the reader
+knows, the composition method and its weights cannot differ between them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # torch and the models load when an assistant is opened, not at import:
+    # the app must check its settings and fail in seconds.
+    from chat.assistant import Assistant, Rewriter
+    from retrieval.catalog import Catalog
+    from retrieval.index import ProgressCallback
+    from retrieval.retriever import Retriever
+    from retrieval.vocabulary import VocabularyMatcher
+
+Stage = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class AssistantConfig:
+    """Everything that decides how the assistant answers."""
+
+    catalog: str | Path | Catalog  # a folder, or a catalogue the caller already loaded
+    encoder: str
+    llm: str = "rules"
+    gallery: Path | None = None
+    index_dir: Path | None = None
+    composer: Path | None = None
+    method: str | None = None  # None: trained with a composer, else edit
+
+
+def open_assistant(config: AssistantConfig, on_progress: ProgressCallback | None = None,
+                   on_stage: Stage | None = None, progress: bool = True) -> Assistant:
+    """The assistant `config` describes, with its LLM loaded so that no turn pays for it; the
+    index builds (with progress) on first use. `on_stage(text)` hears what is happening."""
+    from retrieval.retriever import open_retriever
+
+    stage = on_stage or (lambda text: None)
+    stage("Loading the catalogue and the encoder…")
+    retriever = open_retriever(config.catalog, config.encoder, config.gallery, config.index_dir,
+                               method=config.method, composer_dir=config.composer,
+                               on_progress=on_progress, progress=progress)
+    return assistant_for(retriever, config.llm, stage)
+
+
+def assistant_for(retriever: Retriever, llm: str, on_stage: Stage | None = None) -> Assistant:
+    """The assistant over an open retriever: its reader knows the retriever's vocabulary."""
+    from chat.assistant import Assistant
+
+    if llm != "rules" and on_stage:
+        on_stage(f"Loading the language model {llm}…")
+    return Assistant(retriever, make_rewriter(llm, retriever.matcher))
+
+
+def make_rewriter(llm_spec: str, matcher: VocabularyMatcher) -> Rewriter:
+    """`rules`, or an LLM (see `chat.llm.load_llm`) loaded now, that falls back to the rules."""
+    from chat.rules import RulesRewriter
+
+    rules = RulesRewriter(matcher)
+    if llm_spec == "rules":
+        return rules
+    from chat.llm import load_llm
+    from chat.llm_rewriter import LLMRewriter
+
+    return LLMRewriter(load_llm(llm_spec), matcher, fallback=rules).load()

@@ -1,0 +1,99 @@
+"""What the shopper reads after a turn, written from what happened, never from what a reader
+guessed would happen.
+
+The assistant applies the intent, searches, and only then asks for the reply, passing the
+state before the turn, the state after it and the results; so the reply cannot say "similar
+to your photo" when the search ran from something else. Pure functions of their inputs:
+testable without models.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from chat.intent import SearchIntent
+from chat.state import DialogueState
+from retrieval.vocabulary import VocabularyMatcher
+
+RESET = "Starting afresh. What are you looking for?"
+ASK = "Tell me what you're looking for, e.g. a colour and a type of item, or upload a photo."
+
+
+class Replies:
+    """Writes replies in the words of one catalogue's vocabulary."""
+
+    def __init__(self, matcher: VocabularyMatcher):
+        self.matcher = matcher
+        example = matcher.example()
+        self._eg = f', e.g. "{example}"' if example else ""
+
+    def search(self, before: DialogueState, after: DialogueState, count: int,
+               relaxed: Sequence[str] = (), opening: str = "") -> str:
+        """"Here are 12 Red Tshirts for Men similar to the item you picked, avoiding Black."."""
+        if count == 0:
+            return f"{opening}I found nothing that matches. Try fewer constraints, or start over.".strip()
+        target = self.target_phrase(after.target_attributes())
+        what = target or (f'"{after.description}"' if after.description else "results")
+        parts = [f"{'Here is 1' if count == 1 else f'Here are {count}'} {what}{self._similar(after)}"]
+        if after.description and target and after.description.casefold() not in target.casefold():
+            parts[0] += f' matching "{after.description}"'
+        if after.negatives:
+            parts.append("avoiding " + ", ".join(after.negatives))
+        rejected = len(set(after.disliked) - set(before.disliked))
+        if rejected:
+            parts.append(f"leaving out {rejected} result{'s' if rejected > 1 else ''}")
+        note = f"Nothing matched {' + '.join(relaxed)}, so I left that out. " if relaxed else ""
+        return f"{opening}{note}{', '.join(parts)}.".strip()
+
+    def target_phrase(self, target: Mapping[str, str]) -> str:
+        """Attributes in English order: colour, other qualities, the finest kind, for whom.
+        Only the columns the readers use: a picked product's record has many more ("Black
+        Apparel Bottomwear Fall Sports Shorts" is no reply)."""
+        m = self.matcher
+        kind = next((target[c] for c in m.kind_columns if c in target), "items" if target else "")
+        others = [v for c, v in target.items()  # "Formal Shoes", not "Formal Formal Shoes"
+                  if c in m.columns and c not in (m.colour_column, m.people_column, *m.kind_columns)
+                  and v.casefold() not in kind.casefold()]
+        words = [target.get(m.colour_column or ""), *others, kind]
+        phrase = " ".join(w for w in words if w)
+        person = target.get(m.people_column or "")
+        return f"{phrase} for {person}" if person else phrase
+
+    def small_talk(self, kind: str) -> str:
+        """A friendly reply that steers back to shopping."""
+        return {
+            "injection": "I can only help you find products. What are you looking for?",
+            "thanks": "You're welcome! Anything else you'd like to find?",
+            "bye": "Bye, happy shopping!",
+            "help": f"Tell me what you want{self._eg}, upload a photo, or pick a result and say "
+                    'what to change ("like this but in red").',
+            "greeting": f"Hi! What are you looking for{self._eg}?",
+            "praise": "Glad you like it! Shall I find more like it, or change something?",
+            "unsure": f"No problem. Try a colour and a type of item{self._eg}, or upload a photo.",
+        }.get(kind, f"Sorry, I didn't catch that. Could you describe the item{self._eg}? "
+                    "(I understand English.)")
+
+    def answer(self, intent: SearchIntent, state: DialogueState, record: Mapping[str, str] | None,
+               title: str = "") -> str:
+        """Answer a question about a shown result (or the current item) from its record."""
+        if record is None:
+            return 'Which item do you mean? Say e.g. "what colour is the second one?".'
+        subject = f"Result {intent.result_index}" if intent.result_index else "It"
+        if intent.question in record:
+            return f"{subject} is {record[intent.question]} ({title})."
+        details = ", ".join(v for v in record.values() if v)
+        return f'{subject} is "{title}" ({details}).'
+
+    @staticmethod
+    def no_such_result(state: DialogueState) -> str:
+        if not state.results:
+            return "There are no results to pick from yet. What are you looking for?"
+        return f"I showed {len(state.results)} results; which one do you mean (1-{len(state.results)})?"
+
+    @staticmethod
+    def _similar(state: DialogueState) -> str:
+        reference = state.reference
+        if reference is None:
+            return ""
+        return " similar to your photo" if reference.source == "upload" else " similar to the item you picked"
+
