@@ -11,8 +11,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Sequence
 from dataclasses import replace
-from typing import Sequence
 
 from retrieval.attributes import AttributeInferrer, InferenceSettings
 from retrieval.retriever import Retriever, open_retriever

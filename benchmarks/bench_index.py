@@ -24,8 +24,8 @@ import math
 import os
 import platform
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Sequence
 
 import faiss
 import numpy as np
@@ -79,7 +79,7 @@ class Mixture:
     colours: np.ndarray  # (c,) each cluster's dominant colour
 
     @classmethod
-    def draw(cls, clusters: int, dim: int, rng: np.random.Generator) -> "Mixture":
+    def draw(cls, clusters: int, dim: int, rng: np.random.Generator) -> Mixture:
         shared = _normalise(rng.standard_normal(dim))
         categories = _normalise(CONE * shared + math.sqrt(1 - CONE**2) * rng.standard_normal((CATEGORIES, dim)) / math.sqrt(dim))
         category = rng.integers(CATEGORIES, size=clusters)
