@@ -24,8 +24,17 @@ browser:
 	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
 		(apt-get update -qq && apt-get install -y -qq chromium >/dev/null) || echo "chromium not installed: the browser test will be skipped"; }
 
+# The shared catalogue and stand-in models when this checkout sits next to ../shared (or
+# CATALOG=... is given); otherwise (a clone of the public repository) exactly `python app.py`:
+# the demo defaults, downloaded on first run unless the user set HF_HUB_OFFLINE themselves.
 run: $(VENV)/.installed
-	$(PY) app.py --catalog $(CATALOG) --encoder $(ENCODER) --llm $(LLM)
+	@if [ -d "$(CATALOG)" ] || [ "$(origin CATALOG)" != file ]; then \
+		echo $(PY) app.py --catalog $(CATALOG) --encoder $(ENCODER) --llm $(LLM); \
+		$(PY) app.py --catalog $(CATALOG) --encoder $(ENCODER) --llm $(LLM); \
+	else \
+		echo "$(CATALOG) not found: serving the demo defaults (python app.py)"; \
+		$(if $(filter file,$(origin HF_HUB_OFFLINE)),env -u HF_HUB_OFFLINE) $(PY) app.py; \
+	fi
 
 # The layers (pyproject.toml's import-linter contracts) and the linter, before any test.
 lint: $(VENV)/.installed

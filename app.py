@@ -4,26 +4,29 @@
                   [--gallery IDS.txt] [--host H] [--port P]        (or SHOP_* variables)
 
 Every action goes to `shop.session.Shop`, which returns a `View`; this file only draws it.
-The same actions are the public API (`/respond`, `/select`, `/feedback`, `/remove`,
-`/undo`, `/reset`). Per-shopper state is a `gr.State` (one per browser tab or API client);
-the only app-wide objects are the read-only assistant and its loader.
+The same actions are the public API (`/respond`, `/select`, `/feedback`, `/choose`,
+`/remove`, `/undo`, `/reset`). Per-shopper state is a `gr.State` (one per browser tab or API
+client); the only app-wide objects are the read-only assistant and its loader. A message is
+answered as a stream: the echo at once, then what is being looked for, then the results.
 """
 
 from __future__ import annotations
 
+import html
+import json
 import logging
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from urllib.parse import quote
 
 import gradio as gr
 
 from shop.loader import Loader
+from shop.photos import photo_route, photo_url
 from shop.session import Session, View
 from shop.settings import SetupError, check_downloads, parse_settings
-from shop.uploads import MAX_UPLOAD_BYTES
+from shop.uploads import MAX_UPLOAD_BYTES, UploadError, check_upload, too_big
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +36,7 @@ UPLOAD_CEILING = 2 * MAX_UPLOAD_BYTES  # Gradio refuses bigger uploads outright;
 WELCOME = ("Results appear here. Describe what you're after, attach a photo, or try an example "
            "on the left; then click a result to refine from it.")
 NO_RESULTS = "No products match. Remove a filter above, undo, or start over."
+PANELS = 5  # session, results, chips, refining, undo button: what every action updates
 
 ChatHistory = list[dict]
 
@@ -46,17 +50,18 @@ def _examples() -> list[dict]:
     return [{"text": line.strip()} for line in lines if line.strip() and not line.startswith("#")]
 
 
-def _file_url(path: Path | str) -> str:
-    """A URL Gradio's file route serves: catalogue photos (allowed_paths) and uploads (its cache)."""
-    return "gradio_api/file=" + quote(str(Path(path).resolve()))
+def _text(text: str) -> str:
+    """Chat text shown as typed: the chat renders HTML (markdown is off), so "<b>" must stay
+    two characters, not turn bold."""
+    return html.escape(text, quote=False)
 
 
 # --- rendering: a View into component values ---------------------------------------------
 
 def _results_value(view: View) -> dict:
     cards = [{"number": c.number, "id": c.product.id, "title": c.product.title, "details": c.details,
-              "image": _file_url(c.product.image_path), "liked": c.liked, "picked": c.picked} for c in view.cards]
-    return {"cards": cards, "empty": NO_RESULTS if view.session.dialogue.turn else WELCOME}
+              "image": photo_url(c.product.id), "liked": c.liked, "picked": c.picked} for c in view.cards]
+    return {"cards": cards, "empty": NO_RESULTS if view.session.dialogue.turn else WELCOME, "reply": view.reply}
 
 
 def _chips_value(view: View) -> list[dict]:
@@ -67,8 +72,8 @@ def _refining_value(view: View) -> dict | None:
     refining = view.refining
     if refining is None:
         return None
-    return {"title": refining.title, "number": refining.number,
-            "image": _file_url(refining.image) if refining.image else None}
+    image = refining.thumbnail or (photo_url(refining.product_id) if refining.product_id else None)
+    return {"title": refining.title, "number": refining.number, "image": image}
 
 
 def _panels(view: View) -> tuple:
@@ -77,14 +82,42 @@ def _panels(view: View) -> tuple:
             gr.Button(interactive=view.can_undo))
 
 
+def _unchanged() -> tuple:
+    """The panels left as they are (while a reply is still being worked out)."""
+    return tuple(gr.skip() for _ in range(PANELS))
+
+
 def _user_message(text: str, files: Sequence[str]) -> dict:
-    parts = [text] if text else []
+    parts = [_text(text)] if text else []
     parts += [{"path": f} for f in files[:1]]
     return {"role": "user", "content": parts}
 
 
-def _said(chat: ChatHistory, reply: str) -> ChatHistory:
-    return [*chat, {"role": "assistant", "content": reply}]
+def _said(chat: ChatHistory, view: View) -> ChatHistory:
+    """The chat with the view's reply added; a question's options become buttons under it, and
+    options under earlier replies go (they answered an older question)."""
+    earlier = [{k: v for k, v in message.items() if k != "options"} for message in chat]
+    reply = {"role": "assistant", "content": _text(view.reply)}
+    if view.question and not view.pending:
+        reply["options"] = [{"value": option, "label": option} for option in view.question.options]
+    return [*earlier, reply]
+
+
+def _refusal(message: dict, refused: str) -> str | None:
+    """Why a message's photo cannot be sent, or None: the browser's note of a file too big to
+    upload (`refused`, set by assets/uploads.js), else the header check of the uploaded file."""
+    if refused:
+        try:
+            too_large = json.loads(refused)
+            return str(too_big(int(too_large["size"]), str(too_large["name"])))
+        except (ValueError, KeyError, TypeError):  # not the script's note: refuse all the same
+            return str(too_big(MAX_UPLOAD_BYTES + 1))
+    for path in (message or {}).get("files", [])[:1]:
+        try:
+            check_upload(path)
+        except UploadError as err:
+            return str(err)
+    return None
 
 
 # --- the app -----------------------------------------------------------------------------
@@ -94,15 +127,23 @@ def build_app(loader: Loader) -> gr.Blocks:
     answers every action with the loading status)."""
 
     # UI events: the user's message appears at once, the reply follows from the queue.
-    def take_message(message: dict, chat: ChatHistory) -> tuple:
+    def take_message(message: dict, chat: ChatHistory, refused: str = "") -> tuple:
         text, files = (message or {}).get("text", ""), (message or {}).get("files", [])
+        why = _refusal(message, refused)
+        if why:  # not sent: the text stays in the box, the chat says why
+            note = f"{why} Your message was not sent: it is still in the box."
+            box = gr.MultimodalTextbox(value={"text": text, "files": []}, interactive=True)
+            return box, [*chat, {"role": "assistant", "content": _text(note)}], None
         chat = [*chat, _user_message(text, files), {"role": "assistant", "content": "…"}]
         return gr.MultimodalTextbox(value=None, interactive=False), chat, {"text": text, "files": files[:1]}
 
-    def answer(message: dict, chat: ChatHistory, session: Session) -> tuple:
+    def answer(message: dict | None, chat: ChatHistory, session: Session) -> Iterator[tuple]:
+        if message is None:  # refused in take_message
+            yield (gr.skip(), *_unchanged())
+            return
         files = message.get("files") or [None]
-        view = loader.shop.send(session, message.get("text", ""), files[0])
-        return (_said(chat[:-1], view.reply), *_panels(view))
+        for view in loader.shop.stream(session, message.get("text", ""), files[0]):
+            yield (_said(chat[:-1], view), *(_unchanged() if view.pending else _panels(view)))
 
     def take_example(chat: ChatHistory, selected: gr.SelectData) -> tuple:
         return take_message({"text": selected.value.get("text", ""), "files": []}, chat)
@@ -112,26 +153,32 @@ def build_app(loader: Loader) -> gr.Blocks:
         action, number = getattr(event, "action", ""), int(getattr(event, "number", 0) or 0)
         if action == "pick":
             view = served.pick(session, number)
-        elif action in ("like", "dislike"):
+        elif action in ("like", "unlike", "dislike"):
             view = served.feedback(session, number, action)
         else:
             return (chat, *_panels(served.view(session, "")))
-        return (chat if action == "like" else _said(chat, view.reply), *_panels(view))
+        return (chat if action in ("like", "unlike") else _said(chat, view), *_panels(view))
+
+    def on_option(chat: ChatHistory, session: Session, selected: gr.SelectData) -> tuple:
+        value = str(selected.value)
+        view = loader.shop.choose(session, value)
+        return (_said([*chat, {"role": "user", "content": _text(value)}], view), *_panels(view))
 
     def on_chip(chat: ChatHistory, session: Session, event: gr.EventData) -> tuple:
         view = loader.shop.release(session, getattr(event, "value", ""))
-        return (_said(chat, view.reply), *_panels(view))
+        return (_said(chat, view), *_panels(view))
 
     def on_undo(chat: ChatHistory, session: Session) -> tuple:
         view = loader.shop.undo(session)
-        return (_said(chat, view.reply), *_panels(view))
+        return (_said(chat, view), *_panels(view))
 
     def on_start_over() -> tuple:
         view = loader.shop.start_over()
         return ([], *_panels(view))
 
     def wait_ready(progress=gr.Progress()) -> tuple:
-        """On page load: show the loading progress (indexing on a first start) until ready."""
+        """On page load: show the loading progress (indexing on a first start) until ready,
+        then what this catalogue cannot offer, if anything."""
         while not loader.ready and not loader.error:
             if loader.total and loader.done < loader.total:
                 progress((loader.done, loader.total), desc="Indexing catalogue photos", unit="photos")
@@ -140,23 +187,31 @@ def build_app(loader: Loader) -> gr.Blocks:
             time.sleep(0.5)
         if loader.error:
             return gr.Markdown(loader.status(), visible=True), gr.MultimodalTextbox(interactive=False)
-        return gr.Markdown(visible=False), gr.MultimodalTextbox(interactive=True)
+        notes = "\n".join(f"- {note}" for note in loader.notes)
+        return gr.Markdown(notes, visible=bool(notes)), gr.MultimodalTextbox(interactive=True)
 
     # API: the same actions, returning the reply and the shown results as JSON.
     def api(view: View) -> tuple:
         return view.reply, view.results_json(), view.session
 
-    def respond(message: str, image: str | None = None, session: Session | None = None) -> tuple:
-        """One chat turn: the message text and an optional photo file. Returns the reply and the results."""
-        return api(loader.shop.send(session or Session(), message, image))  # Gradio always passes the session
+    def respond(message: str, image: str | None = None, session: Session | None = None) -> Iterator[tuple]:
+        """One chat turn: the message text and an optional photo file. Streams what is being
+        looked for, then the reply and the results (the last update is the answer)."""
+        for view in loader.shop.stream(session or Session(), message, image):  # Gradio always passes the session
+            yield api(view)
 
     def select(number: float, session: Session) -> tuple:
         """Make shown result `number` (1-based) the reference for the next turn."""
         return api(loader.shop.pick(session, int(number)))
 
     def feedback(number: float, kind: str, session: Session) -> tuple:
-        """`like` result `number`, or `dislike` it (it is not shown again in this session)."""
+        """`like` result `number`, `unlike` it (take the like back), or `dislike` it (it is not
+        shown again in this session)."""
         return api(loader.shop.feedback(session, int(number), kind))
+
+    def choose(value: str, session: Session) -> tuple:
+        """Answer the assistant's question ("Is this a dress or a kurta?"), e.g. `dress`."""
+        return api(loader.shop.choose(session, value))
 
     def remove(value: str, session: Session) -> tuple:
         """Remove one active constraint or negative, e.g. `Red`, and search again."""
@@ -178,9 +233,10 @@ def build_app(loader: Loader) -> gr.Blocks:
                 "<p>Find products by talking and showing: describe it, attach a photo, click a result "
                 "and say what to change.</p></div></div>")
         status = gr.Markdown(loader.status(), visible=not loader.ready, elem_id="status")
-        with gr.Row(equal_height=False):
+        with gr.Row(equal_height=False, elem_id="main"):
             with gr.Column(scale=5, min_width=340):
                 chatbot = gr.Chatbot(elem_id="chat", height=440, show_label=False, examples=_examples(),
+                                     render_markdown=False,
                                      placeholder="**Hi!** What are you shopping for today?")
                 refining = gr.HTML(None, html_template=_asset("refining.html"), elem_id="refining")
                 chips = gr.HTML([], html_template=_asset("chips.html"), js_on_load=clicks, elem_id="chips")
@@ -201,15 +257,19 @@ def build_app(loader: Loader) -> gr.Blocks:
             api_text = gr.Textbox(label="text")
             api_reply = gr.Textbox(label="reply")
             api_results = gr.JSON(label="results")
+            refused = gr.Textbox(label="refused")  # set by assets/uploads.js: a file too big to upload
 
         panels = [session, results, chips, refining, undo_button]
         ui = {"api_visibility": "private"}
-        box.submit(take_message, [box, chatbot], [box, chatbot, pending], queue=False, **ui).then(
-            answer, [pending, chatbot, session], [chatbot, *panels], **ui).then(
-            lambda: gr.MultimodalTextbox(interactive=True), None, box, queue=False, **ui)
+        reopen = {"fn": lambda: gr.MultimodalTextbox(interactive=True), "inputs": None, "outputs": box,
+                  "queue": False, **ui}
+        show_results = {"fn": None, "js": _asset("show_results.js"), **ui}
+        box.submit(take_message, [box, chatbot, refused], [box, chatbot, pending], queue=False,
+                   js=_asset("take_refused.js"), **ui).then(
+            answer, [pending, chatbot, session], [chatbot, *panels], **ui).then(**reopen).then(**show_results)
         chatbot.example_select(take_example, [chatbot], [box, chatbot, pending], queue=False, **ui).then(
-            answer, [pending, chatbot, session], [chatbot, *panels], **ui).then(
-            lambda: gr.MultimodalTextbox(interactive=True), None, box, queue=False, **ui)
+            answer, [pending, chatbot, session], [chatbot, *panels], **ui).then(**reopen).then(**show_results)
+        chatbot.option_select(on_option, [chatbot, session], [chatbot, *panels], **ui).then(**show_results)
         results.click(on_card, [chatbot, session], [chatbot, *panels], **ui)
         chips.click(on_chip, [chatbot, session], [chatbot, *panels], **ui)
         undo_button.click(on_undo, [chatbot, session], [chatbot, *panels], **ui)
@@ -220,26 +280,24 @@ def build_app(loader: Loader) -> gr.Blocks:
         gr.on([], respond, [api_message, api_image, session], out, api_name="respond")
         gr.on([], select, [api_number, session], out, api_name="select")
         gr.on([], feedback, [api_number, api_text, session], out, api_name="feedback")
+        gr.on([], choose, [api_text, session], out, api_name="choose")
         gr.on([], remove, [api_text, session], out, api_name="remove")
         gr.on([], undo, [session], out, api_name="undo")
         gr.on([], reset, [session], out, api_name="reset")
     return app
 
 
-def photo_folders(loader: Loader) -> list[str]:
-    """The folders holding the catalogue's photos: the only files served besides uploads."""
-    catalog = loader.catalog
-    return sorted({str(catalog.image_path(i).parent.resolve()) for i in catalog.ids}) if catalog else []
-
-
 def launch(loader: Loader, block: bool = True) -> gr.Blocks:
-    """Serve the app for a loader that is ready or indexing; `block=False` returns at once (tests)."""
+    """Serve the app for a loader that is ready or indexing; `block=False` returns at once (tests).
+    Catalogue photos come from the `photo/<id>` route: no photo folder is opened to Gradio's
+    file route, which serves only uploads."""
     settings = loader.settings
     app = build_app(loader)
     app.queue(default_concurrency_limit=CONCURRENCY)
-    app.launch(server_name=settings.host, server_port=settings.port,
-               allowed_paths=photo_folders(loader), max_file_size=UPLOAD_CEILING, css=_asset("style.css"), footer_links=["api"], show_error=False,
-               prevent_thread_lock=not block, quiet=not block)
+    app.launch(server_name=settings.host, server_port=settings.port, max_file_size=UPLOAD_CEILING,
+               app_kwargs={"routes": [photo_route(lambda: loader.catalog)]},
+               css=_asset("style.css"), js=_asset("uploads.js").replace("MAX_UPLOAD_BYTES", str(MAX_UPLOAD_BYTES)),
+               footer_links=["api"], show_error=False, prevent_thread_lock=not block, quiet=not block)
     return app
 
 

@@ -6,7 +6,8 @@ client, and 8 concurrent gradio_client sessions with a cross-talk check.
 
 The app runs as `python app.py` in a subprocess, as a user would start it. A turn is one API
 call (`/respond`, `/select`, `/feedback`) timed at the client, so HTTP, the queue and the
-rendering of results are included. Cross-talk: every session's dialogue is deterministic, so
+rendering of results are included. `/respond` streams ("Looking for …", then the results):
+its first update is timed too. Cross-talk: every session's dialogue is deterministic, so
 each concurrent session must get exactly the results the same dialogue got when run alone.
 """
 
@@ -71,18 +72,33 @@ def start_app(args: argparse.Namespace, port: int) -> tuple[subprocess.Popen, fl
     raise RuntimeError("app.py did not answer within 10 minutes")
 
 
-def run_dialogue(url: str, turns: list[tuple[str, tuple]]) -> tuple[list[list[str]], list[float]]:
+def timed_call(client, api_name: str, inputs: tuple) -> tuple[list, float, float]:
+    """The final output of one call, seconds to its first streamed update and to the answer."""
+    started = time.perf_counter()
+    job = client.submit(*inputs, api_name=api_name)
+    first = None
+    for _ in job:  # updates as they stream in
+        first = first or time.perf_counter() - started
+    output = job.result()
+    total = time.perf_counter() - started
+    return output, first or total, total
+
+
+def run_dialogue(url: str, turns: list[tuple[str, tuple]], firsts: list[float] | None = None
+                 ) -> tuple[list[list[str]], list[float]]:
     """One client session through `turns`; the result ids after each turn, and each turn's
-    seconds (a reset is not a turn, so it is not timed)."""
+    seconds (a reset is not a turn, so it is not timed). `firsts` collects the seconds to
+    the first update of each message (`/respond`)."""
     from gradio_client import Client
 
     client = Client(url, verbose=False)
     shown, seconds = [], []
     for api_name, inputs in turns:
-        started = time.perf_counter()
-        _, results = client.predict(*inputs, api_name=api_name)
+        (_, results), first, total = timed_call(client, api_name, inputs)
         if api_name != "/reset":
-            seconds.append(time.perf_counter() - started)
+            seconds.append(total)
+        if api_name == "/respond" and firsts is not None:
+            firsts.append(first)
         shown.append([r["id"] for r in results])
     return shown, seconds
 
@@ -128,9 +144,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             process.wait()
     url = f"http://127.0.0.1:{port}"
     try:
-        _, one = run_dialogue(url, [turn for d in DIALOGUES for turn in dialogue(*d)] * args.rounds)
+        firsts: list[float] = []
+        _, one = run_dialogue(url, [turn for d in DIALOGUES for turn in dialogue(*d)] * args.rounds, firsts)
         result = {"first_start_s": round(first, 1), "cached_start_s": [round(s, 1) for s in startups],
-                  "single_client": {"turns": len(one), "latency_ms": latency_summary(one)},
+                  "single_client": {"turns": len(one), "latency_ms": latency_summary(one),
+                                    "message_first_update_ms": latency_summary(firsts)},
                   "concurrent": concurrent(url, args.clients, args.rounds), "llm": args.llm, "encoder": args.encoder,
                   "gallery": args.gallery, "cpus": os.cpu_count(), "load_average": os.getloadavg()}
     finally:

@@ -9,19 +9,26 @@ It follows the "rewrite, then search" idea: the target is described from the ref
 attributes (its catalogue record, or attributes inferred from an uploaded photo) with the
 requested changes applied, fused with the reference image; explicit constraints ("for
 women", "not black") become index filters; disliked results are never shown again.
+
+A turn runs in two halves, `read` then `finish`, so that the app can say what it understood
+while the search runs. An uploaded photo's inferred kind and gender become filters (shown as
+chips the shopper can remove) when the inference is sure of them; when it is unsure of the
+kind, the turn asks which of the two likeliest it is. A message that names nothing the
+readers know and is not even in Latin script is not searched: the shopper is told so.
 """
 
 from __future__ import annotations
 
 import logging
+import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from PIL import Image
 
 from chat.intent import SearchIntent, select_result
-from chat.replies import ASK, RESET, Replies
+from chat.replies import ASK, RESET, Question, Replies
 from chat.rules import small_talk_kind
 from chat.state import DialogueState
 from retrieval.catalog import Product
@@ -33,6 +40,9 @@ logger = logging.getLogger(__name__)
 
 RESULTS_SHOWN = 12
 FEEDBACK_ITEMS = 5  # the latest likes / dislikes that steer the next query
+# An uploaded photo's inferred kind / gender at least this probable becomes a filter; a less
+# sure kind becomes a question. Picked on non-test items (benchmarks/upload_kind.py).
+TRUST_INFERRED = 0.8
 
 
 class Rewriter(Protocol):
@@ -51,21 +61,41 @@ class ShownProduct(Product):
 
 @dataclass(frozen=True)
 class Turn:
-    """What one step returns: the next state, the reply, and the results to show (if any)."""
+    """What one step returns: the next state, the reply, and the results to show (if any);
+    `question`, when the turn needs the shopper to settle something (one click answers it)."""
 
     state: DialogueState
     reply: str
     results: tuple[ShownProduct, ...] = ()
     intent: SearchIntent | None = None
+    question: Question | None = None
+
+
+@dataclass(frozen=True)
+class Reading:
+    """A message read and applied, before any search: what the turn is about to do.
+
+    `turn` is set when nothing needs searching (small talk, an answer, text it could not
+    read); otherwise `finish` searches for `after`. `inferred` are the filters taken from an
+    uploaded photo, `question` what to ask about it."""
+
+    before: DialogueState
+    after: DialogueState
+    intent: SearchIntent
+    turn: Turn | None = None
+    inferred: dict[str, str] = field(default_factory=dict)
+    question: Question | None = None
+    unread: str = ""  # words left out: not in a script the readers read
 
 
 class Assistant:
     """Runs turns against one catalogue; stateless between calls."""
 
-    def __init__(self, retriever: Retriever, rewriter: Rewriter):
+    def __init__(self, retriever: Retriever, rewriter: Rewriter, trust_inferred: float = TRUST_INFERRED):
         self.retriever = retriever
         self.rewriter = rewriter
         self.replies = Replies(retriever.matcher)
+        self.trust_inferred = trust_inferred
 
     def step(
         self,
@@ -77,23 +107,47 @@ class Assistant:
         """Answer one message. `image` is a checked upload (`shop.uploads`) or an already
         encoded photo. The intent is applied once, the search runs, and the reply is
         written from what happened; unusable intents come back as a friendly reply."""
+        return self.finish(self.read(state, message, image), k)
+
+    def read(self, state: DialogueState, message: str, image: Image.Image | Reference | None = None) -> Reading:
+        """The first half of a turn: read the message and apply it, without searching."""
         upload = self._upload_reference(image) if image is not None else None
         intent = self.rewriter.rewrite(message, state, has_upload=upload is not None)
         if intent.action == "search" and intent.reference == "upload" and upload is None:
             intent = intent.model_copy(update={"reference": "current"})
         if intent.reference == "result" and state.result_id(intent.result_index or 0) is None:
-            unchanged = state.apply(SearchIntent(action="smalltalk"), message=message)
-            return self._reply(unchanged, self.replies.no_such_result(state), intent)
+            return self._no_search(state, message, intent, self.replies.no_such_result(state))
+        intent, unread = _without_unread_words(intent)
+        if unread and intent.action == "search" and not _names_anything(intent, upload):
+            return self._no_search(state, message, intent, self.replies.unread(unread))
+        inferred, question = self._inferred(intent, upload)
+        if inferred:
+            intent = intent.model_copy(update={"set_attributes": {**inferred, **intent.set_attributes}})
         after = state.apply(intent, reference=self._reference_for(intent, state, upload), message=message)
         if intent.action == "search":
-            return self._search(state, after, intent, k)
+            return Reading(state, after, intent, inferred=inferred, question=question, unread=unread)
         if intent.action == "answer":
             reply = self._answer(intent, after)
         elif intent.action == "reset":
             reply = RESET
         else:
             reply = self.replies.small_talk(intent.small_talk or small_talk_kind(message))
-        return self._reply(after, reply, intent)
+        return Reading(state, after, intent, turn=self._reply(after, reply, intent))
+
+    def finish(self, reading: Reading, k: int = RESULTS_SHOWN) -> Turn:
+        """The second half of a turn: search (when the turn needs it) and write the reply."""
+        if reading.turn is not None:
+            return reading.turn
+        return self._search(reading, k)
+
+    def searching(self, reading: Reading) -> str:
+        """What to show while `finish` runs: the search as understood."""
+        return self.replies.searching(reading.after)
+
+    def choose(self, state: DialogueState, column: str, value: str, k: int = RESULTS_SHOWN) -> Turn:
+        """The shopper answered a question: `value` of `column` becomes a filter."""
+        intent = SearchIntent(set_attributes={column: value})
+        return self._search(Reading(state, state.apply(intent, message=value), intent), k)
 
     def select(self, state: DialogueState, index: int) -> DialogueState:
         """The shopper clicked result `index` (1-based): it becomes the reference."""
@@ -104,7 +158,7 @@ class Assistant:
         """Search for `state` as it is. The UI changes the state directly for a click that
         needs no reader (a removed constraint, a result marked "not for me"), then asks
         for fresh results; `opening` starts the reply."""
-        return self._search(state, state, SearchIntent(), k, opening)
+        return self._search(Reading(state, state, SearchIntent()), k, opening)
 
     def reference_from_product(self, product_id: str) -> Reference:
         return self.retriever.reference_from_catalog(product_id)
@@ -115,6 +169,30 @@ class Assistant:
 
     def _upload_reference(self, image: Image.Image | Reference) -> Reference:
         return image if isinstance(image, Reference) else self.retriever.reference_from_image(image)
+
+    def _no_search(self, state: DialogueState, message: str, intent: SearchIntent, reply: str) -> Reading:
+        """A turn that changes nothing but the conversation: the results and filters stay."""
+        unchanged = state.apply(SearchIntent(action="smalltalk"), message=message)
+        return Reading(state, unchanged, intent, turn=self._reply(unchanged, reply, intent))
+
+    def _inferred(self, intent: SearchIntent, upload: Reference | None) -> tuple[dict[str, str], Question | None]:
+        """Filters from a new search's photo: its kind and gender where the inference is sure
+        and the shopper did not say otherwise; a question when it is unsure of the kind."""
+        if intent.action != "search" or intent.reference != "upload" or upload is None:
+            return {}, None
+        matcher = self.retriever.matcher
+        said = {*intent.set_attributes, *intent.drop_attributes}
+        avoided = {n.casefold() for n in intent.negatives}
+        inferred, question = {}, None
+        for column in dict.fromkeys([*matcher.kind_columns[:1], matcher.people_column]):
+            ranked = [(v, p) for v, p in upload.ranked.get(column or "", ()) if v.casefold() not in avoided]
+            if column is None or column in said or not ranked:
+                continue
+            if ranked[0][1] >= self.trust_inferred:
+                inferred[column] = ranked[0][0]
+            elif column in matcher.kind_columns and len(ranked) > 1:
+                question = Question(column, (ranked[0][0], ranked[1][0]))
+        return inferred, question
 
     def _reference_for(self, intent: SearchIntent, state: DialogueState, upload: Reference | None) -> Reference | None:
         if intent.reference == "upload":
@@ -138,8 +216,8 @@ class Assistant:
     def _reply(after: DialogueState, reply: str, intent: SearchIntent) -> Turn:
         return Turn(after.with_reply(reply), reply, intent=intent)
 
-    def _search(self, before: DialogueState, state: DialogueState, intent: SearchIntent, k: int,
-                opening: str = "") -> Turn:
+    def _search(self, reading: Reading, k: int, opening: str = "") -> Turn:
+        state, intent = reading.after, reading.intent
         reference = state.reference
         found = reference if reference and reference.vector is not None else None
         target = state.target_attributes()
@@ -154,8 +232,10 @@ class Assistant:
         exclude = [*state.disliked, *([reference.product_id] if reference and reference.product_id else [])]
         hits, relaxed = self._search_with_relaxing(query, k, exclude, filters, state.constraints)
         results = tuple(self.product(h.id, h.score) for h in hits)
-        reply = self.replies.search(before, state, len(results), relaxed, opening)
-        return Turn(state.with_results([r.id for r in results], reply), reply, results, intent)
+        question = reading.question if results else None
+        reply = self.replies.search(reading.before, state, len(results), relaxed, opening, intent=intent,
+                                    inferred=reading.inferred, question=question, unread=reading.unread)
+        return Turn(state.with_results([r.id for r in results], reply), reply, results, intent, question)
 
     def _split_negatives(self, negatives: Sequence[str]) -> tuple[list[str], dict[str, list[str]]]:
         """Negatives that name a catalogue value become "anything but" filters; the rest push the query away."""
@@ -183,3 +263,27 @@ class Assistant:
             column = droppable[0]
             relaxed.append(constraints[column])
             del remaining[column]
+
+
+def _without_unread_words(intent: SearchIntent) -> tuple[SearchIntent, str]:
+    """The intent without the description's words in a script the readers cannot read (they
+    read English), and those words: unread text must not steer a search as if understood."""
+    words = intent.description.split()
+    unread = [w for w in words if not _latin(w)]
+    if not unread:
+        return intent, ""
+    kept = " ".join(w for w in words if _latin(w))
+    return intent.model_copy(update={"description": kept}), " ".join(unread)
+
+
+def _latin(word: str) -> bool:
+    """Whether most of a word's letters are Latin ("café" yes, "платье" no); no letters: yes."""
+    letters = [c for c in word if c.isalpha()]
+    latin = sum(unicodedata.name(c, "").startswith("LATIN") for c in letters)
+    return not letters or latin * 2 >= len(letters)
+
+
+def _names_anything(intent: SearchIntent, upload: Reference | None) -> bool:
+    """Whether a search intent still asks for something once unread words are gone."""
+    return bool(intent.set_attributes or intent.negatives or intent.drop_attributes or intent.exclude_results
+                or intent.description or intent.reference in ("result", "upload") and (upload or intent.result_index))

@@ -10,13 +10,23 @@ testable without models.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 from chat.intent import SearchIntent
 from chat.state import DialogueState
-from retrieval.vocabulary import VocabularyMatcher
+from retrieval.vocabulary import VocabularyMatcher, normalise_word
 
 RESET = "Starting afresh. What are you looking for?"
 ASK = "Tell me what you're looking for, e.g. a colour and a type of item, or upload a photo."
+
+
+@dataclass(frozen=True)
+class Question:
+    """What the assistant asks the shopper to settle with one click: which of `options`
+    (values of `column`, likeliest first) the item is."""
+
+    column: str
+    options: tuple[str, ...]
 
 
 class Replies:
@@ -28,12 +38,40 @@ class Replies:
         self._eg = f', e.g. "{example}"' if example else ""
 
     def search(self, before: DialogueState, after: DialogueState, count: int,
-               relaxed: Sequence[str] = (), opening: str = "") -> str:
-        """"Here are 12 Red Tshirts for Men similar to the item you picked, avoiding Black."."""
+               relaxed: Sequence[str] = (), opening: str = "", *, intent: SearchIntent | None = None,
+               inferred: Mapping[str, str] | None = None, question: Question | None = None, unread: str = "") -> str:
+        """"Here are 12 Red Tshirts for Men similar to the item you picked, avoiding Black."
+        then what the reading could not do: words it could not read, a message that named no
+        value (so only the words were searched, and the filters kept), what the photo was taken
+        for (`inferred` filters), and the turn's `question`."""
         if count == 0:
             return f"{opening}I found nothing that matches. Try fewer constraints, or start over.".strip()
-        target = self.target_phrase(after.target_attributes())
+        found = self._found(before, after, count, relaxed, opening)
+        kept = {c: v for c, v in (inferred or {}).items() if v not in relaxed}
+        notes = [self._unread_note(unread), self._literal_note(before, intent), self._inferred_note(kept),
+                 self.question(question) if question else ""]
+        return " ".join([found, *(n for n in notes if n)])
+
+    def searching(self, after: DialogueState) -> str:
+        """A placeholder while the search runs, saying what it looks for."""
+        target = self.target_phrase(self._named(after))
         what = target or (f'"{after.description}"' if after.description else "results")
+        return f"Looking for {what}{self._similar(after)}…"
+
+    def unread(self, words: str) -> str:
+        """The reply to a message with nothing the readers could read."""
+        return (f'Sorry, I can\'t read "{words}": I understand English only for now. Try e.g. '
+                f'"{self._example_request()}", or attach a photo. Your results and filters are unchanged.')
+
+    def question(self, question: Question) -> str:
+        """"Is this a dress or a kurta?" (the options are offered as buttons too)."""
+        return f"Is this {' or '.join(_one(v) for v in question.options)}?"
+
+    def _found(self, before: DialogueState, after: DialogueState, count: int, relaxed: Sequence[str],
+               opening: str) -> str:
+        dropped = {v.casefold() for v in relaxed}  # not searched after all: not named either
+        target = self.target_phrase({c: v for c, v in self._named(after).items() if v.casefold() not in dropped})
+        what = target or (f'results for "{after.description}"' if after.description else "results")
         parts = [f"{'Here is 1' if count == 1 else f'Here are {count}'} {what}{self._similar(after)}"]
         if after.description and target and after.description.casefold() not in target.casefold():
             parts[0] += f' matching "{after.description}"'
@@ -44,6 +82,41 @@ class Replies:
             parts.append(f"leaving out {rejected} result{'s' if rejected > 1 else ''}")
         note = f"Nothing matched {' + '.join(relaxed)}, so I left that out. " if relaxed else ""
         return f"{opening}{note}{', '.join(parts)}.".strip()
+
+    @staticmethod
+    def _named(after: DialogueState) -> dict[str, str]:
+        """What a reply may say the results are: a picked product's attributes are its record,
+        but a photo's are guesses, so for a photo only what the filters enforce is named
+        ("Blue items similar to your photo", not "Blue Swimwear" over blue scarves)."""
+        reference = after.reference
+        if reference is not None and reference.source == "upload":
+            return dict(after.constraints)
+        return after.target_attributes()
+
+    @staticmethod
+    def _unread_note(unread: str) -> str:
+        return f'I read English only, so I left out "{unread}".' if unread else ""
+
+    def _literal_note(self, before: DialogueState, intent: SearchIntent | None) -> str:
+        """When a message named no colour, kind or person, say that its words were searched as
+        they are, and which earlier filters still apply."""
+        if intent is None or not intent.description or intent.set_attributes or intent.negatives:
+            return ""
+        kept = before.constraints if intent.reference == "current" else {}
+        filters = f", keeping your filters ({', '.join(kept.values())})" if kept else ""
+        return (f'I didn\'t find a colour, type or person I know in "{intent.description}", so I searched '
+                f"for those words as they are{filters}.")
+
+    def _inferred_note(self, inferred: Mapping[str, str] | None) -> str:
+        if not inferred:
+            return ""
+        return f"I took your photo for {self.target_phrase(inferred)}: remove a filter above if that's wrong."
+
+    def _example_request(self) -> str:
+        """An example message in the catalogue's words: "black tshirts for men"."""
+        m = self.matcher
+        person = m.people_column and max(m.vocabulary[m.people_column], key=m.vocabulary[m.people_column].get)
+        return f"{m.example()} for {person.lower()}" if person and m.example() else m.example() or "a red dress"
 
     def target_phrase(self, target: Mapping[str, str]) -> str:
         """Attributes in English order: colour, other qualities, the finest kind, for whom.
@@ -97,3 +170,13 @@ class Replies:
             return ""
         return " similar to your photo" if reference.source == "upload" else " similar to the item you picked"
 
+
+
+def _one(value: str) -> str:
+    """A catalogue value as one item: "Dresses" -> "a dress", "Jeans" -> "jeans"."""
+    words = value.lower().split()
+    single = normalise_word(words[-1])
+    if single == words[-1] or not single:
+        return " ".join(words)
+    phrase = " ".join([*words[:-1], single])
+    return f"{'an' if phrase[0] in 'aeiou' else 'a'} {phrase}"

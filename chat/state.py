@@ -84,6 +84,10 @@ class DialogueState:
         """Record a liked result. Not a turn: the search is unchanged, so nothing to undo."""
         return replace(self, liked=_unique([*self.liked, product_id])[-MAX_REMEMBERED_IDS:])
 
+    def without_liked(self, product_id: str) -> DialogueState:
+        """Take a like back (the ♥ toggles); like `with_liked`, not a turn."""
+        return replace(self, liked=tuple(i for i in self.liked if i != product_id))
+
     def undo(self) -> DialogueState:
         """The state before the last turn (itself when there is nothing to undo)."""
         return self.previous if self.previous is not None else self

@@ -17,6 +17,8 @@ import numpy as np
 
 from retrieval.vector_store import VectorStore
 
+RANKED_VALUES = 3  # a guess and its two runners-up
+
 
 @dataclass(frozen=True)
 class ValuePrototypes:
@@ -31,6 +33,9 @@ class ValuePrototypes:
 class AttributeGuess:
     value: str
     confidence: float  # probability in [0, 1]
+    # The next likeliest (value, probability) pairs: what to offer when the guess is too
+    # unsure to act on ("Is this a dress or a kurta?").
+    runners_up: tuple[tuple[str, float], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -92,6 +97,7 @@ class AttributeInferrer:
                 blended[value] += w * p
             for value, p in votes.get(column, {}).items():
                 blended[value] += (1 - w) * p
-            value = max(blended, key=blended.get)
-            guesses[column] = AttributeGuess(value, round(blended[value], 3))
+            ranked = sorted(blended.items(), key=lambda item: -item[1])[:RANKED_VALUES]
+            (value, p), rest = ranked[0], ranked[1:]
+            guesses[column] = AttributeGuess(value, round(p, 3), tuple((v, round(q, 3)) for v, q in rest))
         return guesses

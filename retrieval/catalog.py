@@ -3,18 +3,23 @@
 The layout is the contract in DESIGN.md: an `id` column, the photo at `images/<id>.jpg`
 unless an `image` column gives a relative path, every other column an attribute. Loading
 checks the whole folder up front, because a missing photo found half-way through an
-hour-long indexing run is far worse than a clear error now.
+hour-long indexing run is far worse than finding it now: a product without its photo cannot
+be searched, so it is left out with a warning that counts and names what was skipped (one
+lost file must not keep a whole shop closed), and only a catalogue with no photo at all fails.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+
+logger = logging.getLogger(__name__)
 
 TITLE_COLUMNS = ("title", "productDisplayName", "name")
 # Columns with more distinct values than this are free text (titles, descriptions), not
@@ -75,8 +80,9 @@ def _image_paths(table: pd.DataFrame, root: Path) -> list[Path]:
 class Catalog:
     """The products of one catalogue folder, in file order, looked up by id."""
 
-    def __init__(self, root: Path, table: pd.DataFrame, image_paths: Sequence[Path]):
+    def __init__(self, root: Path, table: pd.DataFrame, image_paths: Sequence[Path], skipped: Sequence[str] = ()):
         self.root = root
+        self.skipped = tuple(skipped)  # ids left out: their photo is missing
         self._table = table.set_index("id", drop=False)
         self._image_paths = dict(zip(table["id"], image_paths))
         self.title_column = next((c for c in TITLE_COLUMNS if c in table.columns), None)
@@ -131,12 +137,17 @@ class Catalog:
         }
 
     def subset(self, ids: Sequence[str]) -> Catalog:
-        """The same catalogue restricted to `ids` (a gallery), in the given order."""
-        missing = [i for i in ids if i not in self._image_paths]
+        """The same catalogue restricted to `ids` (a gallery), in the given order; ids skipped
+        for a missing photo are left out (the loading warning counted them)."""
+        skipped = set(self.skipped)
+        missing = [i for i in ids if i not in self._image_paths and i not in skipped]
         if missing:
             raise CatalogError(f"ids not in the catalogue at {self.root}: {_offenders(missing)}")
-        table = self._table.loc[list(ids)].reset_index(drop=True)
-        return Catalog(self.root, table, [self._image_paths[i] for i in ids])
+        kept = [i for i in ids if i not in skipped]
+        if not kept:
+            raise CatalogError(f"none of the {len(ids)} gallery ids has a photo in {self.root}")
+        table = self._table.loc[kept].reset_index(drop=True)
+        return Catalog(self.root, table, [self._image_paths[i] for i in kept], [i for i in ids if i in skipped])
 
     def fingerprint(self) -> str:
         """Changes whenever a row or a photo file changes, so a cached index knows it is stale."""
@@ -162,10 +173,17 @@ def load_catalog(folder: str | Path, ids: Sequence[str] | None = None) -> Catalo
             raise CatalogError(f"gallery ids not in {csv_path}: {_offenders(unknown)}")
         table = table.set_index("id", drop=False).loc[list(ids)].reset_index(drop=True)
     paths = _image_paths(table, root)
-    missing = [p.relative_to(root) for p in paths if not p.is_file()]
-    if missing:
-        raise CatalogError(f"{root}: missing image files: {_offenders(missing)}")
-    return Catalog(root, table, paths)
+    present = [p.is_file() for p in paths]
+    if not any(present):
+        raise CatalogError(f"{root}: no product has its photo (e.g. {paths[0].relative_to(root)} is missing)")
+    if all(present):
+        return Catalog(root, table, paths)
+    missing = [p.relative_to(root) for p, here in zip(paths, present) if not here]
+    logger.warning("%s: skipped %d of %d products whose photo is missing: %s", root, len(missing), len(paths),
+                   _offenders(missing))
+    kept = table[present].reset_index(drop=True)
+    return Catalog(root, kept, [p for p, here in zip(paths, present) if here],
+                   [pid for pid, here in zip(table["id"], present) if not here])
 
 
 def read_ids(path: str | Path) -> list[str]:

@@ -27,6 +27,9 @@ class Reference:
     vector: np.ndarray | None = field(default=None, compare=False, repr=False)
     attributes: dict[str, str] = field(default_factory=dict)
     confidence: dict[str, float] = field(default_factory=dict, compare=False, repr=False)  # of inferred attributes
+    # An upload's likeliest values per column with their probabilities, best first: a guess
+    # too unsure to act on can still offer its top two to the shopper.
+    ranked: dict[str, tuple[tuple[str, float], ...]] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.vector is not None:

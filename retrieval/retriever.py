@@ -143,7 +143,8 @@ class Retriever:
     def reference_from_vector(self, vector: np.ndarray, exclude_ids: Collection[str] = ()) -> Reference:
         guesses: dict[str, AttributeGuess] = self.inferrer.infer(vector, exclude_ids=list(exclude_ids))
         confident = {c: g.value for c, g in guesses.items() if g.confidence >= MIN_INFERRED_CONFIDENCE}
-        return Reference("upload", vector=vector, attributes=confident, confidence={c: g.confidence for c, g in guesses.items()})
+        return Reference("upload", vector=vector, attributes=confident, confidence={c: g.confidence for c, g in guesses.items()},
+                         ranked={c: ((g.value, g.confidence), *g.runners_up) for c, g in guesses.items()})
 
     def compose(
         self,

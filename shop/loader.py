@@ -3,13 +3,16 @@
 A cached index opens in seconds, a first build takes minutes; during those the UI is already
 up, and every action answers through `LoadingShop` with how far loading got, so the app
 needs no readiness checks of its own. The catalogue is read once, here, and shared by the
-assistant and the app (which serves its photo folders).
+assistant and the app (which serves its photos). What a catalogue lacks is said at start
+(`Loader.notes`, also logged): without a colour column "red" means nothing, and a shopper
+who is not told so only sees random colours.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from shop.session import Session, View
@@ -17,6 +20,7 @@ from shop.settings import AppSettings, resolve_catalog
 
 if TYPE_CHECKING:
     from retrieval.catalog import Catalog
+    from retrieval.vocabulary import VocabularyMatcher
     from shop.session import Shop
 
 logger = logging.getLogger(__name__)
@@ -31,10 +35,34 @@ class LoadingShop:
     def _status(self, session: Session | None = None, *_) -> View:
         return View(session or Session(), self._loader.status())
 
-    send = pick = feedback = release = undo = view = _status
+    send = pick = feedback = release = undo = view = choose = _status
+
+    def stream(self, session: Session | None = None, *_) -> Iterator[View]:
+        yield self._status(session)
 
     def start_over(self) -> View:
         return self._status()
+
+
+def feature_notes(catalog: Catalog, matcher: VocabularyMatcher) -> list[str]:
+    """What the shopper cannot do with this catalogue, and why: missing attribute columns,
+    products skipped for a missing photo."""
+    columns = ", ".join(matcher.columns) or "none"
+    notes = []
+    if matcher.colour_column is None:
+        notes.append("Colour words (\"red\", \"navy\") are ignored: no searched catalogue column has colour "
+                     f"names as values (searched columns: {columns}).")
+    if matcher.people_column is None:
+        notes.append("Words for who it is for (\"for women\", \"for my son\") are ignored: no searched "
+                     f"catalogue column has values such as Men / Women (searched columns: {columns}).")
+    if not matcher.kind_columns:
+        notes.append("Kinds of item (\"dress\", \"t-shirt\") are ignored: the catalogue has no column "
+                     "saying what each product is.")
+    if catalog.skipped:
+        count = len(catalog.skipped)
+        notes.append(f"{count:,} product{' is' if count == 1 else 's are'} left out because "
+                     f"{'its photo is' if count == 1 else 'their photos are'} missing (e.g. {', '.join(catalog.skipped[:3])}).")
+    return notes
 
 
 class Loader:
@@ -48,6 +76,7 @@ class Loader:
         self.settings = settings
         self.catalog: Catalog | None = None
         self.error: str | None = None
+        self.notes: list[str] = []  # what this catalogue cannot offer (feature_notes)
         self.stage = "Loading the catalogue and the models…"
         self.done = 0
         self.total = 0
@@ -104,7 +133,11 @@ class Loader:
         try:
             self.catalog = load_catalog(resolve_catalog(self.settings.catalog))
             config = self.settings.assistant_config(self.catalog)
-            self._ready = Shop(open_assistant(config, on_progress=self._progress, on_stage=self._stage))
+            assistant = open_assistant(config, on_progress=self._progress, on_stage=self._stage)
+            self.notes = feature_notes(assistant.retriever.catalog, assistant.retriever.matcher)
+            for note in self.notes:
+                logger.warning(note)
+            self._ready = Shop(assistant)
         except (ValueError, RuntimeError, OSError) as err:  # a bad setting or missing file: the message says what to do
             self.error = str(err) or type(err).__name__
         except Exception as err:  # a bug: the traceback goes to the log

@@ -6,22 +6,26 @@ here takes a session and returns a `View`: the next session, the reply, the numb
 cards, the constraint chips and what the next turn refines. Nothing here imports Gradio, so
 the browser UI and the API run exactly the same code and it is testable without a server.
 Actions never raise: a failure is logged and becomes an apology, never a traceback.
+
+A message is answered as a stream of views (`Shop.stream`): first what is being done ("Looking
+for Blue Dresses similar to your photo…", marked `pending`), then the results, so a slow
+reader or search never leaves the shopper staring at nothing.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
 from chat.intent import SearchIntent
+from chat.replies import Question
 from chat.state import DialogueState
-from shop.uploads import UploadError, load_upload
+from shop.uploads import UploadError, load_upload, thumbnail_url
 
 if TYPE_CHECKING:  # the assistant pulls in torch; the app imports this module before loading it
     from chat.assistant import Assistant, ShownProduct, Turn
@@ -29,33 +33,40 @@ if TYPE_CHECKING:  # the assistant pulls in torch; the app imports this module b
 logger = logging.getLogger(__name__)
 
 REMEMBERED_PHOTOS = 5  # uploads whose thumbnail can still be shown as "refining: your photo"
+SHORT_ANSWER_WORDS = 4  # "a dress", "it's a kurta": a typed answer to a question, not a new search
 SORRY = "Sorry, something went wrong on my side. Please try again, or start over."
 ASK = "Tell me what you're looking for (e.g. \"a black t-shirt for men\"), or attach a photo."
+LOOKING = "Looking at your photo…"
 
-Feedback = Literal["like", "dislike"]
+Feedback = Literal["like", "unlike", "dislike"]
 
 
 @dataclass(frozen=True)
 class Photo:
-    """An upload this session made: where the file is, and its embedding to recognise it."""
+    """An upload this session made: a thumbnail to show, and its embedding to recognise it."""
 
-    path: str
+    thumbnail: str  # a data URL (shop.uploads.thumbnail_url)
     vector: np.ndarray = field(compare=False, repr=False)
 
 
 @dataclass(frozen=True)
 class Session:
-    """Everything one shopper's conversation needs between requests; never mutated."""
+    """Everything one shopper's conversation needs between requests; never mutated.
+
+    `hearts` are the results the shopper liked with ♥, and only those: a click to refine is
+    no like. `question` is what the last turn asked, until another action moves on."""
 
     dialogue: DialogueState = field(default_factory=DialogueState)
     photos: tuple[Photo, ...] = ()
+    hearts: tuple[str, ...] = ()
+    question: Question | None = None
 
-    def photo_of_reference(self) -> str | None:
-        """The uploaded file the current reference came from, if it is still remembered."""
+    def photo_of_reference(self) -> Photo | None:
+        """The upload the current reference came from, if it is still remembered."""
         reference = self.dialogue.reference
         if reference is None or reference.source != "upload" or reference.vector is None:
             return None
-        return next((p.path for p in self.photos if np.array_equal(p.vector, reference.vector)), None)
+        return next((p for p in self.photos if np.array_equal(p.vector, reference.vector)), None)
 
 
 @dataclass(frozen=True)
@@ -83,22 +94,30 @@ class Chip:
 
 @dataclass(frozen=True)
 class Refining:
-    """What the next turn starts from: a picked product or the shopper's photo."""
+    """What the next turn starts from: a picked product (`product_id`) or the shopper's photo
+    (`thumbnail`, a data URL, while it is remembered)."""
 
     title: str
-    image: Path | str | None
+    product_id: str | None = None
+    thumbnail: str | None = None
     number: int | None = None  # its card number when it is among the shown results
 
 
 @dataclass(frozen=True)
 class View:
-    """What every client shows after an action."""
+    """What every client shows after an action. A `pending` view says what is being done
+    while the answer is worked out: only its reply is new."""
 
     session: Session
     reply: str
     cards: tuple[Card, ...] = ()
     chips: tuple[Chip, ...] = ()
     refining: Refining | None = None
+    pending: bool = False
+
+    @property
+    def question(self) -> Question | None:
+        return self.session.question
 
     @property
     def can_undo(self) -> bool:
@@ -132,24 +151,59 @@ class Shop:
         self.detail_columns = list(retriever.description_columns)
         self.gallery_size = len(retriever.store)
 
-    @_never_raises
     def send(self, session: Session, text: str, image: str | None = None) -> View:
-        """A chat message, with an optional photo (a file path)."""
-        text = (text or "").strip()
+        """A chat message, with an optional photo (a file path): the final view of `stream`."""
+        *_, last = self.stream(session, text, image)
+        return last
+
+    def stream(self, session: Session, text: str, image: str | None = None) -> Iterator[View]:
+        """A chat message answered as it is worked out: pending views, then the final one."""
+        try:
+            yield from self._stream(session, (text or "").strip(), image)
+        except Exception:
+            logger.exception("send failed")
+            yield self.view(session, SORRY)
+
+    def _stream(self, session: Session, text: str, image: str | None) -> Iterator[View]:
         if not text and not image:
-            return self.view(session, ASK)
+            yield self.view(session, ASK)
+            return
         if self.gallery_size == 0:
-            return self.view(session, "The catalogue is empty, so there is nothing to search yet.")
+            yield self.view(session, "The catalogue is empty, so there is nothing to search yet.")
+            return
         try:
             photo = load_upload(image) if image else None
         except UploadError as err:
-            return self.view(session, str(err))
-        turn = self.assistant.step(session.dialogue, text, image=photo)
+            yield self.view(session, str(err))
+            return
+        answer = None if photo else self._typed_answer(session, text)
+        if answer:
+            yield self.choose(session, answer)
+            return
+        if photo:
+            yield replace(self.view(session, LOOKING), pending=True)
+        reading = self.assistant.read(session.dialogue, text, image=photo)
+        if reading.turn is None:
+            yield replace(self.view(session, self.assistant.searching(reading)), pending=True)
+        turn = self.assistant.finish(reading)
         photos = session.photos
         reference = turn.state.reference
-        if image and reference is not None and reference.source == "upload" and reference.vector is not None:
-            photos = (*photos, Photo(str(image), reference.vector))[-REMEMBERED_PHOTOS:]
-        return self._after_turn(Session(turn.state, photos), turn)
+        if photo and reference is not None and reference.source == "upload" and reference.vector is not None:
+            photos = (*photos, Photo(thumbnail_url(photo), reference.vector))[-REMEMBERED_PHOTOS:]
+        yield self._after_turn(replace(session, dialogue=turn.state, photos=photos), turn)
+
+    @_never_raises
+    def choose(self, session: Session, value: str) -> View:
+        """Answer the question the last turn asked ("Is this a dress or a kurta?") with one of
+        its options (or another value of the same attribute, in any spelling)."""
+        question = session.question
+        if question is None:
+            return self.view(session, "There is no question to answer right now. " + ASK)
+        chosen = self.assistant.retriever.matcher.value(question.column, str(value))
+        if chosen is None:
+            return self.view(session, f"Please choose {' or '.join(question.options)}.")
+        turn = self.assistant.choose(session.dialogue, question.column, chosen)
+        return self._after_turn(session, turn)
 
     @_never_raises
     def pick(self, session: Session, number: int) -> View:
@@ -161,21 +215,27 @@ class Shop:
         dialogue = self.assistant.select(session.dialogue, number)
         title = self.assistant.product(product_id).title
         reply = f"Refining #{number}: {title}. Tell me what to change, e.g. \"in red\" or \"for women\"."
-        return self.view(replace(session, dialogue=dialogue), reply)
+        return self.view(replace(session, dialogue=dialogue, question=None), reply)
 
     @_never_raises
     def feedback(self, session: Session, number: int, kind: Feedback) -> View:
-        """Like a result (remembered) or mark it "not for me" (never shown again this session)."""
+        """Like a result (its ♥; it steers later searches), take the like back, or mark it
+        "not for me" (never shown again this session)."""
         number = int(number)
         product_id = session.dialogue.result_id(number)
         if product_id is None:
             return self.view(session, self._no_such_result(session, number))
         title = self.assistant.product(product_id).title
         if kind == "like":
-            dialogue = session.dialogue.with_liked(product_id)
-            return self.view(replace(session, dialogue=dialogue), f"Noted: you like #{number}, {title}.")
+            liked = replace(session, dialogue=session.dialogue.with_liked(product_id),
+                            hearts=(*(h for h in session.hearts if h != product_id), product_id))
+            return self.view(liked, f"Noted: you like #{number}, {title}.")
+        if kind == "unlike":
+            unliked = replace(session, dialogue=session.dialogue.without_liked(product_id),
+                              hearts=tuple(h for h in session.hearts if h != product_id))
+            return self.view(unliked, f"Like taken back: #{number}, {title}.")
         if kind != "dislike":
-            return self.view(session, f"Feedback is \"like\" or \"dislike\", not {kind!r}.")
+            return self.view(session, f"Feedback is \"like\", \"unlike\" or \"dislike\", not {kind!r}.")
         dialogue = session.dialogue.apply(SearchIntent(exclude_results=(number,)), message=f"(not for me: #{number})")
         turn = self.assistant.search_again(dialogue, f"I'll leave out {title}.")
         return self._after_turn(replace(session, dialogue=turn.state), turn)
@@ -193,7 +253,8 @@ class Shop:
     def undo(self, session: Session) -> View:
         if not session.dialogue.can_undo:
             return self.view(session, "There is nothing to undo.")
-        return self.view(replace(session, dialogue=session.dialogue.undo()), "Undone: back to the previous results.")
+        return self.view(replace(session, dialogue=session.dialogue.undo(), question=None),
+                         "Undone: back to the previous results.")
 
     def start_over(self) -> View:
         return self.view(Session(), "Starting over. " + ASK)
@@ -205,7 +266,7 @@ class Shop:
         products = found or tuple(self.assistant.product(i) for i in dialogue.results)
         picked = dialogue.reference.product_id if dialogue.reference else None
         cards = tuple(
-            Card(n, p, self._details(p), liked=p.id in dialogue.liked, picked=p.id == picked)
+            Card(n, p, self._details(p), liked=p.id in session.hearts, picked=p.id == picked)
             for n, p in enumerate(products, 1)
         )
         return View(session, reply, cards, self.chips(dialogue), self._refining(session, cards))
@@ -216,7 +277,19 @@ class Shop:
         return wanted + tuple(Chip(n, f"not {n}", negative=True) for n in dialogue.negatives)
 
     def _after_turn(self, session: Session, turn: Turn) -> View:
-        return self.view(session, turn.reply, turn.results)
+        """The view after a turn; its question (if any) waits for the shopper's answer."""
+        return self.view(replace(session, dialogue=turn.state, question=turn.question), turn.reply, turn.results)
+
+    def _typed_answer(self, session: Session, text: str) -> str | None:
+        """A short message naming one value of the asked attribute ("a dress") answers the
+        question; anything longer is a new message."""
+        question = session.question
+        if question is None or len(text.split()) > SHORT_ANSWER_WORDS:
+            return None
+        mentions = self.assistant.retriever.matcher.find(text)
+        if len(mentions) == 1 and mentions[0].column == question.column:
+            return mentions[0].value
+        return None
 
     def _details(self, product: ShownProduct) -> str:
         return " · ".join(v for c in self.detail_columns if (v := product.attributes.get(c)))
@@ -226,10 +299,11 @@ class Shop:
         if reference is None:
             return None
         if reference.source == "upload":
-            return Refining("your photo", session.photo_of_reference())
+            photo = session.photo_of_reference()
+            return Refining("your photo", thumbnail=photo.thumbnail if photo else None)
         card = next((c for c in cards if c.picked), None)
         product = card.product if card else self.assistant.product(reference.product_id)
-        return Refining(product.title, product.image_path, card.number if card else None)
+        return Refining(product.title, product.id, number=card.number if card else None)
 
     @staticmethod
     def _no_such_result(session: Session, number: int) -> str:

@@ -1,5 +1,7 @@
 """The app's public API over HTTP with gradio_client: dialogue, click-to-refine, feedback,
-bad uploads, per-client isolation, and which files the server hands out."""
+bad uploads, per-client isolation, and which files the server hands out; and the shopper's
+experience: replies stream, a photo plus a change keeps the photo's kind (or asks),
+unreadable text is said so, likes toggle, and replies name only what the shopper asked for."""
 
 from __future__ import annotations
 
@@ -85,14 +87,17 @@ def test_feedback_constraints_undo_and_reset(client):
 
 
 def bad_files(folder: Path) -> dict[str, Path]:
-    """A text file, a truncated JPEG, a 48-megapixel PNG (small on disk), an 11 MB file."""
+    """A text file, a truncated JPEG, 48- and 400-megapixel PNGs (small on disk), an 11 MB file."""
     files = {"isn't a photo": folder / "notes.txt", "damaged": folder / "broken.jpg",
-             "megapixels": folder / "huge.png", "over 10 MB": folder / "big.jpg"}
+             "too large: 8000x6000 pixels; the limit is 40 megapixels": folder / "huge.png",
+             "too large: 400 megapixels; the limit is 40 megapixels": folder / "bomb.png",
+             "the limit is 10 MB": folder / "big.jpg"}
     files["isn't a photo"].write_text("not an image")
     photo = PHOTO.read_bytes()
     files["damaged"].write_bytes(photo[: len(photo) // 3])
-    Image.new("1", (8000, 6000)).save(files["megapixels"])
-    files["over 10 MB"].write_bytes(photo + os.urandom(11 * 2**20))
+    Image.new("1", (8000, 6000)).save(files["too large: 8000x6000 pixels; the limit is 40 megapixels"])
+    Image.new("1", (20_000, 20_000)).save(files["too large: 400 megapixels; the limit is 40 megapixels"])
+    files["the limit is 10 MB"].write_bytes(photo + os.urandom(11 * 2**20))
     return files
 
 
@@ -142,15 +147,27 @@ def test_clients_do_not_see_each_other(url):
 
 @pytest.mark.parametrize("path", [
     "{images}/../products.csv", "{images}/%2e%2e/products.csv", "/etc/passwd", "{repo}/app.py",
-    "{images}/../../../../../../etc/passwd", "app.py",
+    "{images}/../../../../../../etc/passwd", "app.py", str(PHOTO.resolve()),
 ])
-def test_only_catalogue_photos_and_uploads_are_served(url, path):
+def test_no_server_path_is_served(url, path):
+    """Gradio's file route serves uploads only: not even a catalogue photo by its path."""
     import httpx
 
     images = (SHARED_CATALOG / "images").resolve()
     target = path.format(images=images, repo=REPO)
     assert httpx.get(f"{url}/gradio_api/file={quote(target, safe='/%')}").status_code in (403, 404)
-    assert httpx.get(f"{url}/gradio_api/file={quote(str(PHOTO.resolve()))}").status_code == 200
+
+
+@pytest.mark.parametrize(("product", "status"), [
+    (gallery_ids()[0], 200), ("no-such-id", 404), ("..%2Fproducts.csv", 404), ("%2E%2E%2F%2E%2E%2Fapp.py", 404),
+])
+def test_catalogue_photos_are_served_by_product_id_only(url, product, status):
+    import httpx
+
+    response = httpx.get(f"{url}/photo/{product}")
+    assert response.status_code == status
+    if status == 200:
+        assert response.content == PHOTO.read_bytes()
 
 
 def test_no_flags_offline_stops_fast_naming_the_flags(tmp_path):
@@ -162,3 +179,54 @@ def test_no_flags_offline_stops_fast_naming_the_flags(tmp_path):
     assert "--catalog" in done.stderr and "--encoder" in done.stderr and "--llm" in done.stderr
     assert "Traceback" not in done.stderr
     print(f"stopped in {time.perf_counter() - started:.1f} s")
+
+def test_a_reply_streams_what_it_looks_for_before_the_results(client):
+    job = client.submit("a black t-shirt for men", None, api_name="/respond")
+    updates = list(job)
+    assert updates[0][0] == "Looking for Black Tshirts for Men…" and updates[-1][0].startswith("Here are 12")
+    assert len(updates[-1][1]) == 12
+
+
+def test_a_photo_plus_a_change_keeps_the_photos_kind_or_asks(client):
+    """A black men's t-shirt: sure of it, the kind and gender are kept. A women's swimsuit:
+    unsure, it asks swimwear or something else, and the answer keeps the kind."""
+    tshirt, swimwear = (SHARED_CATALOG / "images" / f"{pid}.jpg" for pid in ("1595", "1580"))
+    reply, results = respond(client, "same but in blue", tshirt)
+    assert "I took your photo for Tshirts for Men" in reply
+    assert {(r["attributes"]["articleType"], r["attributes"]["gender"], r["attributes"]["baseColour"])
+            for r in results} == {("Tshirts", "Men", "Blue")}, reply
+    reply, results = respond(client, "same but in blue", swimwear)
+    assert reply.endswith("Is this swimwear or shrug?"), reply
+    reply, results = client.predict("swimwear", api_name="/choose")
+    assert {r["attributes"]["articleType"] for r in results} == {"Swimwear"}, reply
+
+
+def test_text_it_cannot_read_is_said_and_changes_nothing(client):
+    _, shown = respond(client, "a black t-shirt for men")
+    reply, results = respond(client, "красное платье для женщин")
+    assert "English only" in reply and [r["id"] for r in results] == [r["id"] for r in shown]
+
+
+def test_likes_toggle_and_a_pick_is_no_like(client):
+    respond(client, "a black t-shirt for men")
+    _, results = client.predict(1, api_name="/select")
+    assert results[0]["picked"] and not results[0]["liked"]
+    _, results = client.predict(1, "like", api_name="/feedback")
+    assert results[0]["liked"]
+    reply, results = client.predict(1, "unlike", api_name="/feedback")
+    assert not results[0]["liked"] and reply.startswith("Like taken back")
+
+
+@pytest.mark.parametrize("message", ["<b>red</b> dress <img src=x onerror=alert(1)>", "**bold** _tshirt_"])
+def test_typed_markup_comes_back_as_text(client, message):
+    reply, results = respond(client, message)
+    assert "&lt;" not in reply and results  # the API gives plain text; the page escapes it (test_browser)
+
+
+def test_replies_name_only_what_the_shopper_asked_for(client):
+    respond(client, "a black t-shirt for men")
+    client.predict(1, api_name="/select")
+    reply, results = respond(client, "for women")
+    unasked = {r["attributes"][c] for r in results for c in ("season", "usage") if r["attributes"].get(c)}
+    assert reply.startswith("Here are") and not any(word in reply for word in unasked), reply
+    assert "Here are 1 " not in reply

@@ -1,9 +1,11 @@
 """Real-browser runs of the app (headless Debian Chromium driven by Playwright): type a query,
 see the results, click one, refine it, and save the screenshot the README shows; attach a
-photo in the message box."""
+photo in the message box; on a phone the results come into view; a photo over the limit is
+not sent; a photo keeps its kind or asks; likes toggle; typed markup shows as typed."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -23,22 +25,39 @@ pytestmark = [
 ]
 
 
-@pytest.fixture
-def page(tmp_path_factory):
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
     playwright_api = pytest.importorskip("playwright.sync_api", reason="needs the playwright package")
-    url = app_url(tmp_path_factory.getbasetemp() / "app")
     with playwright_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1360, "height": 940})
-        page.set_default_timeout(60_000)
-        page.goto(url)
-        yield page
+        yield browser, app_url(tmp_path_factory.getbasetemp() / "app")
         browser.close()
+
+
+def open_page(browser, width: int = 1360, height: int = 940):
+    chromium, url = browser
+    page = chromium.new_page(viewport={"width": width, "height": height})
+    page.set_default_timeout(60_000)
+    page.goto(url)
+    page.wait_for_selector("#box textarea")
+    page.wait_for_function("!document.querySelector('#box textarea').disabled")  # the shop is ready
+    return page
+
+
+@pytest.fixture
+def page(browser):
+    page = open_page(browser)
+    yield page
+    page.close()
 
 
 def send(page, text: str) -> None:
     page.locator("#box textarea").fill(text)
-    page.keyboard.press("Enter")
+    page.locator("#box textarea").press("Enter")
+
+
+def photo(product_id: str) -> str:
+    return str(SHARED_CATALOG / "images" / f"{product_id}.jpg")
 
 
 def test_search_click_refine_and_screenshot(page):
@@ -81,3 +100,57 @@ def test_a_photo_attached_in_the_message_box_is_the_reference(page):
     assert "your photo" in page.locator("#refining").inner_text()
     page.wait_for_function("document.querySelector('#refining img')?.naturalWidth > 0")
     assert page.locator("#chat img").count() >= 1
+
+
+@pytest.mark.parametrize(("width", "height"), [(390, 844), (768, 1024)])
+def test_on_a_phone_or_tablet_the_results_come_into_view(browser, width, height):
+    page = open_page(browser, width, height)
+    send(page, "a black t-shirt for men")
+    page.wait_for_selector("#results .card img")
+    page.wait_for_function("() => { const top = document.querySelector('#results .card').getBoundingClientRect().top;"
+                           " return top >= 0 && top < innerHeight - 200; }")
+    if width < 720:  # the chat is scrolled away: the reply is repeated above the results
+        assert page.locator("#results .results-reply").inner_text().startswith("Here are")
+    page.close()
+
+
+def test_a_photo_over_the_limit_is_not_sent_and_the_text_stays(page, tmp_path):
+    big = tmp_path / "big.jpg"
+    big.write_bytes(Path(photo(gallery_ids()[0])).read_bytes() + os.urandom(21 * 2**20))
+    page.locator("#box textarea").fill("same but in blue")
+    page.set_input_files("#box input[type=file]", str(big))
+    page.locator("#box textarea").press("Enter")
+    page.wait_for_function("document.querySelector('#chat').innerText.includes('the limit is 10 MB')")
+    assert "was not sent" in page.locator("#chat").inner_text()
+    assert page.locator("#box textarea").input_value() == "same but in blue"
+    assert page.locator("#results .card").count() == 0
+
+
+def test_a_photo_keeps_its_kind_as_a_chip_or_asks_with_buttons(page):
+    page.set_input_files("#box input[type=file]", photo("1595"))  # a black men's t-shirt: sure
+    page.wait_for_selector("#box img")
+    send(page, "same but in blue")
+    page.wait_for_function("['Tshirts', 'Men', 'Blue'].every(v => document.querySelector('#chips').innerText.includes(v))")
+    page.set_input_files("#box input[type=file]", photo("1580"))  # a swimsuit: unsure, so it asks
+    page.wait_for_selector("#box img")
+    send(page, "same but in blue")
+    answer = page.locator("#chat button", has_text="Swimwear")
+    answer.wait_for()
+    answer.click()
+    page.wait_for_function("document.querySelector('#chips').innerText.includes('Swimwear')")
+    assert "your photo" in page.locator("#refining").inner_text()
+
+
+def test_refine_is_no_like_the_heart_toggles_and_typed_markup_shows_as_typed(page):
+    send(page, "<b>black</b> t-shirt for men <img src=x>")
+    page.wait_for_selector("#results .card img")
+    assert "<b>black</b>" in page.locator("#chat").inner_text() and page.locator("#chat b, #chat img[src=x]").count() == 0
+    assert page.locator("#results img").first.get_attribute("src").startswith("photo/")  # no server path
+    first = page.locator("#results .card").first
+    first.locator(".photo").click()
+    page.wait_for_selector("#results .card.picked")
+    assert page.locator("#results .like.on").count() == 0, "a click to refine lit a heart"
+    page.locator("#results .card").first.locator(".like").click()
+    page.wait_for_selector("#results .card:first-child .like.on")
+    page.locator("#results .card").first.locator(".like").click()
+    page.wait_for_function("!document.querySelector('#results .like.on')")

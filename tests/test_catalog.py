@@ -28,10 +28,22 @@ def test_title_falls_back_to_product_display_name(tmp_path):
     assert load_catalog(write_catalog(tmp_path, rows)).title(rows[0]["id"]) == rows[0]["productDisplayName"]
 
 
-def test_missing_images_are_counted_and_named(tiny_catalog):
+def test_products_without_a_photo_are_skipped_with_a_counted_warning(tiny_catalog, tmp_path, caplog):
     for pid in ("1003", "1007", "1011"):
         (tiny_catalog / "images" / f"{pid}.jpg").unlink()
-    with pytest.raises(CatalogError, match=r"missing image files: 3 \(images/1003.jpg"):
+    catalog = load_catalog(tiny_catalog)
+    assert len(catalog) == 29 and "1003" not in catalog and catalog.skipped == ("1003", "1007", "1011")
+    assert "skipped 3 of 32 products whose photo is missing: 3 (images/1003.jpg" in caplog.text
+    ids = tmp_path / "ids.txt"
+    ids.write_text("1002\n1003\n1004\n")
+    gallery = catalog.subset(read_ids(ids))  # a gallery naming a skipped product loses it too
+    assert gallery.ids == ["1002", "1004"] and gallery.skipped == ("1003",)
+
+
+def test_a_catalogue_without_any_photo_fails(tiny_catalog):
+    for photo in (tiny_catalog / "images").iterdir():
+        photo.unlink()
+    with pytest.raises(CatalogError, match="no product has its photo"):
         load_catalog(tiny_catalog)
 
 

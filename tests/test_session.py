@@ -1,5 +1,7 @@
 """The per-session actions behind the UI and the API, on a generated catalogue and a tiny
-random encoder (no shared data needed), plus the app's settings and start-up checks."""
+random encoder (no shared data needed), plus the app's settings and start-up checks; and the
+shopper's experience: a photo keeps its kind or asks, text it cannot read is said so, likes
+toggle, replies stream, and what a catalogue lacks is said at start."""
 
 from __future__ import annotations
 
@@ -8,18 +10,20 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from shop.demo_catalog import write_catalog_folder
-from shop.session import ASK, SORRY, Session, Shop
 from chat.factory import open_assistant
 from retrieval.catalog import load_catalog
-from shop.loader import Loader
+from retrieval.reference import Reference
+from retrieval.vocabulary import VocabularyMatcher
+from shop.demo_catalog import write_catalog_folder
+from shop.loader import Loader, feature_notes
+from shop.session import ASK, SORRY, Session, Shop
 from shop.settings import DEMO_CATALOG, AppSettings, SetupError, check_downloads, parse_settings
+from shop.uploads import MAX_UPLOAD_BYTES, UploadError, check_upload, load_upload
+from tests.conftest import swatch_rows, write_catalog
 
 
 @pytest.fixture(scope="module")
 def shop(tmp_path_factory, tiny_encoder_spec) -> Shop:
-    from tests.conftest import swatch_rows, write_catalog
-
     work = tmp_path_factory.mktemp("session")
     catalog = write_catalog(work / "catalog", swatch_rows())
     settings = AppSettings(catalog=str(catalog), encoder=tiny_encoder_spec, llm="rules", index_dir=work / "indexes")
@@ -45,6 +49,7 @@ def test_pick_refines_from_a_card_until_it_changes(shop):
     view = searched(shop)
     picked = shop.pick(view.session, 2)
     assert picked.refining.title == view.cards[1].product.title and picked.refining.number == 2
+    assert not any(c.liked for c in picked.cards), "a click to refine is not a like"
     assert [c.picked for c in picked.cards] == [n == 2 for n in range(1, len(view.cards) + 1)]
     assert shop.pick(view.session, 99).reply.startswith("There is no result #99")
     assert shop.pick(Session(), 1).reply.startswith("There are no results yet")
@@ -55,6 +60,8 @@ def test_feedback_like_is_remembered_and_dislike_hides(shop):
     first = view.cards[0].product.id
     liked = shop.feedback(view.session, 1, "like")
     assert liked.cards[0].liked and liked.session.dialogue.results == view.session.dialogue.results
+    unliked = shop.feedback(liked.session, 1, "unlike")  # the ♥ toggles
+    assert not unliked.cards[0].liked and first not in unliked.session.dialogue.liked
     hidden = shop.feedback(liked.session, 1, "dislike")
     assert first not in {c.product.id for c in hidden.cards}
     again = shop.send(hidden.session, "red tshirts for women")
@@ -83,7 +90,8 @@ def test_an_upload_is_shown_as_refining_your_photo(shop, tmp_path):
     photo = tmp_path / "photo.png"
     Image.new("RGB", (64, 80), (30, 30, 200)).save(photo)
     view = shop.send(Session(), "something like this", str(photo))
-    assert view.refining.title == "your photo" and view.refining.image == str(photo)
+    assert view.refining.title == "your photo" and view.refining.thumbnail.startswith("data:image/jpeg;base64,")
+    assert str(tmp_path) not in repr(view.refining)  # the page never learns where uploads are kept
 
 
 def test_empty_messages_bad_files_and_failures_never_raise(shop, tmp_path, monkeypatch):
@@ -91,7 +99,7 @@ def test_empty_messages_bad_files_and_failures_never_raise(shop, tmp_path, monke
     text = tmp_path / "notes.txt"
     text.write_text("hello")
     assert "isn't a photo" in shop.send(Session(), "this", str(text)).reply
-    monkeypatch.setattr(shop.assistant, "step", lambda *a, **k: 1 / 0)
+    monkeypatch.setattr(shop.assistant, "read", lambda *a, **k: 1 / 0)
     view = shop.send(Session(), "red tshirts")
     assert view.reply == SORRY and view.session == Session()
 
@@ -141,3 +149,109 @@ def test_demo_rows_become_a_catalogue_folder(tmp_path):
     assert catalog.ids == ["7", "8"] and catalog.title("7") == "Red tee"
     assert Image.open(catalog.image_path("8")).size == (30, 40)
     assert not (tmp_path / "demo.partial").exists()
+
+@pytest.fixture
+def photo(tmp_path) -> str:
+    path = tmp_path / "photo.png"
+    Image.new("RGB", (64, 80), (10, 10, 10)).save(path)
+    return str(path)
+
+
+def upload_guessed_as(shop: Shop, monkeypatch, **ranked: tuple[tuple[str, float], ...]) -> None:
+    """Make every uploaded photo a women's black shoe whose inference ranks values as given."""
+    retriever = shop.assistant.retriever
+    shoe = next(i for i in retriever.store.ids if retriever.catalog.attributes(i) ==
+                {"gender": "Women", "articleType": "Shoes", "baseColour": "Black"})
+    reference = Reference("upload", vector=retriever.store.vector(shoe), ranked=ranked)
+    monkeypatch.setattr(retriever, "reference_from_image", lambda image, exclude_ids=(): reference)
+
+
+def test_a_sure_photo_keeps_its_kind_and_gender_as_removable_chips(shop, monkeypatch, photo):
+    upload_guessed_as(shop, monkeypatch, articleType=(("Shoes", 0.93), ("Tshirts", 0.05)),
+                      gender=(("Women", 0.9), ("Men", 0.1)))
+    view = shop.send(Session(), "same but in blue", photo)
+    assert {c.value for c in view.chips} == {"Shoes", "Women", "Blue"} and view.question is None
+    assert {(c.product.attributes["articleType"], c.product.attributes["gender"]) for c in view.cards} == {("Shoes", "Women")}
+    assert "I took your photo for Shoes for Women" in view.reply
+    wider = shop.release(view.session, "Shoes")
+    assert "Shoes" not in {c.value for c in wider.chips} and wider.refining.title == "your photo"
+
+
+def test_an_unsure_kind_is_asked_with_its_two_likeliest_answers(shop, monkeypatch, photo):
+    upload_guessed_as(shop, monkeypatch, articleType=(("Shoes", 0.5), ("Tshirts", 0.45), ("Socks", 0.05)))
+    view = shop.send(Session(), "same but in blue", photo)
+    assert view.question.options == ("Shoes", "Tshirts") and view.reply.endswith("Is this a shoe or a tshirt?")
+    assert view.cards and "Shoes" not in {c.value for c in view.chips}
+    clicked = shop.choose(view.session, "Tshirts")
+    assert {c.value for c in clicked.chips} == {"Tshirts", "Blue"} and clicked.question is None
+    assert {c.product.attributes["articleType"] for c in clicked.cards} == {"Tshirts"}
+    assert clicked.refining.title == "your photo", "answering keeps the photo as the reference"
+    typed = shop.send(view.session, "a shoe")  # a short typed answer counts as the click
+    assert {c.value for c in typed.chips} == {"Shoes", "Blue"}
+    assert "no question" in shop.choose(clicked.session, "Shoes").reply
+    assert "Please choose Shoes or Tshirts" in shop.choose(view.session, "hat").reply
+
+
+def test_text_in_a_script_it_cannot_read_is_not_searched(shop):
+    before = shop.send(Session(), "red tshirts for women")
+    view = shop.send(before.session, "красное платье для женщин")
+    assert "English only" in view.reply and "красное платье для женщин" in view.reply
+    assert [c.product.id for c in view.cards] == [c.product.id for c in before.cards]
+    assert view.chips == before.chips
+    mixed = shop.send(Session(), "красное платье for women")
+    assert 'I read English only, so I left out "красное платье"' in mixed.reply
+    assert {c.value for c in mixed.chips} == {"Women"}
+
+
+def test_words_naming_nothing_known_are_searched_as_they_are_and_the_filters_said(shop):
+    before = shop.send(Session(), "red tshirts for women")
+    view = shop.send(before.session, "something comfy")
+    assert "I didn't find a colour, type or person I know in \"comfy\"" in view.reply
+    assert "keeping your filters (Red, Tshirts, Women)" in view.reply
+
+
+def test_a_click_to_refine_is_no_like_and_the_heart_toggles(shop):
+    view = shop.send(Session(), "red tshirts for women")
+    picked = shop.pick(view.session, 1)
+    assert not picked.cards[0].liked and picked.cards[0].picked
+    liked = shop.feedback(picked.session, 1, "like")
+    assert liked.cards[0].liked
+    assert not shop.feedback(liked.session, 1, "unlike").cards[0].liked
+
+
+def test_a_reply_streams_what_it_looks_for_then_the_results(shop, photo):
+    views = list(shop.stream(Session(), "red tshirts for women"))
+    assert [v.pending for v in views] == [True, False]
+    assert views[0].reply == "Looking for Red Tshirts for Women…" and not views[0].cards and views[-1].cards
+    with_photo = list(shop.stream(Session(), "this in red", photo))
+    assert with_photo[0].reply == "Looking at your photo…" and with_photo[-1].cards
+    assert [v.pending for v in shop.stream(Session(), "thanks!")] == [False]
+
+
+def test_a_photo_over_the_limits_is_called_too_large_with_the_limit(tmp_path):
+    huge = tmp_path / "huge.png"
+    Image.new("1", (20_000, 20_000)).save(huge)  # 400 megapixels: PIL will not even open it
+    with pytest.raises(UploadError, match="too large: 400 megapixels; the limit is 40 megapixels"):
+        load_upload(huge)
+    big = tmp_path / "big.jpg"
+    big.write_bytes(b"\xff" * (MAX_UPLOAD_BYTES + 1))
+    with pytest.raises(UploadError, match="10.0 MB; the limit is 10 MB"):
+        check_upload(big)
+
+
+def test_a_catalogue_without_colour_or_gender_says_so_at_start(tmp_path):
+    rows = [{"id": r["id"], "articleType": r["articleType"], "title": r["title"]} for r in swatch_rows(1)]
+    folder = write_catalog(tmp_path / "plain", rows)
+    (folder / "images" / f"{rows[0]['id']}.jpg").unlink()
+    catalog = load_catalog(folder)
+    notes = feature_notes(catalog, VocabularyMatcher(catalog.vocabulary()))
+    assert any(n.startswith("Colour words") and "searched columns: articleType" in n for n in notes)
+    assert any(n.startswith("Words for who it is for") for n in notes)
+    assert any(n.startswith("1 product is left out because its photo is missing") for n in notes)
+    full = load_catalog(write_catalog(tmp_path / "full", swatch_rows(1)))
+    assert feature_notes(full, VocabularyMatcher(full.vocabulary())) == []
+
+
+def test_the_upload_thumbnail_is_small(shop, photo):
+    thumbnail = shop.send(Session(), "this in red", photo).refining.thumbnail
+    assert thumbnail.startswith("data:image/jpeg;base64,") and len(thumbnail) < 8_000

@@ -1,0 +1,1 @@
+(message, chat, refused) => [message, chat, window.shopTakeRefused ? window.shopTakeRefused() : '']
