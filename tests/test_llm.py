@@ -101,8 +101,8 @@ def test_unloadable_folder_gives_llm_unavailable(tmp_path):
         ("cuda", False, False, torch.bfloat16, False, False),  # no bitsandbytes: bf16, warned
         ("cuda", True, True, torch.bfloat16, False, False),  # GGUF is de-quantized: bf16
         ("mps", False, False, torch.float16, False, False),
-        ("cpu", False, False, torch.float32, False, True),  # int8 linear layers: the fast CPU path
-        ("cpu", True, False, torch.float32, False, True),
+        ("cpu", False, False, torch.float32, False, False),  # int8 is opt-in: it breaks the 135M reader
+        ("cpu", True, False, torch.float32, False, False),
     ],
 )
 def test_load_settings_per_device(device, is_gguf, has_bnb, dtype, four_bit, int8):

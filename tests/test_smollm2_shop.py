@@ -1,5 +1,5 @@
 """The fine-tuned reader (`--llm smollm2-shop`) through the real loading path: the packaged
-SmolLM2 GGUF, the LoRA adapter in models/, int8 on CPU, constrained decoding. Every answer is
+SmolLM2 GGUF, the LoRA adapter in models/ merged on load, constrained decoding. Every answer is
 a valid intent whatever the message; a timeout hands the turn to the rules."""
 
 from __future__ import annotations
@@ -36,8 +36,9 @@ def reader():
     return LLMReader(llm, matcher, fallback=RulesRewriter(matcher), time_limit_s=60.0).load()
 
 
-def test_the_adapter_loads_merged_and_int8(reader):
-    assert reader.llm.source.adapter and reader.llm.settings.quantize_int8
+def test_the_adapter_loads_merged(reader):
+    assert reader.llm.source.adapter and not reader.llm.settings.quantize_int8
+    assert "lora" not in " ".join(name for name, _ in reader.llm._model.named_modules()).lower()
 
 
 @pytest.mark.parametrize("message", FUZZ)
