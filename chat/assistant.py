@@ -235,6 +235,9 @@ class Assistant:
         question = reading.question if results else None
         reply = self.replies.search(reading.before, state, len(results), relaxed, opening, intent=intent,
                                     inferred=reading.inferred, question=question, unread=reading.unread)
+        coverage = getattr(hits, "coverage", None)  # a sharded index says when a shard did not answer
+        if coverage is not None and coverage.partial:
+            reply += f" (I {coverage.message}, so some products may be missing.)"
         return Turn(state.with_results([r.id for r in results], reply), reply, results, intent, question)
 
     def _split_negatives(self, negatives: Sequence[str]) -> tuple[list[str], dict[str, list[str]]]:

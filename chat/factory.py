@@ -34,6 +34,10 @@ class AssistantConfig:
     index_dir: Path | None = None
     composer: Path | None = None
     method: str | None = None  # None: trained with a composer, else edit
+    precision: str = "auto"  # image encoding: fp32, bf16, or auto (bf16 where the CPU has it)
+    backend: str = "faiss"  # faiss: the index in this process; ray: sharded on a Ray cluster
+    shards: int | None = None
+    ray_address: str | None = None  # with ray: local (a cluster on this machine) or HOST:PORT
 
 
 def open_assistant(config: AssistantConfig, on_progress: ProgressCallback | None = None,
@@ -46,7 +50,8 @@ def open_assistant(config: AssistantConfig, on_progress: ProgressCallback | None
     stage("Loading the catalogue and the encoder…")
     retriever = open_retriever(config.catalog, config.encoder, config.gallery, config.index_dir,
                                method=config.method, composer_dir=config.composer,
-                               on_progress=on_progress, progress=progress)
+                               on_progress=on_progress, progress=progress, precision=config.precision,
+                               backend=config.backend, shards=config.shards, ray_address=config.ray_address)
     return assistant_for(retriever, config.llm, stage)
 
 

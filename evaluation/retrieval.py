@@ -112,7 +112,9 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def open_for_evaluation(args: argparse.Namespace) -> Retriever:
     """The retriever the arguments describe, with a trained composer when one is given."""
     return open_retriever(args.catalog, args.encoder, args.gallery, args.index_dir,
-                          method=args.method, composer_dir=args.composer, progress=True)
+                          method=args.method, composer_dir=args.composer, progress=True,
+                          precision=args.precision, backend=args.backend, shards=args.shards,
+                          ray_address=args.ray_address)
 
 
 def sum_composer(image_vectors: np.ndarray, text_vectors: np.ndarray) -> np.ndarray:

@@ -1,28 +1,28 @@
 """Build, cache and open the FAISS index of a catalogue's photos.
 
 An index folder is a `VectorStore` plus a manifest that names what it was built from (the
-encoder spec, the embedding size, the catalogue fingerprint, the gallery ids). Opening
-checks the manifest, so an index built with another encoder or from an older catalogue is
-refused with a rebuild hint instead of returning silently wrong results. Indexes live in a
-cache folder, never next to the catalogue, which may be read-only.
-
-    python -m retrieval.index build --catalog DIR --encoder SPEC --out DIR [--gallery IDS.txt]
+encoder spec, the embedding size, the catalogue fingerprint, the gallery ids) and the
+precision it was computed in. Opening checks the manifest, so an index built with another
+encoder or from an older catalogue is refused with a rebuild hint instead of returning
+silently wrong results. The precision is recorded but not part of the key: vectors are
+float32 on disk either way and bf16 ones are within 0.996 cosine of fp32, so an index built in
+one precision serves an encoder opened in the other. Indexes live in a cache folder, never
+next to the catalogue, which may be read-only. The CLI that fills the cache is
+`python -m retrieval.build_index`.
 """
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import logging
 import os
-import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from retrieval.catalog import Catalog, CatalogError, load_gallery
-from retrieval.encoder import Encoder, EncoderUnavailableError, load_encoder
+from retrieval.catalog import Catalog
+from retrieval.encoder import Encoder
 from retrieval.vector_store import VectorStore, VectorStoreError
 
 logger = logging.getLogger(__name__)
@@ -67,15 +67,19 @@ def _check_manifest(manifest: dict, key: IndexKey, folder: Path) -> None:
         if manifest.get(field) != wanted:
             raise IndexMismatchError(
                 f"The index in {folder} was built with {field}={manifest.get(field)!r}, not {wanted!r}. "
-                f"Rebuild it: python -m retrieval.index build --catalog DIR --encoder SPEC [--gallery IDS.txt] --out {folder}"
+                "Rebuild it: python -m retrieval.build_index --catalog DIR --encoder SPEC [--gallery IDS.txt] --index-dir DIR"
             )
 
 
 def open_index(folder: Path, catalog: Catalog, encoder_spec: str) -> VectorStore:
     """Load an index and refuse it unless it was built from this catalogue with this encoder."""
+    return _open_checked(folder, catalog, encoder_spec)[0]
+
+
+def _open_checked(folder: Path, catalog: Catalog, encoder_spec: str) -> tuple[VectorStore, dict]:
     store, manifest = VectorStore.load(folder)
     _check_manifest(manifest, index_key(catalog, encoder_spec), folder)
-    return store
+    return store, manifest
 
 
 def build_index(
@@ -86,12 +90,15 @@ def build_index(
     progress: bool = False,
     on_progress: ProgressCallback | None = None,
 ) -> VectorStore:
-    """Encode every photo and save the index to `out`; an up-to-date index there is reused as is."""
+    """Encode every photo and save the index to `out`; an up-to-date index there is reused as
+    is, whatever precision it was built in."""
     key = index_key(catalog, encoder.spec.text)
     if (out / "manifest.json").is_file():
         try:
-            store = open_index(out, catalog, encoder.spec.text)
-            logger.info("Index in %s is up to date (%d items): nothing to do", out, len(store))
+            store, manifest = _open_checked(out, catalog, encoder.spec.text)
+            # Indexes from before the precision was recorded were computed in fp32.
+            precision = manifest.get("precision", "fp32")
+            logger.info("Index in %s is up to date (%d items, built in %s): nothing to do", out, len(store), precision)
             return store
         except (IndexMismatchError, VectorStoreError) as err:
             logger.info("Rebuilding the index in %s: %s", out, err)
@@ -100,8 +107,8 @@ def build_index(
     vectors = encoder.encode_images(paths, progress=progress, on_batch=on_progress)
     attributes = {c: catalog.column(c) for c in catalog.attribute_columns}
     store = VectorStore(vectors, catalog.ids, attributes, kind=kind)
-    store.save(out, {**key.as_manifest(), "dim": encoder.dim, "items": len(catalog)})
-    logger.info("Indexed %d photos in %.1f s into %s", len(catalog), time.perf_counter() - started, out)
+    store.save(out, {**key.as_manifest(), "dim": encoder.dim, "items": len(catalog), "precision": encoder.mode.name})
+    logger.info("Indexed %d photos in %.1f s (%s) into %s", len(catalog), time.perf_counter() - started, encoder.mode.name, out)
     return store
 
 
@@ -111,37 +118,13 @@ def cached_index(
     index_dir: Path | None = None,
     on_progress: ProgressCallback | None = None,
     progress: bool = False,
+    kind: str = "auto",
 ) -> VectorStore:
     """The index of this catalogue and encoder from the cache, built there on first use."""
-    folder = (index_dir or default_index_dir()) / index_key(catalog, encoder.spec.text).folder_name()
-    return build_index(catalog, encoder, folder, progress=progress, on_progress=on_progress)
+    return build_index(catalog, encoder, index_folder(catalog, encoder, index_dir), kind=kind,
+                       progress=progress, on_progress=on_progress)
 
 
-def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m retrieval.index", description=__doc__.split("\n\n")[0])
-    commands = parser.add_subparsers(dest="command", required=True)
-    build = commands.add_parser("build", help="encode a catalogue's photos into an index folder")
-    build.add_argument("--catalog", required=True, help="catalogue folder with products.csv and images/")
-    build.add_argument("--encoder", required=True, help="open_clip spec: hf-hub:ORG/NAME, local-dir:PATH or MODEL/TAG")
-    build.add_argument("--out", required=True, type=Path, help="index folder to write (reused when up to date)")
-    build.add_argument("--gallery", help="IDS.txt: index only these product ids")
-    build.add_argument("--kind", default="auto", choices=["auto", "flat", "ivf", "hnsw"], help="exact (flat) or approximate index")
-    return parser.parse_args(argv)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    args = _parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    try:
-        catalog = load_gallery(args.catalog, args.gallery)
-        encoder = load_encoder(args.encoder)
-        store = build_index(catalog, encoder, args.out, kind=args.kind, progress=True)
-    except (CatalogError, EncoderUnavailableError, IndexMismatchError, VectorStoreError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    print(f"index ready: {len(store)} items, {store.dim}-d, kind={store.kind}, in {args.out}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+def index_folder(catalog: Catalog, encoder: Encoder, index_dir: Path | None = None) -> Path:
+    """Where `cached_index` keeps the index of this catalogue and encoder."""
+    return (index_dir or default_index_dir()) / index_key(catalog, encoder.spec.text).folder_name()

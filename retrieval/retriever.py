@@ -33,6 +33,7 @@ from retrieval.compose import (
 from retrieval.encoder import Encoder, ImageInput, load_encoder
 from retrieval.index import ProgressCallback, cached_index
 from retrieval.reference import Reference
+from retrieval.sharded_store import serve_store
 from retrieval.vector_store import SearchHit, VectorStore
 from retrieval.vocabulary import VocabularyMatcher
 
@@ -198,13 +199,20 @@ def open_retriever(
     composer_dir: str | Path | None = None,
     on_progress: ProgressCallback | None = None,
     progress: bool = False,
+    precision: str = "auto",
+    backend: str = "faiss",
+    shards: int | None = None,
+    ray_address: str | None = None,
 ) -> Retriever:
     """The one way to open a retriever: catalogue, encoder, the cached index of the gallery
     (built on first use), and a trained composer when `composer_dir` is given.
 
     `method` defaults to "trained" with a composer and to "edit" without; "trained" without
     a composer is an error, not a silent fallback. The whole catalogue stays available, so a
-    reference outside the gallery still has a record.
+    reference outside the gallery still has a record. `precision` (fp32, bf16, auto) is the
+    encoder's; a cached index built in another precision is reused. `backend` "ray" serves
+    the index as `shards` shards on the Ray cluster at `ray_address` (`local`: one started
+    on this machine), searched by scatter-gather (`retrieval.sharded_store`).
     """
     method = method or ("trained" if composer_dir else "edit")
     settings = RetrievalSettings(method=method)
@@ -216,9 +224,10 @@ def open_retriever(
 
         composer = load_composer(composer_dir)
     catalog = catalog_dir if isinstance(catalog_dir, Catalog) else load_catalog(catalog_dir)
-    encoder = load_encoder(encoder_spec)
+    encoder = load_encoder(encoder_spec, precision=precision)
     indexed = catalog.subset(read_ids(gallery)) if gallery else catalog
-    store = cached_index(indexed, encoder, index_dir, on_progress=on_progress, progress=progress)
+    store = serve_store(cached_index(indexed, encoder, index_dir, on_progress=on_progress, progress=progress),
+                        backend, shards, ray_address)
     return Retriever(catalog, encoder, store, default_description_columns(catalog), settings, composer)
 
 

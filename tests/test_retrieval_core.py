@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from retrieval.build_index import main as build_index_main
 from retrieval.catalog import load_catalog
 from retrieval.compose import FusionWeights, describe, fuse, normalise
 from retrieval.encoder import EncoderUnavailableError, load_encoder, parse_spec
 from retrieval.index import IndexMismatchError, build_index, cached_index, index_key, open_index
-from retrieval.index import main as index_main
 
 
 @pytest.fixture(scope="module")
@@ -86,17 +86,22 @@ def test_filtered_search_returns_k_and_excludes_the_reference(encoder, tiny_cata
     assert all(catalog.attributes(h.id)["baseColour"] == "Blue" and catalog.attributes(h.id)["gender"] == "Women" for h in hits)
 
 
-def test_index_cli_builds_then_reuses(tiny_encoder_spec, tiny_catalog, tmp_path, capsys):
-    args = ["build", "--catalog", str(tiny_catalog), "--encoder", tiny_encoder_spec, "--out", str(tmp_path / "idx")]
-    assert index_main(args) == 0
-    assert index_main(args) == 0
+def test_build_index_cli_fills_the_cache_that_cached_index_opens(encoder, tiny_encoder_spec, tiny_catalog, tmp_path, capsys, caplog):
+    args = ["--catalog", str(tiny_catalog), "--encoder", tiny_encoder_spec, "--index-dir", str(tmp_path / "cache")]
+    assert build_index_main(args) == 0
+    assert build_index_main(args) == 0
     assert "32 items" in capsys.readouterr().out
-    manifest = json.loads((tmp_path / "idx" / "manifest.json").read_text())
-    assert manifest["encoder"] == tiny_encoder_spec
+    catalog = load_catalog(tiny_catalog)
+    folder = tmp_path / "cache" / index_key(catalog, tiny_encoder_spec).folder_name()
+    assert json.loads((folder / "manifest.json").read_text())["encoder"] == tiny_encoder_spec
+    with caplog.at_level("INFO"):
+        cached_index(catalog, encoder, tmp_path / "cache")
+    assert "up to date" in caplog.text and "encoding" not in caplog.text
 
 
-def test_index_cli_reports_a_bad_catalogue_without_traceback(tiny_encoder_spec, tmp_path, capsys):
-    assert index_main(["build", "--catalog", str(tmp_path / "none"), "--encoder", tiny_encoder_spec, "--out", str(tmp_path / "i")]) == 2
+def test_build_index_cli_reports_a_bad_catalogue_without_traceback(tiny_encoder_spec, tmp_path, capsys):
+    args = ["--catalog", str(tmp_path / "none"), "--encoder", tiny_encoder_spec, "--index-dir", str(tmp_path / "i")]
+    assert build_index_main(args) == 2
     assert "does not exist" in capsys.readouterr().err
 
 

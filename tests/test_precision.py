@@ -1,0 +1,118 @@
+"""Encoding precision: the per-machine choice, bf16 against fp32, and indexes shared across precisions."""
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from retrieval.build_index import main as build_index_main
+from retrieval.catalog import load_catalog
+from retrieval.encoder import Encoder, choose_precision, load_encoder, parse_precision
+from retrieval.index import cached_index, index_key
+
+
+@pytest.fixture(scope="module")
+def fp32_encoder(tiny_encoder_spec):
+    return load_encoder(tiny_encoder_spec, precision="fp32")
+
+
+@pytest.fixture(scope="module")
+def bf16_encoder(tiny_encoder_spec):
+    return load_encoder(tiny_encoder_spec, precision="bf16")
+
+
+@pytest.mark.parametrize(("text", "parsed"), [("fp32", "fp32"), (" BF16 ", "bf16"), ("auto", "auto")])
+def test_precision_names_are_parsed_leniently(text, parsed):
+    assert parse_precision(text) == parsed
+
+
+def test_an_unknown_precision_lists_the_choices():
+    with pytest.raises(ValueError, match="choose one of fp32, bf16, auto"):
+        parse_precision("fp8")
+
+
+@pytest.mark.parametrize(
+    ("requested", "device", "native_bf16", "chosen"),
+    [
+        ("auto", "cpu", True, "bf16"),     # AVX512-BF16 / AMX
+        ("auto", "cpu", False, "fp32"),    # emulated bf16 is slower than fp32
+        ("auto", "cuda", True, "bf16"),
+        ("auto", "cuda", False, "fp16"),   # pre-Ampere GPU: half precision as before
+        ("auto", "mps", False, "fp32"),
+        ("fp32", "cuda", True, "fp32"),    # an explicit choice is kept
+        ("bf16", "cpu", False, "bf16"),
+    ],
+)
+def test_auto_takes_bf16_only_where_the_hardware_has_it(requested, device, native_bf16, chosen):
+    mode = choose_precision(requested, device, native_bf16)
+    assert mode.name == chosen
+    assert mode.channels_last
+
+
+def test_bf16_embeddings_agree_with_fp32(fp32_encoder, bf16_encoder, tiny_catalog):
+    catalog = load_catalog(tiny_catalog)
+    rng = np.random.default_rng(0)
+    noise = [Image.fromarray(rng.integers(0, 255, (40, 30, 3), dtype=np.uint8)) for _ in range(4)]
+    images = [catalog.image_path(i) for i in catalog.ids[::4]] + noise
+    texts = ["red shirt", "blue shoes for women", "like this but green"]
+    for encode in ("encode_images", "encode_texts"):
+        inputs = images if encode == "encode_images" else texts
+        full, half = getattr(fp32_encoder, encode)(inputs), getattr(bf16_encoder, encode)(inputs)
+        assert half.dtype == np.float32
+        assert np.sum(full * half, axis=1).min() > 0.99
+
+
+def test_decoding_ahead_keeps_the_order(fp32_encoder, tiny_catalog):
+    catalog = load_catalog(tiny_catalog)
+    paths = [catalog.image_path(i) for i in catalog.ids]
+    seen = []
+    in_batches = fp32_encoder.encode_images(paths, batch_size=3, on_batch=lambda done, total: seen.append((done, total)))
+    np.testing.assert_allclose(in_batches, fp32_encoder.encode_images(paths, batch_size=64), atol=1e-5)
+    assert seen[0] == (3, 32) and seen[-1] == (32, 32) and len(seen) == 11
+
+
+def test_an_index_built_in_bf16_serves_an_fp32_encoder(fp32_encoder, bf16_encoder, tiny_catalog, tmp_path, monkeypatch, caplog):
+    catalog = load_catalog(tiny_catalog)
+    cached_index(catalog, bf16_encoder, tmp_path)
+    folder = tmp_path / index_key(catalog, bf16_encoder.spec.text).folder_name()
+    assert json.loads((folder / "manifest.json").read_text())["precision"] == "bf16"
+    monkeypatch.setattr(Encoder, "encode_images", _refuse_to_encode)
+    with caplog.at_level("INFO"):
+        store = cached_index(catalog, fp32_encoder, tmp_path)
+    assert len(store) == len(catalog) and "built in bf16" in caplog.text
+
+
+def test_an_index_from_before_precision_was_recorded_reads_as_fp32(fp32_encoder, tiny_catalog, tmp_path, monkeypatch, caplog):
+    catalog = load_catalog(tiny_catalog)
+    cached_index(catalog, fp32_encoder, tmp_path)
+    manifest_path = tmp_path / index_key(catalog, fp32_encoder.spec.text).folder_name() / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    del manifest["precision"]
+    manifest_path.write_text(json.dumps(manifest))
+    monkeypatch.setattr(Encoder, "encode_images", _refuse_to_encode)
+    with caplog.at_level("INFO"):
+        cached_index(catalog, fp32_encoder, tmp_path)
+    assert "built in fp32" in caplog.text
+
+
+def test_the_cli_builds_in_bf16_what_an_fp32_retriever_opens(tiny_encoder_spec, tiny_catalog, tmp_path, monkeypatch):
+    from retrieval.retriever import open_retriever
+
+    args = ["--catalog", str(tiny_catalog), "--encoder", tiny_encoder_spec, "--index-dir", str(tmp_path), "--precision", "bf16"]
+    assert build_index_main(args) == 0
+    monkeypatch.setattr(Encoder, "encode_images", _refuse_to_encode)
+    retriever = open_retriever(tiny_catalog, tiny_encoder_spec, index_dir=tmp_path, precision="fp32")
+    assert len(retriever.store) == 32 and retriever.encoder.mode.name == "fp32"
+
+
+def test_the_cli_refuses_an_unknown_precision_with_the_choices(tiny_encoder_spec, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exited:
+        build_index_main(["--catalog", "c", "--encoder", tiny_encoder_spec, "--index-dir", str(tmp_path), "--precision", "fp8"])
+    err = capsys.readouterr().err
+    assert exited.value.code == 2
+    assert "argument --precision: invalid choice: 'fp8'" in err and "fp32" in err and "bf16" in err
+
+
+def _refuse_to_encode(*args, **kwargs):
+    raise AssertionError("the index was rebuilt instead of reused from the cache")
