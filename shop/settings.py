@@ -33,7 +33,9 @@ LOCAL_EXAMPLE = ("--catalog ../shared/data/fashion-products "
 HUB_PROBE_SECONDS = 3.0
 
 ENV = {"catalog": "SHOP_CATALOG", "encoder": "SHOP_ENCODER", "llm": "SHOP_LLM", "composer": "SHOP_COMPOSER",
-       "index_dir": "SHOP_INDEX_DIR", "gallery": "SHOP_GALLERY", "host": "SHOP_HOST", "port": "SHOP_PORT"}
+       "index_dir": "SHOP_INDEX_DIR", "gallery": "SHOP_GALLERY", "precision": "SHOP_PRECISION",
+       "backend": "SHOP_BACKEND", "shards": "SHOP_SHARDS", "ray_address": "SHOP_RAY_ADDRESS",
+       "host": "SHOP_HOST", "port": "SHOP_PORT"}
 
 
 class SetupError(RuntimeError):
@@ -48,13 +50,18 @@ class AppSettings:
     composer: Path | None = None
     index_dir: Path | None = None
     gallery: Path | None = None
+    precision: str = "auto"
+    backend: str = "faiss"
+    shards: int | None = None
+    ray_address: str | None = None
     host: str | None = None  # None: Gradio's default (GRADIO_SERVER_NAME or 127.0.0.1)
     port: int | None = None  # None: Gradio's default (GRADIO_SERVER_PORT or 7860)
 
     def assistant_config(self, catalog: Catalog) -> AssistantConfig:
         """What the assistant is built from: the same description the evaluation uses."""
         return AssistantConfig(catalog=catalog, encoder=self.encoder, llm=self.llm, gallery=self.gallery,
-                               index_dir=self.index_dir, composer=self.composer)
+                               index_dir=self.index_dir, composer=self.composer, precision=self.precision,
+                               backend=self.backend, shards=self.shards, ray_address=self.ray_address)
 
 
 def parse_settings(argv: Sequence[str] | None = None, environ: Mapping[str, str] = os.environ) -> AppSettings:
@@ -62,17 +69,21 @@ def parse_settings(argv: Sequence[str] | None = None, environ: Mapping[str, str]
     defaults = AppSettings()
     parser = argparse.ArgumentParser(prog="python app.py", description="The shopping assistant's web app.")
 
-    def option(name: str, help: str, kind=str) -> None:
+    def option(name: str, help: str, kind=str, choices=None) -> None:
         default = environ.get(ENV[name]) or getattr(defaults, name)
-        parser.add_argument(f"--{name.replace('_', '-')}", type=kind, default=default,
+        parser.add_argument(f"--{name.replace('_', '-')}", type=kind, default=default, choices=choices,
                             help=f"{help} (env {ENV[name]}; default {getattr(defaults, name)})")
 
     option("catalog", "catalogue folder with products.csv and images/, or hf-dataset:ORG/NAME")
     option("encoder", "open_clip spec: local-dir:PATH, hf-hub:ORG/NAME or MODEL/TAG")
-    option("llm", "rules, a transformers model id or folder, or a .gguf file")
+    option("llm", "rules, smollm2-shop, smollm2, a transformers model id or folder, or a .gguf file")
     option("composer", "folder of a trained composer (python -m training.composer)", Path)
     option("index_dir", "cache folder for indexes", Path)
     option("gallery", "IDS.txt: serve only these product ids", Path)
+    option("precision", "image encoding precision", choices=["fp32", "bf16", "auto"])
+    option("backend", "faiss: the index in this process; ray: sharded on a Ray cluster", choices=["faiss", "ray"])
+    option("shards", "with --backend ray: number of shards (default: one per node)", int)
+    option("ray_address", "with --backend ray: local (a cluster on this machine) or HOST:PORT")
     option("host", "address to listen on")
     option("port", "port to listen on", int)
     args = parser.parse_args(argv)
