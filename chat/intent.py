@@ -126,7 +126,7 @@ def parse_intent(data: str | dict, vocabulary: Vocabulary | VocabularyMatcher) -
     ("color": "navy" -> baseColour: Navy Blue); unknown ones are dropped, because a filter
     on a value the catalogue lacks would only empty the results. Raises IntentError.
     """
-    raw = _decode(data) if isinstance(data, str) else data
+    raw = decode_json(data) if isinstance(data, str) else data
     if not isinstance(raw, dict):
         raise IntentError(f"expected a JSON object, got {type(raw).__name__}")
     try:
@@ -138,7 +138,7 @@ def parse_intent(data: str | dict, vocabulary: Vocabulary | VocabularyMatcher) -
     return _normalise(intent, _matcher(vocabulary))
 
 
-def _decode(text: str) -> Any:
+def decode_json(text: str) -> Any:
     """JSON from LLM text, tolerating code fences or chatter around the one object."""
     start, end = text.find("{"), text.rfind("}")
     if start < 0 or end < start:

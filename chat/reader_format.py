@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from chat.intent import IntentError, SearchIntent, parse_intent
+from chat.intent import IntentError, SearchIntent, decode_json, parse_intent
 from chat.state import DialogueState
 from retrieval.vocabulary import VocabularyMatcher
 
@@ -138,7 +138,7 @@ def read_answer(data: dict | str, matcher: VocabularyMatcher, state: DialogueSta
                 ) -> SearchIntent:
     """The intent an answer (JSON text or dict) means, mapped onto the vocabulary by
     `parse_intent`. Raises IntentError when it is unusable or names a result not shown."""
-    raw = _decode(data) if isinstance(data, str) else data
+    raw = decode_json(data) if isinstance(data, str) else data
     if not isinstance(raw, dict):
         raise IntentError(f"expected a JSON object, got {type(raw).__name__}")
     unknown = set(raw) - set(KEYS)
@@ -154,13 +154,3 @@ def read_answer(data: dict | str, matcher: VocabularyMatcher, state: DialogueSta
         raise IntentError(f"result {intent.result_index}: {len(state.results)} shown")
     return intent
 
-
-def _decode(text: str) -> Any:
-    """The one JSON object in a model's text (chatter around it is tolerated)."""
-    start, end = text.find("{"), text.rfind("}")
-    if start < 0 or end < start:
-        raise IntentError("no JSON object in the answer")
-    try:
-        return json.loads(text[start:end + 1])
-    except json.JSONDecodeError as error:
-        raise IntentError(f"not valid JSON: {error.msg} at char {error.pos}") from None

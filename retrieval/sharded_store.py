@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from retrieval.ray_cluster import import_ray, ray_session, start_or_join
-from retrieval.vector_store import SearchHit, VectorStore, _as_values
+from retrieval.vector_store import SearchHit, VectorStore, _as_values, check_queries
 
 logger = logging.getLogger(__name__)
 
@@ -259,12 +259,7 @@ class ShardedStore:
                 self._attributes.update(answer[2])
 
     def _check_queries(self, queries: np.ndarray) -> np.ndarray:
-        queries = np.asarray(queries)
-        if queries.ndim not in (1, 2) or queries.shape[-1] != self.dim or not np.issubdtype(queries.dtype, np.floating):
-            raise ValueError(f"queries must be float ({self.dim},) or (q, {self.dim}), got {queries.dtype} {queries.shape}")
-        if not np.isfinite(queries).all():
-            raise ValueError("queries must be finite; got NaN or inf")
-        return np.ascontiguousarray(queries.reshape(-1, self.dim), dtype=np.float32)
+        return check_queries(queries, self.dim)
 
 
 def _merge(parts: list[tuple[np.ndarray, list[str]]], k: int) -> list[SearchHit]:

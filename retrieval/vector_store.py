@@ -214,12 +214,7 @@ class VectorStore:
             raise KeyError(f"unknown product id {id!r}: not among the {len(self)} items of this store") from None
 
     def _check_queries(self, queries: np.ndarray) -> np.ndarray:
-        queries = np.asarray(queries)
-        if queries.ndim not in (1, 2) or queries.shape[-1] != self.dim or not np.issubdtype(queries.dtype, np.floating):
-            raise ValueError(f"queries must be float ({self.dim},) or (q, {self.dim}), got {queries.dtype} {queries.shape}")
-        if not np.isfinite(queries).all():
-            raise ValueError("queries must be finite; got NaN or inf")
-        return np.ascontiguousarray(queries.reshape(-1, self.dim), dtype=np.float32)
+        return check_queries(queries, self.dim)
 
     def _selection(self, exclude_ids: Iterable[str], filters: Mapping[str, Collection[str]] | None) -> np.ndarray | None:
         """(n,) bool of the items a search may return, or None when that is every item."""
@@ -271,6 +266,16 @@ class VectorStore:
         order = np.argsort(-top_scores, axis=1, kind="stable")
         top = np.take_along_axis(top, order, axis=1)
         return np.take_along_axis(top_scores, order, axis=1), (top if positions is None else positions[top])
+
+
+def check_queries(queries: np.ndarray, dim: int) -> np.ndarray:
+    """(q, dim) contiguous float32 queries from one vector or a batch; a clear error otherwise."""
+    queries = np.asarray(queries)
+    if queries.ndim not in (1, 2) or queries.shape[-1] != dim or not np.issubdtype(queries.dtype, np.floating):
+        raise ValueError(f"queries must be float ({dim},) or (q, {dim}), got {queries.dtype} {queries.shape}")
+    if not np.isfinite(queries).all():
+        raise ValueError("queries must be finite; got NaN or inf")
+    return np.ascontiguousarray(queries.reshape(-1, dim), dtype=np.float32)
 
 
 def _as_values(values: Iterable[str]) -> Iterable[str]:
