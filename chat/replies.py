@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from chat.intent import SearchIntent
 from chat.state import DialogueState
-from retrieval.vocabulary import VocabularyMatcher, normalise_word
+from retrieval.vocabulary import VocabularyMatcher, normalise_word, phrase_key
 
 RESET = "Starting afresh. What are you looking for?"
 ASK = "Tell me what you're looking for, e.g. a colour and a type of item, or upload a photo."
@@ -73,7 +73,7 @@ class Replies:
         target = self.target_phrase({c: v for c, v in self._named(after).items() if v.casefold() not in dropped})
         what = target or (f'results for "{after.description}"' if after.description else "results")
         parts = [f"{'Here is 1' if count == 1 else f'Here are {count}'} {what}{self._similar(after)}"]
-        if after.description and target and after.description.casefold() not in target.casefold():
+        if after.description and target and phrase_key(after.description) not in phrase_key(target):
             parts[0] += f' matching "{after.description}"'
         if after.negatives:
             parts.append("avoiding " + ", ".join(after.negatives))

@@ -62,3 +62,8 @@ def test_small_talk_replies_steer_back_to_shopping(matcher):
 def test_a_result_that_was_not_shown_gets_a_question():
     assert Replies.no_such_result(DialogueState(results=SHOWN)) == "I showed 10 results; which one do you mean (1-10)?"
     assert "no results" in Replies.no_such_result(DialogueState())
+
+
+def test_a_description_the_target_already_says_is_not_repeated(matcher):
+    reply = turn(matcher, "I'm after a black t-shirt for men", DialogueState())
+    assert reply == "Here are 12 Black Tshirts for Men."
