@@ -23,7 +23,7 @@ from pathlib import Path
 from retrieval.catalog import Catalog, CatalogError, load_gallery
 from retrieval.distributed_embedding import embed_with_ray, parts_dir
 from retrieval.encoder import PRECISIONS, Encoder, EncoderUnavailableError, load_encoder
-from retrieval.index import IndexMismatchError, cached_index, index_folder, index_key, open_index
+from retrieval.index import IndexMismatchError, build_index, cached_index, index_folder
 from retrieval.ray_cluster import RayUnavailableError
 from retrieval.vector_store import KINDS, VectorStore, VectorStoreError
 
@@ -62,18 +62,13 @@ def build(args: argparse.Namespace) -> tuple[VectorStore, Path]:
 
 
 def _build_on_ray(args: argparse.Namespace, catalog: Catalog, encoder: Encoder, folder: Path) -> VectorStore:
-    """As `cached_index`, with the photos encoded by a Ray Data job whose finished parts wait
-    in the index folder until the index is saved, so a rerun after a crash resumes."""
-    try:
-        return open_index(folder, catalog, encoder.spec.text)
-    except (IndexMismatchError, VectorStoreError) as err:
-        logger.info("Building the index in %s on Ray: %s", folder, err)
-    vectors = embed_with_ray(catalog, args.encoder, args.ray_address, args.workers, folder, precision=args.precision)
-    store = VectorStore(vectors, catalog.ids, {c: catalog.column(c) for c in catalog.attribute_columns}, kind=args.kind)
-    # The manifest `cached_index` writes, so the app and the evaluations open this index as theirs.
-    store.save(folder, {**index_key(catalog, encoder.spec.text).as_manifest(), "dim": store.dim, "items": len(store),
-                        "precision": encoder.mode.name})
-    shutil.rmtree(parts_dir(folder))
+    """As `cached_index` (the same folder and manifest, so the app and the evaluations open this
+    index as theirs), with the photos encoded by a Ray Data job whose finished parts wait in the
+    index folder until the index is saved, so a rerun after a crash resumes."""
+    store = build_index(catalog, encoder, folder, kind=args.kind, embed=lambda: embed_with_ray(
+        catalog, args.encoder, args.ray_address, args.workers, folder, precision=args.precision))
+    if parts_dir(folder).exists():  # absent when the index was already up to date
+        shutil.rmtree(parts_dir(folder))
     return store
 
 

@@ -21,6 +21,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from retrieval.catalog import Catalog
 from retrieval.encoder import Encoder
 from retrieval.vector_store import VectorStore, VectorStoreError
@@ -89,9 +91,11 @@ def build_index(
     kind: str = "auto",
     progress: bool = False,
     on_progress: ProgressCallback | None = None,
+    embed: Callable[[], np.ndarray] | None = None,
 ) -> VectorStore:
     """Encode every photo and save the index to `out`; an up-to-date index there is reused as
-    is, whatever precision it was built in."""
+    is, whatever precision it was built in. `embed` computes the (n, d) vectors in catalogue
+    order another way (a Ray Data job); by default the encoder runs in this process."""
     key = index_key(catalog, encoder.spec.text)
     if (out / "manifest.json").is_file():
         try:
@@ -103,8 +107,11 @@ def build_index(
         except (IndexMismatchError, VectorStoreError) as err:
             logger.info("Rebuilding the index in %s: %s", out, err)
     started = time.perf_counter()
-    paths = [catalog.image_path(i) for i in catalog.ids]
-    vectors = encoder.encode_images(paths, progress=progress, on_batch=on_progress)
+    if embed is None:
+        paths = [catalog.image_path(i) for i in catalog.ids]
+        vectors = encoder.encode_images(paths, progress=progress, on_batch=on_progress)
+    else:
+        vectors = embed()
     attributes = {c: catalog.column(c) for c in catalog.attribute_columns}
     store = VectorStore(vectors, catalog.ids, attributes, kind=kind)
     store.save(out, {**key.as_manifest(), "dim": encoder.dim, "items": len(catalog), "precision": encoder.mode.name})
