@@ -17,7 +17,7 @@ import json
 import logging
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import gradio as gr
@@ -132,7 +132,7 @@ def build_app(loader: Loader) -> gr.Blocks:
         why = _refusal(message, refused)
         if why:  # not sent: the text stays in the box, the chat says why
             note = f"{why} Your message was not sent: it is still in the box."
-            box = gr.MultimodalTextbox(value={"text": text, "files": []}, interactive=True)
+            box = gr.MultimodalTextbox(value={"text": text, "files": []}, interactive=loader.searchable)
             return box, [*chat, {"role": "assistant", "content": _text(note)}], None
         chat = [*chat, _user_message(text, files), {"role": "assistant", "content": "…"}]
         return gr.MultimodalTextbox(value=None, interactive=False), chat, {"text": text, "files": files[:1]}
@@ -176,19 +176,35 @@ def build_app(loader: Loader) -> gr.Blocks:
         view = loader.shop.start_over()
         return ([], *_panels(view))
 
-    def wait_ready(progress=gr.Progress()) -> tuple:
-        """On page load: show the loading progress (indexing on a first start) until ready,
-        then what this catalogue cannot offer, if anything."""
-        while not loader.ready and not loader.error:
+    def watch(until: Callable[[], bool], progress: gr.Progress) -> None:
+        """Show how far loading got (the photos indexed, on a first start) until `until()`."""
+        while not until() and not loader.error:
             if loader.total and loader.done < loader.total:
-                progress((loader.done, loader.total), desc="Indexing catalogue photos", unit="photos")
+                progress((loader.done, loader.total), desc=loader.status() if loader.searchable else
+                         "Indexing catalogue photos", unit="photos")
             else:
                 progress(None, desc=loader.status())
             time.sleep(0.5)
-        if loader.error:
-            return gr.Markdown(loader.status(), visible=True), gr.MultimodalTextbox(interactive=False)
+
+    def settled_status() -> gr.Markdown:
+        """The line above the chat: the error, the partial search, or what this catalogue
+        cannot offer once ready (hidden when nothing)."""
+        if loader.error or not loader.ready:
+            return gr.Markdown(loader.status(), visible=True)
         notes = "\n".join(f"- {note}" for note in loader.notes)
-        return gr.Markdown(notes, visible=bool(notes)), gr.MultimodalTextbox(interactive=True)
+        return gr.Markdown(notes, visible=bool(notes))
+
+    def wait_searchable(progress=gr.Progress()) -> tuple:
+        """On page load: the loading progress until a shopper can search (the whole index, or
+        its first part on a first start); then the box opens."""
+        watch(lambda: loader.searchable, progress)
+        return settled_status(), gr.MultimodalTextbox(interactive=loader.searchable)
+
+    def wait_ready(progress=gr.Progress()) -> gr.Markdown:
+        """While the shopper searches a part of the catalogue: the status stays live ("Searching
+        3,072 of 11,242 products") until the whole index serves."""
+        watch(lambda: loader.ready, progress)
+        return settled_status()
 
     # API: the same actions, returning the reply and the shown results as JSON.
     def api(view: View) -> tuple:
@@ -242,7 +258,7 @@ def build_app(loader: Loader) -> gr.Blocks:
                 chips = gr.HTML([], html_template=_asset("chips.html"), js_on_load=clicks, elem_id="chips")
                 box = gr.MultimodalTextbox(
                     elem_id="box", show_label=False, file_types=["image"], file_count="single",
-                    interactive=loader.ready, autofocus=True,
+                    interactive=loader.searchable, autofocus=True,
                     placeholder="e.g. \"a black t-shirt for men\" · attach or paste a photo · \"like #3 but red\"")
                 with gr.Row():
                     undo_button = gr.Button("↶ Undo", size="sm", interactive=False, elem_id="undo")
@@ -261,7 +277,9 @@ def build_app(loader: Loader) -> gr.Blocks:
 
         panels = [session, results, chips, refining, undo_button]
         ui = {"api_visibility": "private"}
-        reopen = {"fn": lambda: gr.MultimodalTextbox(interactive=True), "inputs": None, "outputs": box,
+        # After a turn the box opens only where a shopper can search: an example clicked while
+        # the first part is still being indexed gets the status, and the box stays closed.
+        reopen = {"fn": lambda: gr.MultimodalTextbox(interactive=loader.searchable), "inputs": None, "outputs": box,
                   "queue": False, **ui}
         show_results = {"fn": None, "js": _asset("show_results.js"), **ui}
         box.submit(take_message, [box, chatbot, refused], [box, chatbot, pending], queue=False,
@@ -274,7 +292,8 @@ def build_app(loader: Loader) -> gr.Blocks:
         chips.click(on_chip, [chatbot, session], [chatbot, *panels], **ui)
         undo_button.click(on_undo, [chatbot, session], [chatbot, *panels], **ui)
         start_over.click(on_start_over, None, [chatbot, *panels], **ui)
-        app.load(wait_ready, None, [status, box], concurrency_limit=None, **ui)
+        app.load(wait_searchable, None, [status, box], concurrency_limit=None, **ui).then(
+            wait_ready, None, [status], concurrency_limit=None, **ui)
 
         out = [api_reply, api_results, session]
         gr.on([], respond, [api_message, api_image, session], out, api_name="respond")

@@ -41,18 +41,32 @@ class AssistantConfig:
 
 
 def open_assistant(config: AssistantConfig, on_progress: ProgressCallback | None = None,
-                   on_stage: Stage | None = None, progress: bool = True) -> Assistant:
+                   on_stage: Stage | None = None, progress: bool = True,
+                   on_partial: Callable[[Assistant], None] | None = None) -> Assistant:
     """The assistant `config` describes, with its LLM loaded so that no turn pays for it; the
-    index builds (with progress) on first use. `on_stage(text)` hears what is happening."""
+    index builds (with progress) on first use. `on_stage(text)` hears what is happening;
+    during a first build `on_partial` gets an assistant over the products indexed so far
+    after each finished part (the reader is loaded once, for the first of them)."""
     from retrieval.retriever import open_retriever
 
     stage = on_stage or (lambda text: None)
     stage("Loading the catalogue and the encoder…")
+    readers: list[Rewriter] = []  # loaded once: every retriever here has the same vocabulary
+
+    def assistant(retriever: Retriever) -> Assistant:
+        from chat.assistant import Assistant
+
+        if not readers:
+            readers.append(assistant_for(retriever, config.llm, stage).rewriter)
+        return Assistant(retriever, readers[0])
+
+    partial = None if on_partial is None else (lambda retriever: on_partial(assistant(retriever)))
     retriever = open_retriever(config.catalog, config.encoder, config.gallery, config.index_dir,
                                method=config.method, composer_dir=config.composer,
                                on_progress=on_progress, progress=progress, precision=config.precision,
-                               backend=config.backend, shards=config.shards, ray_address=config.ray_address)
-    return assistant_for(retriever, config.llm, stage)
+                               backend=config.backend, shards=config.shards, ray_address=config.ray_address,
+                               on_partial=partial)
+    return assistant(retriever)
 
 
 def assistant_for(retriever: Retriever, llm: str, on_stage: Stage | None = None) -> Assistant:

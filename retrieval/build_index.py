@@ -8,20 +8,20 @@ whatever later opens this catalogue and encoder with the same --index-dir finds 
 ready instead of building it on first use. An up-to-date index is left as it is, whatever
 precision it was built in. Encoding runs in this process, or with --ray-address as a Ray
 Data job over a cluster (retrieval.distributed_embedding): `local` starts one on this machine
-for the build and stops it afterwards.
+for the build and stops it afterwards. Either way the vectors are saved part by part in the
+index folder until the index is saved, so a build that dies resumes when run again.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
-import shutil
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from retrieval.catalog import Catalog, CatalogError, load_gallery
-from retrieval.distributed_embedding import embed_with_ray, parts_dir
+from retrieval.distributed_embedding import embed_with_ray
 from retrieval.encoder import PRECISIONS, Encoder, EncoderUnavailableError, load_encoder
 from retrieval.index import IndexMismatchError, build_index, cached_index, index_folder
 from retrieval.ray_cluster import RayUnavailableError
@@ -64,12 +64,9 @@ def build(args: argparse.Namespace) -> tuple[VectorStore, Path]:
 def _build_on_ray(args: argparse.Namespace, catalog: Catalog, encoder: Encoder, folder: Path) -> VectorStore:
     """As `cached_index` (the same folder and manifest, so the app and the evaluations open this
     index as theirs), with the photos encoded by a Ray Data job whose finished parts wait in the
-    index folder until the index is saved, so a rerun after a crash resumes."""
-    store = build_index(catalog, encoder, folder, kind=args.kind, embed=lambda: embed_with_ray(
+    index folder until `build_index` has saved the index, so a rerun after a crash resumes."""
+    return build_index(catalog, encoder, folder, kind=args.kind, embed=lambda: embed_with_ray(
         catalog, args.encoder, args.ray_address, args.workers, folder, precision=args.precision))
-    if parts_dir(folder).exists():  # absent when the index was already up to date
-        shutil.rmtree(parts_dir(folder))
-    return store
 
 
 def main(argv: Sequence[str] | None = None) -> int:

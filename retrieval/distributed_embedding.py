@@ -3,9 +3,10 @@
 The photos are a dataset of (row, path); `map_batches` runs the encoder in a fixed pool
 of actor workers (one GPU each where the cluster has GPUs), each loading the model once.
 The driver collects vectors into parts of `part_rows` consecutive rows and writes each
-finished part to `work_dir/embedding-parts/` at once, so a run that dies (driver, worker,
-node) restarts where it stopped: parts on disk are skipped. The result is what the
-in-process build gives, `load_encoder(spec).encode_images(paths)`, up to float rounding.
+finished part to `work_dir/embedding-parts/` at once (`retrieval.embedding_parts`, shared
+with the in-process build), so a run that dies (driver, worker, node) restarts where it
+stopped: parts on disk are skipped. The result is what the in-process build gives,
+`load_encoder(spec).encode_images(paths)`, up to float rounding.
 
 Every node reads the photos from the same paths: on one machine that is a given; on a
 cluster the catalogue must sit on a shared mount.
@@ -13,12 +14,8 @@ cluster the catalogue must sit on a shared mount.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import math
-import os
-import shutil
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -26,14 +23,14 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from retrieval.catalog import Catalog
+from retrieval.embedding_parts import PART_ROWS, EmbeddingParts, parts_dir
 from retrieval.ray_cluster import import_ray, ray_session
 
 logger = logging.getLogger(__name__)
 
-PARTS_DIR = "embedding-parts"
-PART_ROWS = 1024  # rows per file on disk: at most this much work is redone after a crash
+__all__ = ["PART_ROWS", "embed_with_ray", "parts_dir"]
+
 BATCH_SIZE = 64  # images per encoder call in a worker, as the in-process build
-MANIFEST = "manifest.json"
 
 
 class _EncodeBatch:
@@ -47,11 +44,6 @@ class _EncodeBatch:
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         paths = [str(p) for p in batch["path"]]
         return {"row": batch["row"], "vector": self._encoder.encode_images(paths, batch_size=len(paths))}
-
-
-def parts_dir(work_dir: Path) -> Path:
-    """Where `embed_with_ray` keeps finished parts; remove it once the index is saved."""
-    return Path(work_dir) / PARTS_DIR
 
 
 def embed_with_ray(
@@ -74,23 +66,19 @@ def embed_with_ray(
     Parts already in `work_dir` from an interrupted run with the same encoder and ids are
     reused; parts from anything else are deleted first.
     """
-    if part_rows < 1:
-        raise ValueError(f"part_rows must be positive, got {part_rows}")
-    folder = _prepare(parts_dir(work_dir), {"encoder": encoder_spec, "precision": precision}, catalog.ids, part_rows)
-    n = len(catalog)
-    parts = math.ceil(n / part_rows)
-    todo = [p for p in range(parts) if not _part_path(folder, p).is_file()]
-    if len(todo) < parts:
-        logger.info("%d of %d parts already embedded in %s: skipping them", parts - len(todo), parts, folder)
+    parts = EmbeddingParts(work_dir, {"encoder": encoder_spec, "precision": precision}, catalog.ids, part_rows)
+    todo = parts.todo()
+    if len(todo) < parts.count:
+        logger.info("%d of %d parts already embedded in %s: skipping them", parts.count - len(todo), parts.count, parts.folder)
     if todo:
         paths = [str(catalog.image_path(i).resolve()) for i in catalog.ids]
-        rows = [r for p in todo for r in range(p * part_rows, min(n, (p + 1) * part_rows))]
+        rows = [r for p in todo for r in parts.rows(p)]
         with ray_session(ray_address):
-            _embed_rows(folder, {"spec": encoder_spec, "precision": precision}, paths, rows, part_rows, workers, progress, on_progress)
-    return np.concatenate([_read_part(folder, p, min(part_rows, n - p * part_rows)) for p in range(parts)])
+            _embed_rows(parts, {"spec": encoder_spec, "precision": precision}, paths, rows, workers, progress, on_progress)
+    return parts.read_all()
 
 
-def _embed_rows(folder: Path, encoder: dict[str, str], paths: Sequence[str], rows: list[int], part_rows: int, workers: int | None,
+def _embed_rows(parts: EmbeddingParts, encoder: dict[str, str], paths: Sequence[str], rows: list[int], workers: int | None,
                 progress: bool, on_progress: Callable[[int, int], None] | None) -> None:
     """Run the Ray Data job over `rows` and write each part as soon as all its rows are back."""
     import_ray()  # says how to install it when absent
@@ -104,6 +92,7 @@ def _embed_rows(folder: Path, encoder: dict[str, str], paths: Sequence[str], row
         raise ValueError(f"workers must be positive, got {workers}")
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = False  # ours below counts photos, Ray's counts blocks
+    part_rows = parts.part_rows
     dataset = ray.data.from_items([{"row": r, "path": paths[r]} for r in rows],
                                   override_num_blocks=max(workers, math.ceil(len(rows) / part_rows)))
     encoded = dataset.map_batches(
@@ -129,49 +118,9 @@ def _embed_rows(folder: Path, encoder: dict[str, str], paths: Sequence[str], row
                 part = row // part_rows
                 pending.setdefault(part, {})[row] = vector
                 if len(pending[part]) == expected[part]:
-                    _write_part(folder, part, pending.pop(part))
+                    finished = pending.pop(part)
+                    parts.write(part, np.stack([finished[r] for r in sorted(finished)]))
             done += len(batch["row"])
             bar.update(len(batch["row"]))
             if on_progress:
                 on_progress(done, len(rows))
-
-
-def _prepare(folder: Path, encoder: dict[str, str], ids: Sequence[str], part_rows: int) -> Path:
-    """The parts folder, emptied unless its parts come from this encoder, these ids and part size."""
-    key = {**encoder, "items": len(ids), "part_rows": part_rows,
-           "ids_digest": hashlib.sha256("\n".join(ids).encode()).hexdigest()[:16]}
-    manifest = folder / MANIFEST
-    try:
-        same = json.loads(manifest.read_text()) == key
-    except (OSError, ValueError):
-        same = False
-    if not same:
-        if folder.exists():
-            logger.info("Parts in %s come from another encoder or catalogue: starting over", folder)
-            shutil.rmtree(folder)
-        folder.mkdir(parents=True)
-        manifest.write_text(json.dumps(key, indent=2))
-    return folder
-
-
-def _part_path(folder: Path, part: int) -> Path:
-    return folder / f"part-{part:07d}.npy"
-
-
-def _write_part(folder: Path, part: int, vectors: dict[int, np.ndarray]) -> None:
-    """Written under a temporary name and renamed, so a crash never leaves half a part."""
-    stacked = np.stack([vectors[r] for r in sorted(vectors)]).astype(np.float32)
-    temporary = folder / f".part-{part:07d}.tmp.npy"
-    np.save(temporary, stacked)
-    os.replace(temporary, _part_path(folder, part))
-
-
-def _read_part(folder: Path, part: int, rows: int) -> np.ndarray:
-    path = _part_path(folder, part)
-    try:
-        vectors = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as err:
-        raise RuntimeError(f"Embedding part {path} is unreadable ({err}): delete {folder} and run again") from err
-    if vectors.ndim != 2 or len(vectors) != rows:
-        raise RuntimeError(f"Embedding part {path} holds {vectors.shape}, expected {rows} rows: delete {folder} and run again")
-    return vectors

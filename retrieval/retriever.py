@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 import logging
 import threading
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,7 +33,7 @@ from retrieval.compose import (
 from retrieval.encoder import Encoder, ImageInput, load_encoder
 from retrieval.index import ProgressCallback, cached_index
 from retrieval.reference import Reference
-from retrieval.sharded_store import serve_store
+from retrieval.sharded_store import ShardedStore, serve_store
 from retrieval.vector_store import SearchHit, VectorStore
 from retrieval.vocabulary import VocabularyMatcher
 
@@ -103,6 +103,14 @@ class Retriever:
         other.settings = settings
         other.composition = composition(settings.method, settings.sum_weights, settings.edit_weights,
                                         settings.trained_weights, self.composer)
+        return other
+
+    def with_store(self, store: VectorStore | ShardedStore) -> Retriever:
+        """The same retriever over another index of this catalogue (while the index is built,
+        a larger part of it after each part): the value prototypes are not encoded again."""
+        other = copy.copy(self)
+        other.store = store
+        other.inferrer = AttributeInferrer(store, self.prototypes, self.inferrer.settings)
         return other
 
     def _value_prototypes(self) -> ValuePrototypes:
@@ -203,6 +211,7 @@ def open_retriever(
     backend: str = "faiss",
     shards: int | None = None,
     ray_address: str | None = None,
+    on_partial: Callable[[Retriever], None] | None = None,
 ) -> Retriever:
     """The one way to open a retriever: catalogue, encoder, the cached index of the gallery
     (built on first use), and a trained composer when `composer_dir` is given.
@@ -213,6 +222,10 @@ def open_retriever(
     encoder's; a cached index built in another precision is reused. `backend` "ray" serves
     the index as `shards` shards on the Ray cluster at `ray_address` (`local`: one started
     on this machine), searched by scatter-gather (`retrieval.sharded_store`).
+
+    While a first build runs, `on_partial` gets a retriever over the products indexed so far
+    after each finished part (in this process whatever the backend: it serves only until
+    the whole index is ready).
     """
     method = method or ("trained" if composer_dir else "edit")
     settings = RetrievalSettings(method=method)
@@ -226,9 +239,17 @@ def open_retriever(
     catalog = catalog_dir if isinstance(catalog_dir, Catalog) else load_catalog(catalog_dir)
     encoder = load_encoder(encoder_spec, precision=precision)
     indexed = catalog.subset(read_ids(gallery)) if gallery else catalog
-    store = serve_store(cached_index(indexed, encoder, index_dir, on_progress=on_progress, progress=progress),
-                        backend, shards, ray_address)
-    return Retriever(catalog, encoder, store, default_description_columns(catalog), settings, composer)
+    made: list[Retriever] = []  # the first one; the others reuse its value prototypes
+
+    def over(store: VectorStore | ShardedStore) -> Retriever:
+        if not made:
+            made.append(Retriever(catalog, encoder, store, default_description_columns(catalog), settings, composer))
+            return made[0]
+        return made[0].with_store(store)
+
+    partial = None if on_partial is None else (lambda store: on_partial(over(store)))
+    store = cached_index(indexed, encoder, index_dir, on_progress=on_progress, progress=progress, on_partial=partial)
+    return over(serve_store(store, backend, shards, ray_address))
 
 
 # The columns a target description is written from, when the catalogue has them. Measured on

@@ -15,6 +15,7 @@ measures the settings below; benchmarks/README_index.md has the figures.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
@@ -29,7 +30,7 @@ import numpy as np
 
 logger = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: a sha256 of every file in the manifest, checked on load
 KINDS = ("auto", "flat", "ivf", "hnsw")
 AUTO_FLAT_MAX = 100_000  # exact search of 100k x 512 takes 10-15 ms of CPU a query
 EXACT_SUBSET_MAX = 2_000  # filters keeping fewer items are searched exactly with numpy (< 1 ms; at 5k the gather costs more than IVF)
@@ -168,12 +169,13 @@ class VectorStore:
         """Write the store to `folder`; `manifest` (JSON-able) is stored alongside and given back by `load`.
 
         manifest.json is written last, so an interrupted save leaves a folder that `load`
-        refuses instead of a half-written store.
+        refuses instead of a half-written store. It holds the sha256 of every file written,
+        so a file changed afterwards (zeros written into the vectors, a truncated copy) is
+        refused by `load` instead of serving wrong results.
         """
         if OWN_KEY in manifest:
             raise ValueError(f"manifest key {OWN_KEY!r} is reserved for the vector store itself")
-        own = {"format_version": FORMAT_VERSION, "kind": self.kind, "dim": self.dim, "items": len(self)}
-        manifest_text = json.dumps({**manifest, OWN_KEY: own}, indent=2)  # fails on a non-JSON value before touching files
+        json.dumps(dict(manifest))  # fails on a non-JSON value before touching files
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         (folder / MANIFEST).unlink(missing_ok=True)
@@ -184,8 +186,10 @@ class VectorStore:
         np.save(folder / ATTRIBUTE_CODES, codes)  # (n, columns) int32, columns in attributes.json order
         if self.kind != "flat":  # a flat index is just the vectors: rebuilt on load in a moment
             faiss.write_index(self._index, str(folder / INDEX))
+        own = {"format_version": FORMAT_VERSION, "kind": self.kind, "dim": self.dim, "items": len(self),
+               "checksums": {name: file_checksum(folder / name) for name in stored_files(self.kind)}}
         partial = folder / (MANIFEST + ".partial")
-        partial.write_text(manifest_text)
+        partial.write_text(json.dumps({**manifest, OWN_KEY: own}, indent=2))
         os.replace(partial, folder / MANIFEST)
         logger.info("Saved %r to %s", self, folder)
 
@@ -199,6 +203,7 @@ class VectorStore:
                 f"The vector store in {folder} has format version {own.get('format_version')!r}, "
                 f"this code reads version {FORMAT_VERSION}: rebuild the index."
             )
+        _verify_checksums(folder, own)
         try:
             store = cls.__new__(cls)
             store._assemble(*_read_parts(folder, own))
@@ -356,6 +361,45 @@ def _trained_ivf(vectors: np.ndarray) -> faiss.IndexIVFFlat:
     logger.info("Training an IVF index of %d x %d: %d lists, k-means on %d items", n, d, nlist, len(sample))
     index.train(vectors[np.sort(sample)])
     return index
+
+
+def stored_files(kind: str) -> tuple[str, ...]:
+    """The files `save` writes for a store of this kind, besides the manifest."""
+    files = (VECTORS, IDS, ATTRIBUTE_VALUES, ATTRIBUTE_CODES)
+    return files if kind == "flat" else (*files, INDEX)
+
+
+def file_checksum(path: Path) -> str:
+    """sha256 of a file, read in chunks (a 1M x 512 vectors file is 2 GB)."""
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def checksum_problems(folder: Path, kind: str, checksums: Mapping[str, str]) -> list[str]:
+    """What is wrong with the files of a saved store, one sentence each; empty when none."""
+    problems = []
+    for name in stored_files(kind):
+        path = folder / name
+        if name not in checksums:
+            problems.append(f"{name} has no checksum in {MANIFEST}")
+        elif not path.is_file():
+            problems.append(f"{name} is missing")
+        elif file_checksum(path) != checksums[name]:
+            problems.append(f"{name} does not match the checksum written with it: the file changed after the index was saved")
+    return problems
+
+
+def _verify_checksums(folder: Path, own: dict) -> None:
+    """VectorStoreError naming every file that is missing, unlisted or changed since `save`."""
+    checksums = own.get("checksums")
+    if not isinstance(checksums, dict):
+        raise VectorStoreError(f"The manifest in {folder} lists no checksums of the index files: rebuild the index.")
+    try:
+        problems = checksum_problems(folder, str(own.get("kind")), checksums)
+    except OSError as err:
+        raise VectorStoreError(f"The vector store in {folder} is unreadable ({err}): rebuild the index.") from err
+    if problems:
+        raise VectorStoreError(f"The vector store in {folder} cannot be trusted ({'; '.join(problems)}): rebuild the index.")
 
 
 def _read_manifest(folder: Path) -> tuple[dict, dict]:

@@ -2,7 +2,10 @@
 
 A cached index opens in seconds, a first build takes minutes; during those the UI is already
 up, and every action answers through `LoadingShop` with how far loading got, so the app
-needs no readiness checks of its own. The catalogue is read once, here, and shared by the
+needs no readiness checks of its own. A first build indexes the photos part by part: from
+the first finished part on, a shop over the products indexed so far answers instead ("Searching
+3,072 of 11,242 products; indexing continues…"), replaced by each larger one, and by the
+whole shop when the index is done. The catalogue is read once, here, and shared by the
 assistant and the app (which serves its photos). What a catalogue lacks is said at start
 (`Loader.notes`, also logged): without a colour column "red" means nothing, and a shopper
 who is not told so only sees random colours.
@@ -19,6 +22,7 @@ from shop.session import Session, View
 from shop.settings import AppSettings, resolve_catalog
 
 if TYPE_CHECKING:
+    from chat.assistant import Assistant
     from retrieval.catalog import Catalog
     from retrieval.vocabulary import VocabularyMatcher
     from shop.session import Shop
@@ -65,6 +69,25 @@ def feature_notes(catalog: Catalog, matcher: VocabularyMatcher) -> list[str]:
     return notes
 
 
+def partial_status(searchable: int, total: int) -> str:
+    """The status line while the shopper searches a part of the catalogue."""
+    return f"Searching {searchable:,} of {total:,} products; indexing continues…"
+
+
+class _IndexWarnings(logging.Handler):
+    """Collects what the index logs as warnings from one thread (a saved index refused and
+    rebuilt), so the page says it too, not only the terminal."""
+
+    def __init__(self, notes: list[str]):
+        super().__init__(logging.WARNING)
+        self._notes = notes
+        self._thread = threading.get_ident()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.thread == self._thread:
+            self._notes.append(record.getMessage())
+
+
 class Loader:
     """Opens the assistant (as a `Shop`) in a background thread and reports how far it got.
 
@@ -80,7 +103,9 @@ class Loader:
         self.stage = "Loading the catalogue and the models…"
         self.done = 0
         self.total = 0
+        self.searchable_items = 0  # products the partial shop searches, while the index is built
         self._ready: Shop | None = None
+        self._partial: Shop | None = None  # over the products indexed so far
         self._loading = LoadingShop(self)
         self._settled = threading.Event()  # ready, failed, or a long index build has begun
         self._thread = threading.Thread(target=self._load, name="open-assistant", daemon=True)
@@ -90,8 +115,8 @@ class Loader:
         return self
 
     def wait_until_settled(self, timeout: float | None = None) -> Loader:
-        """Return once the assistant is ready, loading failed, or indexing began (then the UI
-        can start and show the progress)."""
+        """Return once the assistant is ready, loading failed, or indexing began or resumed
+        (then the UI can start and show the progress)."""
         self._settled.wait(timeout)
         return self
 
@@ -104,14 +129,22 @@ class Loader:
         return self._ready is not None
 
     @property
+    def searchable(self) -> bool:
+        """Whether a shopper can search: the shop is ready, or a part of the index is."""
+        return self._ready is not None or self._partial is not None
+
+    @property
     def shop(self) -> Shop | LoadingShop:
-        """The shop to serve a request with: the real one once ready."""
-        return self._ready or self._loading
+        """The shop to serve a request with: the real one once ready, before that the one over
+        the products indexed so far, else the stand-in that answers with the status."""
+        return self._ready or self._partial or self._loading
 
     def status(self) -> str:
         """One line for the UI while the assistant is not ready."""
         if self.error:
             return f"The shop could not start: {self.error}"
+        if self._partial is not None and not self.ready:
+            return partial_status(self.searchable_items, self.total)
         if self.total and self.done < self.total:
             return (f"Indexing the catalogue photos: {self.done:,} of {self.total:,} "
                     "(only the first start takes this long).")
@@ -124,19 +157,33 @@ class Loader:
     def _stage(self, text: str) -> None:
         self.stage = text
 
+    def _serve_partial(self, assistant: Assistant) -> None:
+        """Serve the products indexed so far until the next part or the whole index."""
+        from shop.session import Shop
+
+        self.searchable_items = len(assistant.retriever.store)
+        self._partial = Shop(assistant)
+        self._settled.set()
+
     def _load(self) -> None:
         # torch and the models load here, not at import: a bad setting must fail in seconds.
         from chat.factory import open_assistant
         from retrieval.catalog import load_catalog
         from shop.session import Shop
 
+        index_notes: list[str] = []
+        index_log = logging.getLogger("retrieval.index")
+        heard = _IndexWarnings(index_notes)
+        index_log.addHandler(heard)
         try:
             self.catalog = load_catalog(resolve_catalog(self.settings.catalog))
             config = self.settings.assistant_config(self.catalog)
-            assistant = open_assistant(config, on_progress=self._progress, on_stage=self._stage)
-            self.notes = feature_notes(assistant.retriever.catalog, assistant.retriever.matcher)
-            for note in self.notes:
+            assistant = open_assistant(config, on_progress=self._progress, on_stage=self._stage,
+                                       on_partial=self._serve_partial)
+            features = feature_notes(assistant.retriever.catalog, assistant.retriever.matcher)
+            for note in features:
                 logger.warning(note)
+            self.notes = index_notes + features  # the index's own warnings are logged already
             self._ready = Shop(assistant)
         except (ValueError, RuntimeError, OSError) as err:  # a bad setting or missing file: the message says what to do
             self.error = str(err) or type(err).__name__
@@ -144,4 +191,6 @@ class Loader:
             logger.exception("Opening the assistant failed")
             self.error = str(err) or type(err).__name__
         finally:
+            index_log.removeHandler(heard)
+            self._partial = None  # replaced by the whole shop, or withdrawn with the error
             self._settled.set()

@@ -198,6 +198,56 @@ def test_unusable_folder_asks_for_a_rebuild(stores, tmp_path, damage):
         VectorStore.load(tmp_path)
 
 
+def _swap_two_ids(folder):
+    """Same length, same ids, valid JSON: only the checksum tells it from the saved file."""
+    ids = json.loads((folder / "ids.json").read_text())
+    ids[0], ids[1] = ids[1], ids[0]
+    (folder / "ids.json").write_text(json.dumps(ids))
+
+
+def _zero_some_vectors(folder):
+    vectors = np.load(folder / "vectors.npy", mmap_mode="r+")
+    vectors[10:15] = 0  # a valid array of the right shape: only the checksum tells
+    vectors.flush()
+
+
+def _forget_a_checksum(folder):
+    manifest = json.loads((folder / "manifest.json").read_text())
+    del manifest["vector_store"]["checksums"]["attribute_codes.npy"]
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+
+
+def _delete_the_index(folder):
+    (folder / "index.faiss").unlink()
+
+
+@pytest.mark.parametrize(("damage", "message"), [
+    (_swap_two_ids, "ids.json does not match the checksum written with it: the file changed after the index was saved"),
+    (_zero_some_vectors, "vectors.npy does not match the checksum written with it"),
+    (_forget_a_checksum, "attribute_codes.npy has no checksum in manifest.json"),
+    (_delete_the_index, "index.faiss is missing"),
+])
+def test_a_file_changed_after_saving_is_named_and_refused(stores, tmp_path, damage, message):
+    stores["ivf"].save(tmp_path, {})
+    assert set(json.loads((tmp_path / "manifest.json").read_text())["vector_store"]["checksums"]) == {
+        "vectors.npy", "ids.json", "attributes.json", "attribute_codes.npy", "index.faiss"}
+    VectorStore.load(tmp_path)  # intact: accepted
+    damage(tmp_path)
+    with pytest.raises(VectorStoreError, match="rebuild") as refused:
+        VectorStore.load(tmp_path)
+    assert message in str(refused.value)
+
+
+def test_a_store_saved_before_checksums_is_refused(stores, tmp_path):
+    stores["flat"].save(tmp_path, {})
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    manifest["vector_store"]["format_version"] = 1  # what stores without checksums say
+    del manifest["vector_store"]["checksums"]
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(VectorStoreError, match="format version 1, this code reads version 2"):
+        VectorStore.load(tmp_path)
+
+
 def test_missing_folder_gives_vector_store_error(tmp_path):
     with pytest.raises(VectorStoreError, match="build the index"):
         VectorStore.load(tmp_path / "absent")
