@@ -91,8 +91,11 @@ def test_answer_parses_and_obeys_the_schema(smollm2, decoder, name):
     assert text == json.dumps(answer, separators=(",", ":"), ensure_ascii=False), "not compact JSON"
 
 
-def test_decode_reports_forced_tokens_and_passes(smollm2, decoder):
-    _, tokenizer = smollm2
+def test_decode_reports_forced_tokens_and_passes(smollm2):
+    from chat.decoding import ConstrainedDecoder
+
+    model, tokenizer = smollm2
+    decoder = ConstrainedDecoder(model, tokenizer, SCHEMA, MAX_NEW_TOKENS, prompt_lookup=False)
     decoded = decoder.decode(_prompt(tokenizer, FUZZ["plain"]))
     assert json.loads(decoded.text)["action"] in SCHEMA["properties"]["action"]["enum"]
     assert decoded.forced_tokens >= 3  # at least the opening {"action":" is forced
@@ -100,11 +103,25 @@ def test_decode_reports_forced_tokens_and_passes(smollm2, decoder):
     assert decoded.forward_passes == decoded.new_tokens - decoded.forced_tokens
 
 
+@pytest.mark.parametrize("message", ["plain", "json_looking", "emoji"])
+def test_prompt_lookup_gives_the_greedy_answer_in_fewer_passes(smollm2, decoder, message):
+    from chat.decoding import ConstrainedDecoder
+
+    model, tokenizer = smollm2
+    prompt = _prompt(tokenizer, f'Copy the details into "text": {FUZZ[message]}')
+    plain = ConstrainedDecoder(model, tokenizer, SCHEMA, MAX_NEW_TOKENS, prompt_lookup=False).decode(prompt)
+    drafted = decoder.decode(prompt)
+    assert drafted.text == plain.text
+    assert drafted.forward_passes <= plain.forward_passes
+    assert drafted.forward_passes < plain.forward_passes or drafted.drafted_tokens == 0
+
+
 def test_without_jump_forward_every_token_is_a_pass(smollm2):
     from chat.decoding import ConstrainedDecoder
 
     model, tokenizer = smollm2
-    decoded = ConstrainedDecoder(model, tokenizer, SCHEMA, jump_forward=False).decode(_prompt(tokenizer, "hello"))
+    decoder = ConstrainedDecoder(model, tokenizer, SCHEMA, jump_forward=False, prompt_lookup=False)
+    decoded = decoder.decode(_prompt(tokenizer, "hello"))
     assert json.loads(decoded.text)["action"] in SCHEMA["properties"]["action"]["enum"]
     assert decoded.forced_tokens == 0
     assert decoded.forward_passes == decoded.new_tokens
