@@ -95,18 +95,19 @@ def test_unloadable_folder_gives_llm_unavailable(tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("device", "is_gguf", "has_bnb", "dtype", "four_bit", "int8"),
+    ("device", "is_gguf", "has_bnb", "native_bf16", "dtype", "four_bit", "int8"),
     [
-        ("cuda", False, True, torch.bfloat16, True, False),
-        ("cuda", False, False, torch.bfloat16, False, False),  # no bitsandbytes: bf16, warned
-        ("cuda", True, True, torch.bfloat16, False, False),  # GGUF is de-quantized: bf16
-        ("mps", False, False, torch.float16, False, False),
-        ("cpu", False, False, torch.float32, False, False),  # int8 is opt-in: it breaks the 135M reader
-        ("cpu", True, False, torch.float32, False, False),
+        ("cuda", False, True, True, torch.bfloat16, True, False),
+        ("cuda", False, False, True, torch.bfloat16, False, False),  # no bitsandbytes: bf16, warned
+        ("cuda", True, True, True, torch.bfloat16, False, False),  # GGUF is de-quantized: bf16
+        ("mps", False, False, False, torch.float16, False, False),
+        ("cpu", False, False, False, torch.float32, False, False),  # int8 is opt-in: it breaks the 135M reader
+        ("cpu", True, False, False, torch.float32, False, False),
+        ("cpu", True, False, True, torch.bfloat16, False, False),  # native bf16: half the bytes per pass
     ],
 )
-def test_load_settings_per_device(device, is_gguf, has_bnb, dtype, four_bit, int8):
-    settings = load_settings(device, is_gguf, has_bnb)
+def test_load_settings_per_device(device, is_gguf, has_bnb, native_bf16, dtype, four_bit, int8):
+    settings = load_settings(device, is_gguf, has_bnb, native_bf16)
     assert (settings.device, settings.dtype, settings.quantize_4bit, settings.quantize_int8) == (device, dtype, four_bit, int8)
 
 
