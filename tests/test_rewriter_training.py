@@ -86,3 +86,23 @@ def test_two_training_steps_write_an_adapter_that_loads(tmp_path):
         assert (out / name).is_file()
     loaded = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(base), str(out))
     assert any("lora_" in name for name, _ in loaded.named_parameters())
+
+
+@requires_shared(CAPTIONS)
+def test_direct_changes_set_one_new_value_and_reach_rare_kinds(catalog):
+    from retrieval.vocabulary import VocabularyMatcher
+    from training.synthetic_turns import TurnMaker, direct_change
+
+    matcher = VocabularyMatcher(catalog.vocabulary())
+    maker = TurnMaker(matcher, [(p, catalog.attributes(p)) for p in catalog.ids[:3000]], random.Random(1))
+    turns = [direct_change(maker) for _ in range(400)]
+    kinds = set()
+    for turn in turns:
+        (column, value), = turn.intent.set_attributes.items()
+        assert value != turn.state.reference.attributes.get(column), turn.message
+        assert turn.intent.action == "search" and turn.intent.reference == "current"
+        if column == matcher.kind_columns[0]:
+            kinds.add(value)
+    # Types are drawn uniformly, not by frequency: rare ones ("Socks", "Scarves") are learnt too.
+    rare = {v for v, n in matcher.vocabulary[matcher.kind_columns[0]].items() if n < 50}
+    assert len(kinds & rare) >= 20

@@ -280,6 +280,48 @@ def type_change(t: TurnMaker) -> Turn:
     return Turn("type_change", message, state, False, intent(set={t.kind: kind}))
 
 
+DIRECT = {
+    "colour": ("{x} please", "{x} this time", "now {x}", "switch to {x}", "go for {x}",
+               "let me see it in {x}", "{x} version?", "the {x} one", "{x}, not {old}",
+               "{x} rather than {old}", "prefer {x}", "rather {x}", "change it to {x}",
+               "could it be {x}", "{x} one please", "turn it {x}", "how about in {x}",
+               "{x} instead of {old}", "this but {x}", "same thing, {x}", "{x}?", "{x}"),
+    "kind": ("{p} please", "now {p}", "switch to {p}", "{p} in this style", "same look, as {a}",
+             "find {p} like it", "turn it into {a}", "got matching {p}?", "show {p} instead",
+             "this but {p}", "{p} with this vibe", "change it to {p}", "rather {p}",
+             "prefer {p}", "want {p} now", "{p}?", "{p}"),
+    "people": ("{w} please", "now {w}", "switch to {w}", "is there a {w} one?", "the {w} one",
+               "rather for {w}", "need the {w} version", "{w} sizes?", "{w}"),
+}
+PEOPLE_WORDS = {"Women": ("women", "ladies", "womens", "female"), "Men": ("men", "guys", "mens", "male"),
+                "Boys": ("boys", "boy's"), "Girls": ("girls", "girl's"), "Unisex": ("unisex",)}
+
+
+def direct_change(t: TurnMaker) -> Turn:
+    """A short request to change one attribute of the current item: "{x} this time", "now
+    socks", "the unisex one". Every catalogue value appears (type words as the catalogue
+    spells them), so the reader learns to set what it reads, not only the common values."""
+    state = t.state(t.rng.choice(("picked", "picked", "photo")))
+    column = t.rng.choice(("colour", "colour", "kind", "kind", "people"))
+    template = t.rng.choice(DIRECT[column])
+    if column == "colour":
+        value = t.value(t.colour, state.reference.attributes.get(t.colour))
+        old = (state.reference.attributes.get(t.colour) or "the old colour").lower()
+        message = template.format(x=t.colour_words(value, 0.3), old=old)
+        label = intent(set={t.colour: value})
+    elif column == "kind":
+        value = t.rng.choice([v for v in t.m.vocabulary[t.kind] if v != state.reference.attributes.get(t.kind)])
+        message = template.format(a=t.type_words(value, False), p=t.type_words(value, True))
+        label = intent(set={t.kind: value})
+    else:
+        value = t.rng.choice([v for v in PEOPLE_WORDS if v != state.reference.attributes.get(t.people)])
+        message = template.format(w=t.rng.choice(PEOPLE_WORDS[value]))
+        label = intent(set={t.people: value})
+    if t.rng.random() < 0.1:
+        message = t.typo(message)
+    return Turn("direct_change", message, state, False, label)
+
+
 def pick_result(t: TurnMaker) -> Turn:
     """A shown result named by number, ordinal or "the last one", maybe with a change."""
     state = _with_results(t, t.state())
@@ -455,7 +497,7 @@ def _plain(detail: str) -> str:
 # Generator -> weight: the rules' failure classes weigh most.
 GENERATORS: dict[Generator, float] = {
     new_search: 2, ask_colour: 3, describe_colour: 2, garment_word: 2, details: 1.5,
-    type_change: 1, pick_result: 2, relative_result: 0.7, photo: 1.5, this_one: 0.5,
+    type_change: 1, direct_change: 4, pick_result: 2, relative_result: 0.7, photo: 1.5, this_one: 0.5,
     negation: 1.5, multi: 1.5, gender: 1.2, occasion: 0.8, drop: 0.7, exclude: 0.7,
     answer: 1.2, reset: 0.7, smalltalk: 1.8,
 }
