@@ -124,3 +124,23 @@ def test_bad_messages_get_a_clear_reply(assistant, message):
     turn = assistant.step(DialogueState(), message)
     assert turn.reply.strip() and "Traceback" not in turn.reply and len(turn.reply) < 600
     assert "system prompt" not in turn.reply.lower()
+
+
+class KeepsCurrent:
+    """A reader that sets the colour and keeps the reference at "current" whatever is attached
+    (what the fine-tuned reader did on many photo turns)."""
+
+    def rewrite(self, message, state, has_upload=False):
+        from chat.intent import SearchIntent
+        return SearchIntent(set_attributes={"baseColour": "Red"})
+
+
+def test_a_photo_sent_with_the_message_is_what_gets_searched(retriever):
+    from PIL import Image
+
+    photo_id = next(pid for pid in retriever.store.ids if retriever.store.attributes_of(pid)["articleType"] == "Heels")
+    photo = Image.open(retriever.catalog.image_path(photo_id)).convert("RGB")
+    turn = Assistant(retriever, KeepsCurrent()).step(DialogueState(), "same but red", image=photo)
+    assert turn.state.reference is not None and turn.state.reference.source == "upload"
+    assert attributes(turn, "baseColour") == {"Red"}
+    assert "Heels" in attributes(turn, "articleType")  # the photo's kind, not any red item
