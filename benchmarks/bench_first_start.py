@@ -1,7 +1,7 @@
 """Time to first answer when the app starts: a first start (no index yet) and a restart.
 
     python -m benchmarks.bench_first_start [--catalog DIR] [--encoder SPEC] [--gallery IDS.txt]
-                                           [--index-dir DIR] [--query TEXT] [--json]
+                                           [--index-dir DIR] [--query TEXT] [--precision fp32|bf16|auto] [--json]
 
 The app's loader (`shop.loader.Loader`, what `python app.py` runs once its imports are done)
 opens the assistant in a background thread; this polls it as the page would. For each start:
@@ -56,10 +56,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--gallery", type=Path)
     parser.add_argument("--index-dir", type=Path, help="where the first start builds (default: a fresh temporary folder)")
     parser.add_argument("--query", default="a black t-shirt for men")
+    parser.add_argument("--precision", default="auto", choices=("fp32", "bf16", "auto"),
+                        help="image encoding precision of the index build (fp32: the speed before auto)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     index_dir = args.index_dir or Path(tempfile.mkdtemp(prefix="first-start-"))
-    settings = AppSettings(catalog=args.catalog, encoder=args.encoder, llm="rules", gallery=args.gallery, index_dir=index_dir)
+    settings = AppSettings(catalog=args.catalog, encoder=args.encoder, llm="rules", gallery=args.gallery, index_dir=index_dir,
+                           precision=args.precision)
     try:
         figures = {"first_start": time_start(settings, args.query), "restart": time_start(settings, args.query)}
     finally:
