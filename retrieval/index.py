@@ -5,7 +5,7 @@ encoder spec, the embedding size, the catalogue fingerprint, the gallery ids) an
 precision it was computed in. Opening checks the manifest, so an index built with another
 encoder or from an older catalogue is refused with a rebuild hint instead of returning
 silently wrong results. The precision is recorded but not part of the key: vectors are
-float32 on disk either way and bf16 ones are within 0.996 cosine of fp32, so an index built in
+float32 on disk either way and bf16 ones are within 0.9999 cosine of fp32, so an index built in
 one precision serves an encoder opened in the other. Indexes live in a cache folder, never
 next to the catalogue, which may be read-only. The CLI that fills the cache is
 `python -m retrieval.build_index`.
