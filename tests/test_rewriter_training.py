@@ -99,10 +99,62 @@ def test_direct_changes_set_one_new_value_and_reach_rare_kinds(catalog):
     kinds = set()
     for turn in turns:
         (column, value), = turn.intent.set_attributes.items()
-        assert value != turn.state.reference.attributes.get(column), turn.message
+        assert value != maker.current(turn.state).get(column), turn.message
         assert turn.intent.action == "search" and turn.intent.reference == "current"
         if column == matcher.kind_columns[0]:
             kinds.add(value)
     # Types are drawn uniformly, not by frequency: rare ones ("Socks", "Scarves") are learnt too.
     rare = {v for v, n in matcher.vocabulary[matcher.kind_columns[0]].items() if n < 50}
     assert len(kinds & rare) >= 20
+
+
+@pytest.fixture(scope="module")
+def maker(catalog):
+    from retrieval.vocabulary import VocabularyMatcher
+    from training.synthetic_turns import TurnMaker
+
+    matcher = VocabularyMatcher(catalog.vocabulary())
+    return TurnMaker(matcher, [(p, catalog.attributes(p)) for p in catalog.ids[:3000]], random.Random(2))
+
+
+def test_another_kind_keeps_the_colour_unless_the_turn_names_one(maker):
+    from training.synthetic_turns import matching_kind
+
+    kept = renamed = 0
+    for turn in (matching_kind(maker) for _ in range(300)):
+        wanted, now = turn.intent.set_attributes, maker.current(turn.state)
+        assert wanted[maker.kind] != now.get(maker.kind), turn.message
+        if maker.colour in wanted:  # "and green wallets?": a new search for whoever it was for
+            renamed += 1
+            assert turn.intent.reference == "none"
+            assert wanted.get(maker.people) == turn.state.constraints.get(maker.people)
+        else:  # "wallets to match": only the type changes, colour and reference stay
+            kept += 1
+            assert set(wanted) == {maker.kind} and turn.intent.reference == "current"
+            assert now.get(maker.colour), "a kept colour needs one under discussion"
+    assert kept > 60 and renamed > 60
+
+
+def test_text_searches_under_way_are_states_too(maker):
+    states = [maker.state("none") for _ in range(200)]
+    searches = [s for s in states if {maker.colour, maker.kind} <= set(s.constraints)]
+    assert len(searches) > 40 and all(s.reference is None for s in searches)
+
+
+def test_a_new_search_without_a_colour_word_sets_no_colour(maker):
+    from training.synthetic_turns import new_search
+
+    turns = [new_search(maker) for _ in range(300)]
+    bare = [t for t in turns if maker.colour not in t.intent.set_attributes]
+    assert len(bare) > 40
+    for turn in bare:
+        assert not [m for m in maker.m.find(turn.message) if m.column == maker.colour], turn.message
+
+
+def test_relatives_are_labelled_as_the_catalogue_vocabulary_reads_them(maker):
+    """"for my niece" is Girls and "for my brother" Men in training, as in the rules' table."""
+    from training.synthetic_turns import PEOPLE
+
+    for value, phrases in PEOPLE.items():
+        for phrase in phrases:
+            assert maker.m.value(maker.people, phrase) == value, phrase

@@ -41,9 +41,16 @@ GARMENT_WORDS = {"Tshirts": ("tee", "t-shirt", "shirt", "top"), "Tops": ("top", 
                  "Jackets": ("jacket",), "Trousers": ("trousers", "pants"),
                  "Skirts": ("skirt",), "Heels": ("heels",), "Handbags": ("bag",),
                  "Casual Shoes": ("shoes", "sneakers"), "Watches": ("watch",)}
-PEOPLE = {"Women": ("for her", "for my wife", "ladies'", "women's", "for a woman", "for my mom"),
-          "Men": ("for him", "men's", "for my husband", "for a guy", "for my dad", "gents'"),
-          "Boys": ("for my son", "for a boy", "boys'"), "Girls": ("for my daughter", "girls'"),
+PEOPLE = {"Women": ("for her", "for my wife", "ladies'", "women's", "for a woman", "for my mom",
+                    "for my sister", "for my girlfriend", "for my aunt", "for my grandma",
+                    "for my mother", "for my mum", "a gift for my sister-in-law"),
+          "Men": ("for him", "men's", "for my husband", "for a guy", "for my dad", "gents'",
+                  "for my brother", "for my boyfriend", "for my uncle", "for my grandpa",
+                  "for my father", "a present for my brother-in-law"),
+          "Boys": ("for my son", "for a boy", "boys'", "for my nephew", "for my grandson",
+                   "for my little boy"),
+          "Girls": ("for my daughter", "girls'", "for my niece", "for my granddaughter",
+                    "for my little girl"),
           "Unisex": ("unisex",)}
 USAGE = {"Formal": ("for the office", "for work", "formal"), "Party": ("for a party", "for a night out"),
          "Sports": ("for the gym", "for running", "sporty"), "Casual": ("casual", "for everyday"),
@@ -123,12 +130,23 @@ class TurnMaker:
             else:
                 ref = Reference("upload", attributes={c: attributes[c] for c in attributes
                                                       if c != "usage" and rng.random() < 0.8})
-        constraints = {}
-        if rng.random() < 0.3:
-            constraints[self.people] = rng.choice(("Women", "Men"))
+        constraints = self.search_so_far(ref)
         negatives = (self.value(self.colour),) if rng.random() < 0.15 else ()
         return DialogueState(reference=ref, constraints=constraints, negatives=negatives,
                              results=shown if reference == "picked" or rng.random() < 0.9 else (), turn=rng.randint(1, 8))
+
+    def search_so_far(self, reference: Reference | None) -> dict[str, str]:
+        """The constraints a dialogue has gathered: often a whole text search ("Blue Jeans for
+        Men", no item picked) when there is no reference, else maybe who it is for."""
+        rng = self.rng
+        if reference is None and rng.random() < 0.6:
+            _, values = self.item()
+            columns = (self.colour, self.kind, self.people)
+            return {c: values[c] for c in columns if values.get(c) and rng.random() < 0.8}
+        if reference is not None and rng.random() < 0.2:
+            columns = (self.colour, self.kind)
+            return {c: reference.attributes[c] for c in columns if c in reference.attributes}
+        return {self.people: rng.choice(("Women", "Men"))} if rng.random() < 0.3 else {}
 
     def item(self, kinds: Sequence[str] = ()) -> tuple[str, dict[str, str]]:
         pool = [i for k in kinds for i in self.kinds.get(k, [])]
@@ -139,6 +157,11 @@ class TurnMaker:
         values = [v for v in self.m.vocabulary[column] if v != avoid]
         counts = [self.m.vocabulary[column][v] ** 0.5 for v in values]
         return self.rng.choices(values, counts)[0]
+
+    def current(self, state: DialogueState) -> dict[str, str]:
+        """The attributes under discussion: the current item's, overridden by the constraints."""
+        attributes = dict(state.reference.attributes) if state.reference else {}
+        return {**attributes, **state.constraints}
 
     # ---- words ----------------------------------------------------------------------------
     def colour_words(self, value: str, shades: float = 0.5) -> str:
@@ -201,18 +224,25 @@ def intent(**fields) -> SearchIntent:
 Generator = Callable[[TurnMaker], Turn]
 
 
+NEW_SEARCH = ("got any {c} {t} {w}?", "looking to buy {c} {t} {w}", "{c} {t} {w}, what have you got",
+              "can you find me {t} in {c} {w}", "search {c} {t} {w}", "I'd love {c} {t} {w}",
+              "need {t} {w}, {c} ideally", "pls show {c} {t} {w}", "any {t} {w} in {c}?",
+              "I'm hunting for {c} {t} {w}", "want to get {c} {t} {w}")
+
+
 def new_search(t: TurnMaker) -> Turn:
-    """A fresh text search: reference none; who the shopping is for carries over."""
+    """A fresh text search: reference none; who the shopping is for carries over. A quarter
+    name no colour, so the reader learns to set none rather than guess one."""
     state = t.state()
     _, item = t.item()
-    colour, kind = item[t.colour], item[t.kind]
+    colour = item[t.colour] if t.rng.random() < 0.75 else None
+    kind = item[t.kind]
     people = item[t.people] if t.rng.random() < 0.6 else None
-    words = {"c": t.colour_words(colour, 0.3), "t": t.type_words(kind), "w": t.who(people) if people else ""}
-    template = t.rng.choice(("got any {c} {t} {w}?", "looking to buy {c} {t} {w}",
-                             "{c} {t} {w}, what have you got", "can you find me {t} in {c} {w}",
-                             "search {c} {t} {w}", "I'd love {c} {t} {w}", "need {t} {w}, {c} ideally",
-                             "pls show {c} {t} {w}", "any {t} {w} in {c}?"))
-    message = " ".join(template.format(**words).split()).replace(" ,", ",").replace(" ?", "?")
+    words = {"c": t.colour_words(colour, 0.3) if colour else "", "t": t.type_words(kind),
+             "w": t.who(people) if people else ""}
+    templates = NEW_SEARCH if colour else [x for x in NEW_SEARCH if "{c} {t}" in x]
+    message = " ".join(t.rng.choice(templates).format(**words).split())
+    message = message.replace(" ,", ",").replace(" ?", "?")
     if t.rng.random() < 0.15:
         message = t.typo(message)
     people = people or state.constraints.get(t.people)
@@ -301,20 +331,21 @@ def direct_change(t: TurnMaker) -> Turn:
     """A short request to change one attribute of the current item: "{x} this time", "now
     socks", "the unisex one". Every catalogue value appears (type words as the catalogue
     spells them), so the reader learns to set what it reads, not only the common values."""
-    state = t.state(t.rng.choice(("picked", "picked", "photo")))
+    state = t.state(t.rng.choice(("picked", "picked", "photo", "none")))
+    now = t.current(state)
     column = t.rng.choice(("colour", "colour", "kind", "kind", "people"))
     template = t.rng.choice(DIRECT[column])
     if column == "colour":
-        value = t.value(t.colour, state.reference.attributes.get(t.colour))
-        old = (state.reference.attributes.get(t.colour) or "the old colour").lower()
+        value = t.value(t.colour, now.get(t.colour))
+        old = (now.get(t.colour) or "the old colour").lower()
         message = template.format(x=t.colour_words(value, 0.3), old=old)
         label = intent(set={t.colour: value})
     elif column == "kind":
-        value = t.rng.choice([v for v in t.m.vocabulary[t.kind] if v != state.reference.attributes.get(t.kind)])
+        value = t.rng.choice([v for v in t.m.vocabulary[t.kind] if v != now.get(t.kind)])
         message = template.format(a=t.type_words(value, False), p=t.type_words(value, True))
         label = intent(set={t.kind: value})
     else:
-        value = t.rng.choice([v for v in PEOPLE_WORDS if v != state.reference.attributes.get(t.people)])
+        value = t.rng.choice([v for v in PEOPLE_WORDS if v != now.get(t.people)])
         message = template.format(w=t.rng.choice(PEOPLE_WORDS[value]))
         label = intent(set={t.people: value})
     if t.rng.random() < 0.1:
@@ -322,20 +353,56 @@ def direct_change(t: TurnMaker) -> Turn:
     return Turn("direct_change", message, state, False, label)
 
 
+KEEP_COLOUR = ("{p} to match", "matching {p}?", "{p} in that colour too", "same colour, but {p}",
+               "{p} in this shade", "have you got {p} in that colour?", "I also need {p}, same colour",
+               "could I see {p} in that same shade", "and {p} to go with it?", "{p}, same tone",
+               "same hue in {p}", "{a} that matches", "something similar as {a}, colour unchanged")
+NEW_COLOUR_KIND = ("and {c} {p}?", "how about {c} {p} then", "{c} {p} too?", "now {c} {p}",
+                   "I also want {c} {p}", "got {c} {p} as well?", "next up: {c} {p}",
+                   "any {c} {p} going?", "ok, {c} {p} now", "{c} {p} next please",
+                   "moving on to {c} {p}", "what {c} {p} do you have?")
+
+
+def matching_kind(t: TurnMaker) -> Turn:
+    """Another kind of product after a search or a pick. "{p} to match" keeps the colour under
+    discussion and the reference (only the type is set); "and green wallets?" names its own
+    colour, so it is a new search that keeps only who it is for."""
+    state = t.state(t.rng.choice(("picked", "photo", "none", "none")))
+    now = t.current(state)
+    kind = t.value(t.kind, now.get(t.kind))
+    words = {"a": t.type_words(kind, False), "p": t.type_words(kind, True)}
+    if now.get(t.colour) and t.rng.random() < 0.45:
+        message = t.rng.choice(KEEP_COLOUR).format(**words)
+        label = intent(set={t.kind: kind})
+    else:
+        colour = now.get(t.colour) if now.get(t.colour) and t.rng.random() < 0.3 else t.value(t.colour)
+        message = t.rng.choice(NEW_COLOUR_KIND).format(c=t.colour_words(colour, 0.3), **words)
+        label = intent(reference="none", set={t.colour: colour, t.kind: kind,
+                                              t.people: state.constraints.get(t.people)})
+    if t.rng.random() < 0.1:
+        message = t.typo(message)
+    return Turn("matching_kind", message, state, False, label)
+
+
 def pick_result(t: TurnMaker) -> Turn:
     """A shown result named by number, ordinal or "the last one", maybe with a change."""
     state = _with_results(t, t.state())
     ref, n = t.result_ref(state)
     colour = t.value(t.colour) if t.rng.random() < 0.5 else None
+    people = t.rng.choice(list(PEOPLE)) if not colour and t.rng.random() < 0.4 else None
     if colour:
         template = t.rng.choice(("{r} in {c}", "{r} but {c} please", "got {r} in {c}?",
-                                 "{r}, just {c}", "like {r}, in {c}"))
+                                 "{r}, just {c}", "like {r}, in {c}", "love {r}, is it there in {c}?"))
         message = template.format(r=ref, c=t.colour_words(colour, 0.3))
+    elif people:
+        template = t.rng.choice(("{r} but {w}", "{r} {w}?", "is {r} available {w}", "{r} looks nice, got it {w}?",
+                                 "I'd take {r}, only {w}"))
+        message = template.format(r=ref, w=t.who(people))
     else:
         message = t.rng.choice(("{r} please", "show me more like {r}", "let's go with {r}",
                                 "{r} looks good", "I like {r}", "{r}")).format(r=ref)
     return Turn("reference", message, state, False,
-                intent(reference="result", result_index=n, set={t.colour: colour}))
+                intent(reference="result", result_index=n, set={t.colour: colour, t.people: people}))
 
 
 def relative_result(t: TurnMaker) -> Turn:
@@ -415,7 +482,8 @@ def gender(t: TurnMaker) -> Turn:
     state = t.state(t.rng.choice(("picked", "photo", "none")))
     people = t.rng.choice(("Women", "Men", "Women", "Men", "Boys", "Girls"))
     message = t.rng.choice(("{w}", "it's {w}", "need it {w}", "{w} though", "show {w} ones",
-                            "is there one {w}?")).format(w=t.who(people))
+                            "is there one {w}?", "{w} actually", "make that {w}",
+                            "hmm, {w} instead", "changed my mind: {w}")).format(w=t.who(people))
     return Turn("gender", message, state, False, intent(set={t.people: people}))
 
 
@@ -497,8 +565,8 @@ def _plain(detail: str) -> str:
 # Generator -> weight: the rules' failure classes weigh most.
 GENERATORS: dict[Generator, float] = {
     new_search: 2, ask_colour: 3, describe_colour: 2, garment_word: 2, details: 1.5,
-    type_change: 1, direct_change: 4, pick_result: 2, relative_result: 0.7, photo: 1.5, this_one: 0.5,
-    negation: 1.5, multi: 1.5, gender: 1.2, occasion: 0.8, drop: 0.7, exclude: 0.7,
+    type_change: 1, direct_change: 4, matching_kind: 3, pick_result: 2, relative_result: 0.7,
+    photo: 1.5, this_one: 0.5, negation: 1.5, multi: 1.5, gender: 1.8, occasion: 0.8, drop: 0.7, exclude: 0.7,
     answer: 1.2, reset: 0.7, smalltalk: 1.8,
 }
 
