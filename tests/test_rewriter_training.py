@@ -34,6 +34,9 @@ def test_data_is_seeded_and_never_uses_test_products_or_texts(catalog):
     pairs = load_pairs()[::40]
     first = build(catalog, test_ids, 3, 60, 120, 40, pairs)
     assert first == build(catalog, test_ids, 3, 60, 120, 40, pairs)
+    other_seed = build(catalog, test_ids, 4, 60, 120, 40, pairs)
+    dev_captions = {r["prompt"].split("message: ", 1)[1] for r in first[1] if r["kind"].startswith("caption")}
+    assert dev_captions and not dev_captions & {r["prompt"].split("message: ", 1)[1] for r in other_seed[0]}
     banned = evaluation_texts()
     assert not [r for rows in first for r in rows
                 if phrase_key(json.loads(r["prompt"].split("message: ", 1)[1])) in banned]

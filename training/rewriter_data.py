@@ -89,7 +89,7 @@ def build(catalog: Catalog, excluded: set[str], seed: int, captions: int, synthe
     matcher = VocabularyMatcher(catalog.vocabulary())
     names = prompt_names(matcher)
     items = [(pid, catalog.attributes(pid)) for pid in catalog.ids if pid not in excluded]
-    train_pairs, dev_pairs = split_pairs(pairs, seed)
+    train_pairs, dev_pairs = split_pairs(pairs)
     banned = evaluation_texts()
     rows = {}
     for split, rng_seed, pool, n_captions, n_synthetic in (
@@ -132,7 +132,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"wrote {len(train)} train and {len(dev)} dev rows to {args.out}")
     print("train kinds:", dict(Counter(r["kind"] for r in train).most_common()))
     if args.queries_out:
-        write_query_files(catalog, read_ids(args.gallery), split_pairs(pairs, args.seed)[1],
+        write_query_files(catalog, read_ids(args.gallery), split_pairs(pairs)[1],
                           args.queries_out, args.seed)
 
 

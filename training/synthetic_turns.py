@@ -420,17 +420,29 @@ def relative_result(t: TurnMaker) -> Turn:
 
 
 def photo(t: TurnMaker) -> Turn:
-    """A photo sent with this message is the reference."""
+    """A photo sent with this message is the reference, maybe with one change of colour, kind
+    or who it is for; nothing the message does not say is set."""
     state = t.state()
-    colour = t.value(t.colour) if t.rng.random() < 0.5 else None
-    if colour:
+    change = t.rng.choice(("colour", "colour", "none", "none", "kind", "people"))
+    colour = kind = people = None
+    if change == "colour":
+        colour = t.value(t.colour)
         message = t.rng.choice(("got this in {c}?", "this one, {c}", "find this but {c}",
                                 "similar to my photo, {c}")).format(c=t.colour_words(colour))
+    elif change == "kind":
+        kind = t.value(t.kind)
+        message = t.rng.choice(("this, but as {a}", "{p} like my photo", "same style in {p}?",
+                                "got {p} with this look?")).format(
+            a=t.type_words(kind, False), p=t.type_words(kind, True))
+    elif change == "people":
+        people = t.rng.choice(list(PEOPLE))
+        message = t.rng.choice(("got this {w}?", "this one {w}", "find this {w}",
+                                "similar to my pic, {w}")).format(w=t.who(people))
     else:
         message = t.rng.choice(("find me this", "something like this one", "do you stock this?",
                                 "this one", "anything similar to my pic?", "match this"))
     return Turn("photo", message, state, True,
-                intent(reference="upload", set={t.colour: colour}))
+                intent(reference="upload", set={t.colour: colour, t.kind: kind, t.people: people}))
 
 
 def this_one(t: TurnMaker) -> Turn:
