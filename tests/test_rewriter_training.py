@@ -26,7 +26,7 @@ def catalog():
 def test_data_is_seeded_and_never_uses_test_products_or_texts(catalog):
     from retrieval.catalog import read_ids
     from retrieval.vocabulary import VocabularyMatcher, phrase_key
-    from training.caption_labels import load_pairs
+    from training.caption_labels import load_pairs, split_pairs
     from training.rewriter_data import EVAL, build, caption_turns, evaluation_texts
     from training.synthetic_turns import TurnMaker, synthetic_turns
 
@@ -37,7 +37,10 @@ def test_data_is_seeded_and_never_uses_test_products_or_texts(catalog):
     other_seed = build(catalog, test_ids, 4, 60, 120, 40, pairs)
     dev_captions = {r["prompt"].split("message: ", 1)[1] for r in first[1] if r["kind"].startswith("caption")}
     assert dev_captions and not dev_captions & {r["prompt"].split("message: ", 1)[1] for r in other_seed[0]}
+    train_pairs, dev_pairs = split_pairs(load_pairs())
+    assert not {p.message for p in train_pairs} & {p.message for p in dev_pairs}
     banned = evaluation_texts()
+    assert {phrase_key(json.loads(line)["text"]) for line in (EVAL / "dev_captions.jsonl").open()} <= banned
     assert not [r for rows in first for r in rows
                 if phrase_key(json.loads(r["prompt"].split("message: ", 1)[1])) in banned]
 

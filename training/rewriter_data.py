@@ -36,11 +36,11 @@ EVAL = Path(__file__).resolve().parents[1] / "eval"
 def evaluation_texts(folder: Path = EVAL) -> set[str]:
     """Keys of every message in the evaluation files: a training message must not be one."""
     texts = set()
-    for path in folder.glob("*_queries.jsonl"):
-        texts |= {phrase_key(json.loads(line)["text"]) for line in path.open()}
-    for path in folder.glob("*_dialogs.jsonl"):
+    for path in folder.glob("*.jsonl"):  # query files ({text}) and dialogue files ({turns})
         for line in path.open():
-            texts |= {phrase_key(t["text"]) for t in json.loads(line)["turns"] if t.get("text")}
+            row = json.loads(line)
+            turns = row.get("turns", [row])
+            texts |= {phrase_key(t["text"]) for t in turns if t.get("text")}
     return texts
 
 
