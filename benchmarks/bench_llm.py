@@ -11,7 +11,8 @@ parsing; the search is the same for every reader and is timed by `evaluation.ass
 The LLM readers run as the app runs them (`chat.factory.make_rewriter`: weights in the
 precision `chat.llm.load_settings` picks, constrained decoding, rules on timeout). Per
 reader: p50/p95 per file and overall, how many turns the rules answered instead, and for the
-LLMs the decoder's passes and drafted tokens. The last line of stdout is one JSON object.
+LLMs the decoder's passes and drafted tokens (of which the rules' hint drafted). The last line of
+stdout is one JSON object.
 """
 
 from __future__ import annotations
@@ -87,7 +88,7 @@ def _summary(by_file: dict[str, list[float]], load_s: float, reader, decoded: li
         summary["dtype"] = str(reader.llm.settings.dtype).removeprefix("torch.")
         if decoded:
             summary["decoder"] = {key: round(statistics.mean(getattr(d, key) for d in decoded), 1)
-                                  for key in ("prompt_tokens", "new_tokens", "forced_tokens", "drafted_tokens",
+                                  for key in ("prompt_tokens", "new_tokens", "forced_tokens", "drafted_tokens", "hinted_tokens",
                                               "forward_passes")}
             summary["decoder"]["prefill_ms"] = round(1000 * statistics.mean(d.prefill_s for d in decoded), 1)
     return summary

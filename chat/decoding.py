@@ -16,9 +16,16 @@ checks the whole draft in the same forward pass as the next token; the model's g
 decides each position, so the answer is the one plain greedy decoding gives, in fewer passes.
 On a CPU one pass costs about the same for one token or eight (reading the weights dominates).
 
+A caller may also pass a `hint`: a likely answer from a cheaper reader (the assistant passes
+the rules reader's). While the answer so far is the hint's beginning, the hint's next tokens
+are the draft, checked the same way, the first time together with the prompt. The hint only
+saves passes: where the model disagrees it decides, so the answer is the model's own greedy
+answer whatever the hint says, and an answer the model fully agrees with takes one pass.
+
 Usage:
     decoder = ConstrainedDecoder(model, tokenizer, schema, max_new_tokens=64)
     text = decoder.generate(prompt_ids, timeout_s=2.0)   # json.loads(text) obeys `schema`
+    text = decoder.generate(prompt_ids, hint='{"action":"search"}')   # same answer, fewer passes
 """
 
 from __future__ import annotations
@@ -38,6 +45,7 @@ from transformers import DynamicCache
 # Compact JSON (no spaces): fewer tokens to decode, and the form the reader is trained to write.
 _SEPARATORS = (",", ":")
 DRAFT_TOKENS = 6  # prompt-lookup draft length: longer drafts are rarely accepted in full
+HINT_TOKENS = 24  # a hint is a whole answer: its rest is drafted at once
 LOOKUP_NGRAMS = (2, 1)  # match the answer's last 2 tokens in the prompt, else its last one
 
 # A list of ids, a (n,) or (1, n) tensor, or apply_chat_template's mapping with "input_ids".
@@ -64,7 +72,8 @@ class Decoded:
     prompt_tokens: int
     new_tokens: int  # tokens of the answer, chosen by the model or forced by the grammar
     forced_tokens: int  # of which jump-forward supplied without a decoding step
-    drafted_tokens: int  # of which prompt lookup drafted and the model confirmed
+    drafted_tokens: int  # of which a draft (prompt lookup or the hint) proposed and the model confirmed
+    hinted_tokens: int  # of those, the ones the hint proposed
     forward_passes: int  # model calls, the prompt's included
     prefill_s: float  # until the first model call returned: prompt plus any forced opening
     seconds: float
@@ -115,6 +124,7 @@ class ConstrainedDecoder:
         if max_new_tokens < 1:
             raise ValueError(f"max_new_tokens must be at least 1, got {max_new_tokens}")
         self.model = model
+        self.tokenizer = tokenizer
         self.schema = schema
         self.max_new_tokens = max_new_tokens
         self.jump_forward = jump_forward
@@ -125,48 +135,56 @@ class ConstrainedDecoder:
         self._control_tokens = _control_tokens(self._token_bytes)
         self._cache_kwarg = _cache_kwarg(model)
 
-    def generate(self, prompt_ids: PromptIds, timeout_s: float | None = None) -> str:
+    def generate(self, prompt_ids: PromptIds, timeout_s: float | None = None, hint: str | None = None) -> str:
         """The JSON answer to `prompt_ids` (the chat-templated prompt, generation prompt included).
 
         Raises DecodingTimeout after `timeout_s` seconds and DecodingLengthExceeded after
         `max_new_tokens` tokens if the answer is still open: never a partial answer. The clock
         is checked between forward passes, so a call can overrun by one pass (at worst the prefill).
+        `hint`, a likely answer, changes how many passes it takes, never the answer.
         """
-        return self.decode(prompt_ids, timeout_s).text
+        return self.decode(prompt_ids, timeout_s, hint).text
 
-    def decode(self, prompt_ids: PromptIds, timeout_s: float | None = None) -> Decoded:
+    def decode(self, prompt_ids: PromptIds, timeout_s: float | None = None, hint: str | None = None) -> Decoded:
         """Like generate, with token counts and timings."""
         started = time.perf_counter()
         deadline = None if timeout_s is None else started + timeout_s
         ids = _as_id_list(prompt_ids)
         with torch.inference_mode():
-            return _Run(self, ids, started, deadline).finish()
+            return _Run(self, ids, started, deadline, hint or "").finish()
 
 
 class _Run:
     """The state of one generate call: matcher, KV cache, answer so far and counters."""
 
     def __init__(self, decoder: ConstrainedDecoder, prompt_ids: list[int], started: float,
-                 deadline: float | None) -> None:
+                 deadline: float | None, hint: str) -> None:
         self.decoder = decoder
         self.started = started
         self.deadline = deadline
         self.prompt = prompt_ids
+        self.hint = hint
         self.matcher = xgr.GrammarMatcher(decoder._grammar, terminate_without_stop_token=True)
         self.bitmask = xgr.allocate_token_bitmask(1, decoder._vocab_size)
         self.cache = DynamicCache(config=decoder.model.config)
         self.answer: list[int] = []
         self.forced = 0
         self.drafted = 0
+        self.hinted = 0
+        self.drafting_hint = False
         self.passes = 0
-        # The grammar usually forces the opening (`{"action":"`): prefill it with the prompt.
+        # The grammar usually forces the opening (`{"action":"`): prefill it with the prompt,
+        # and the draft after it (the hint's answer, when there is one) in the same pass.
         opening = self._take_forced()
-        self.logits = None if self.matcher.is_terminated() else self._forward(prompt_ids + opening)[-1:]
+        self.logits = None
+        if not self.matcher.is_terminated():
+            draft = self._draft()
+            self.logits = self._verify(draft, self._forward(prompt_ids + opening + draft, keep=len(draft) + 1))
         self.prefill_s = time.perf_counter() - started
 
     def finish(self) -> Decoded:
         """Decode until the grammar's root object closes; the model never sees the closing tokens."""
-        while not self.matcher.is_terminated():
+        while self.logits is not None and not self.matcher.is_terminated():
             self._check_limits()
             token = self._pick(self.logits)
             self._accept(token)
@@ -175,8 +193,8 @@ class _Run:
                 break
             draft = self._draft()
             self.logits = self._verify(draft, self._forward(fed + draft, keep=len(draft) + 1))
-        return Decoded(self._text(), len(self.prompt), len(self.answer), self.forced, self.drafted, self.passes,
-                       self.prefill_s, time.perf_counter() - self.started)
+        return Decoded(self._text(), len(self.prompt), len(self.answer), self.forced, self.drafted, self.hinted,
+                       self.passes, self.prefill_s, time.perf_counter() - self.started)
 
     def _forward(self, ids: list[int], keep: int = 1) -> torch.Tensor:
         """Run the model on `ids` after the cached context; the logits of the last `keep`
@@ -188,8 +206,23 @@ class _Run:
         return out.logits[0, -keep:, :].float()
 
     def _draft(self) -> list[int]:
-        """Prompt lookup: the tokens that followed the answer's last n-gram in the prompt, cut
-        where the grammar would refuse them (the matcher is left as it was)."""
+        """The hint's next tokens while the answer follows it, else prompt lookup; cut where
+        the grammar would refuse them (the matcher is left as it was)."""
+        hinted = self._hint_draft()
+        self.drafting_hint = bool(hinted)
+        return hinted or self._lookup_draft()
+
+    def _hint_draft(self) -> list[int]:
+        """The rest of the hint, when the answer so far is its beginning (compared as text:
+        the forced tokens need not split the text as the hint's tokens do)."""
+        so_far = self._text()
+        if len(self.hint) <= len(so_far) or not self.hint.startswith(so_far):
+            return []
+        rest = self.decoder.tokenizer.encode(self.hint[len(so_far):], add_special_tokens=False)
+        return self._grammatical_prefix(rest[:HINT_TOKENS])
+
+    def _lookup_draft(self) -> list[int]:
+        """Prompt lookup: the tokens that followed the answer's last n-gram in the prompt."""
         if not self.decoder.prompt_lookup:
             return []
         for n in LOOKUP_NGRAMS:
@@ -218,6 +251,7 @@ class _Run:
                 return rows[i:i + 1]
             self._accept(token)
             self.drafted += 1
+            self.hinted += self.drafting_hint
             if self.matcher.is_terminated():
                 return None
         return rows[len(draft):]

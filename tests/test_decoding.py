@@ -116,6 +116,20 @@ def test_prompt_lookup_gives_the_greedy_answer_in_fewer_passes(smollm2, decoder,
     assert drafted.forward_passes < plain.forward_passes or drafted.drafted_tokens == 0
 
 
+@pytest.mark.parametrize("message", ["plain", "injection"])
+def test_a_hint_saves_passes_and_never_changes_the_answer(smollm2, decoder, message):
+    """The model's own answer as the hint: one pass (prefill included); a wrong or malformed
+    hint: the same answer as without one."""
+    _, tokenizer = smollm2
+    prompt = _prompt(tokenizer, FUZZ[message])
+    plain = decoder.decode(prompt)
+    agreed = decoder.decode(prompt, hint=plain.text)
+    assert agreed.text == plain.text and agreed.forward_passes == 1
+    assert agreed.hinted_tokens > 0 and agreed.hinted_tokens <= agreed.drafted_tokens
+    for wrong in ('{"action":"reset"}', '{"action":"search","set":{"colour":"Purple"}}', "not json {", plain.text[:-3] + "xx"):
+        assert decoder.decode(prompt, hint=wrong).text == plain.text, wrong
+
+
 def test_without_jump_forward_every_token_is_a_pass(smollm2):
     from chat.decoding import ConstrainedDecoder
 

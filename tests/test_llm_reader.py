@@ -27,12 +27,14 @@ class FakeModel:
     def __init__(self, *answers):
         self.answers = list(answers)
         self.calls: list[tuple[list[dict], dict, float]] = []
+        self.hints: list[str | None] = []
 
     def load(self):
         return self
 
-    def generate_json(self, messages, schema, time_limit_s=None):
+    def generate_json(self, messages, schema, time_limit_s=None, hint=None):
         self.calls.append((messages, schema, time_limit_s))
+        self.hints.append(hint)
         answer = self.answers.pop(0)
         if isinstance(answer, Exception):
             raise answer
@@ -55,6 +57,17 @@ def test_the_models_reading_is_used_as_it_is(matcher):
     intent = llm.rewrite("is green with a logo on it", state)
     assert (intent.reference, intent.set_attributes, intent.description) == ("current", {"baseColour": "Green"}, "logo on it")
     assert llm.path_counts == {"llm": 1}
+
+
+def test_the_rules_reading_is_the_decoders_hint_and_the_fallback(matcher):
+    """The rules read first: their answer drafts the model's (fewer passes), and the same
+    reading answers when the model fails, without a second rules pass."""
+    llm = reader(matcher, '{"action":"search","set":{"colour":"Green"}}', TimeoutError("slow"))
+    state = DialogueState().with_results(SHOWN)
+    llm.rewrite("in red please", state)
+    assert json.loads(llm.llm.hints[0])["set"] == {"colour": "Red"}
+    fallback = llm.rewrite("in red please", state)
+    assert fallback.set_attributes == {"baseColour": "Red"} and llm.path_counts == {"llm": 1, "fallback": 1}
 
 
 def test_the_schema_holds_the_catalogue_values_as_enums(matcher):
