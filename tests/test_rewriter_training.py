@@ -164,3 +164,13 @@ def test_relatives_are_labelled_as_the_catalogue_vocabulary_reads_them(maker):
     for value, phrases in PEOPLE.items():
         for phrase in phrases:
             assert maker.m.value(maker.people, phrase) == value, phrase
+
+
+def test_a_restart_with_a_new_search_is_a_fresh_search_not_a_negation(maker):
+    from training.synthetic_turns import restart_search
+
+    for turn in (restart_search(maker) for _ in range(100)):
+        assert turn.intent.reference == "none" and not turn.intent.negatives, turn.message
+        assert maker.kind in turn.intent.set_attributes
+        if maker.people in turn.intent.set_attributes:  # named in the message, never carried over
+            assert maker.m.value(maker.people, turn.message) == turn.intent.set_attributes[maker.people]

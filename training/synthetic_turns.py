@@ -430,7 +430,7 @@ def photo(t: TurnMaker) -> Turn:
         message = t.rng.choice(("got this in {c}?", "this one, {c}", "find this but {c}",
                                 "similar to my photo, {c}")).format(c=t.colour_words(colour))
     elif change == "kind":
-        kind = t.value(t.kind)
+        kind = t.rng.choice(list(t.m.vocabulary[t.kind]))
         message = t.rng.choice(("this, but as {a}", "{p} like my photo", "same style in {p}?",
                                 "got {p} with this look?")).format(
             a=t.type_words(kind, False), p=t.type_words(kind, True))
@@ -551,6 +551,27 @@ def reset(t: TurnMaker) -> Turn:
     return Turn("reset", t.rng.choice(RESETS), state, False, intent(action="reset"))
 
 
+RESTART_OPENERS = ("scrap this, {q}", "never mind that. {q}", "forget all of it - {q}",
+                   "ok something different: {q}", "different idea, {q}", "clean slate please, {q}",
+                   "drop everything, {q}", "start fresh with {q}", "new plan: {q}", "wipe that, {q}")
+
+
+def restart_search(t: TurnMaker) -> Turn:
+    """A reset and a new search in one message: a fresh search for what it names only (who it
+    is for does not carry over: the shopper said to forget it), never a negation."""
+    state = t.state()
+    _, item = t.item()
+    colour = item[t.colour] if t.rng.random() < 0.8 else None
+    kind = t.rng.choice(list(t.m.vocabulary[t.kind]))
+    people = item[t.people] if t.rng.random() < 0.6 else None
+    query = " ".join(t.rng.choice(("{c} {t} {w} please", "I want {c} {t} {w}", "show me {c} {t} {w}",
+                                   "{c} {t} {w}", "find {c} {t} {w}")).format(
+        c=t.colour_words(colour, 0.3) if colour else "", t=t.type_words(kind), w=t.who(people) if people else "").split())
+    message = t.rng.choice(RESTART_OPENERS).format(q=query)
+    return Turn("restart_search", message, state, False,
+                intent(reference="none", set={t.colour: colour, t.kind: kind, t.people: people}))
+
+
 def smalltalk(t: TurnMaker) -> Turn:
     state = t.state()
     pool = t.rng.choice((SMALLTALK, SMALLTALK, FOREIGN, INJECTION))
@@ -579,7 +600,7 @@ GENERATORS: dict[Generator, float] = {
     new_search: 2, ask_colour: 3, describe_colour: 2, garment_word: 2, details: 1.5,
     type_change: 1, direct_change: 4, matching_kind: 3, pick_result: 2, relative_result: 0.7,
     photo: 1.5, this_one: 0.5, negation: 1.5, multi: 1.5, gender: 1.8, occasion: 0.8, drop: 0.7, exclude: 0.7,
-    answer: 1.2, reset: 0.7, smalltalk: 1.8,
+    answer: 1.2, reset: 0.7, restart_search: 2, smalltalk: 1.8,
 }
 
 
