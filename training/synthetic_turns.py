@@ -329,14 +329,15 @@ PEOPLE_WORDS = {"Women": ("women", "ladies", "womens", "female"), "Men": ("men",
 
 def direct_change(t: TurnMaker) -> Turn:
     """A short request to change one attribute of the current item: "{x} this time", "now
-    socks", "the unisex one". Every catalogue value appears (type words as the catalogue
-    spells them), so the reader learns to set what it reads, not only the common values."""
+    socks", "the unisex one". Every catalogue value appears, drawn uniformly (type and colour
+    words as the catalogue spells them, "fluorescent green" included), so the reader learns
+    to set what it reads, not only the common values."""
     state = t.state(t.rng.choice(("picked", "picked", "photo", "none")))
     now = t.current(state)
     column = t.rng.choice(("colour", "colour", "kind", "kind", "people"))
     template = t.rng.choice(DIRECT[column])
     if column == "colour":
-        value = t.value(t.colour, now.get(t.colour))
+        value = t.rng.choice([v for v in t.m.vocabulary[t.colour] if v != now.get(t.colour)])
         old = (now.get(t.colour) or "the old colour").lower()
         message = template.format(x=t.colour_words(value, 0.3), old=old)
         label = intent(set={t.colour: value})
