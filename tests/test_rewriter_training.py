@@ -84,12 +84,14 @@ def test_two_training_steps_write_an_adapter_that_loads(tmp_path):
              "answer": '{"action":"search","set":{"colour":"Red"}}'}] * 4
     for name in ("train.jsonl", "dev.jsonl"):
         (data / name).write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (data / "command.txt").write_text("python -m training.rewriter_data --seed 9 --out somewhere\n")
     out = tmp_path / "adapter"
     summary = train(TrainConfig(data=str(data), out=str(out), base=str(base), steps=2, batch=2,
                                 dev_limit=2, threads=1))
     assert summary["steps_run"] == 2 and summary["dev"]["n"] == 2
     for name in ("adapter_model.safetensors", "README.md", "loss_curve.png", "dev_report.json"):
         assert (out / name).is_file()
+    assert "`python -m training.rewriter_data --seed 9 --out somewhere`" in (out / "README.md").read_text()
     loaded = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(base), str(out))
     assert any("lora_" in name for name, _ in loaded.named_parameters())
 

@@ -18,6 +18,8 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import shlex
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -129,6 +131,8 @@ def main(argv: list[str] | None = None) -> None:
     train, dev = build(catalog, excluded, args.seed, args.captions, args.synthetic, args.dev, pairs)
     write_jsonl(args.out / "train.jsonl", train)
     write_jsonl(args.out / "dev.jsonl", dev)
+    arguments = sys.argv[1:] if argv is None else argv
+    (args.out / "command.txt").write_text(" ".join(["python -m training.rewriter_data", *map(shlex.quote, arguments)]) + "\n")
     print(f"wrote {len(train)} train and {len(dev)} dev rows to {args.out}")
     print("train kinds:", dict(Counter(r["kind"] for r in train).most_common()))
     if args.queries_out:

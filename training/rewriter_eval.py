@@ -121,4 +121,13 @@ def write_card(out: Path, summary: dict) -> None:
         steps_run=summary["steps_run"], train_minutes=summary["train_seconds"] / 60,
         minutes_budget=config["minutes"], final_loss=summary["final_loss"], n=dev["n"],
         exact=dev["exact"], loose=dev["exact_without_text"], valid=dev["valid_json"],
-        rules_loose=rules.get("exact_without_text", "n/a"), kinds=kinds, keys=keys, size=size))
+        rules_loose=rules.get("exact_without_text", "n/a"), kinds=kinds, keys=keys, size=size,
+        data_command=data_command(Path(config["data"]))))
+
+
+def data_command(data: Path) -> str:
+    """The command that wrote the training data, as `training.rewriter_data` recorded it."""
+    recorded = data / "command.txt"
+    if recorded.exists():
+        return recorded.read_text().strip()
+    return f"python -m training.rewriter_data ... --out {data} (command not recorded)"
