@@ -80,7 +80,6 @@ def pick_device(device: str | None = None) -> torch.device:
     return torch.device("cpu")
 
 
-@dataclass(frozen=True)
 class PixelConv2d(torch.nn.Conv2d):
     """The image tower's first convolution, computed in fp32 whatever the autocast around it.
 

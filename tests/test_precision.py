@@ -9,7 +9,7 @@ from PIL import Image
 
 from retrieval.build_index import main as build_index_main
 from retrieval.catalog import load_catalog
-from retrieval.encoder import Encoder, PixelConv2d, choose_precision, load_encoder, parse_precision
+from retrieval.encoder import Encoder, PixelConv2d, choose_precision, keep_pixels_in_fp32, load_encoder, parse_precision
 from retrieval.index import cached_index, index_key
 from tests.conftest import SHARED_CATALOG, SHARED_ENCODER, requires_shared
 
@@ -79,6 +79,16 @@ def test_only_the_first_convolution_reads_pixels_in_fp32(bf16_encoder):
     convolutions = [m for m in bf16_encoder.model.visual.modules() if isinstance(m, torch.nn.Conv2d)]
     assert type(convolutions[0]) is PixelConv2d
     assert all(type(m) is torch.nn.Conv2d for m in convolutions[1:])
+
+
+def test_the_swapped_layer_is_still_an_ordinary_module():
+    """Switching modes and comparing modules work as on any Conv2d (fine-tuning calls train())."""
+    tower = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.Conv2d(4, 4, 3))
+    keep_pixels_in_fp32(tower)
+    tower.train()
+    tower.eval()
+    assert not tower[0].training and tower[0] != torch.nn.Conv2d(3, 4, 3)
+    assert tower[0](torch.zeros(1, 3, 8, 8)).dtype == torch.float32
 
 
 def test_decoding_ahead_keeps_the_order(fp32_encoder, tiny_catalog):
