@@ -171,15 +171,14 @@ class _Run:
         self.forced = 0
         self.drafted = 0
         self.hinted = 0
-        self.drafting_hint = False
         self.passes = 0
         # The grammar usually forces the opening (`{"action":"`): prefill it with the prompt,
         # and the draft after it (the hint's answer, when there is one) in the same pass.
         opening = self._take_forced()
         self.logits = None
         if not self.matcher.is_terminated():
-            draft = self._draft()
-            self.logits = self._verify(draft, self._forward(prompt_ids + opening + draft, keep=len(draft) + 1))
+            draft, from_hint = self._draft()
+            self.logits = self._verify(draft, from_hint, self._forward(prompt_ids + opening + draft, keep=len(draft) + 1))
         self.prefill_s = time.perf_counter() - started
 
     def finish(self) -> Decoded:
@@ -191,8 +190,8 @@ class _Run:
             fed = [token, *self._take_forced()]
             if self.matcher.is_terminated():
                 break
-            draft = self._draft()
-            self.logits = self._verify(draft, self._forward(fed + draft, keep=len(draft) + 1))
+            draft, from_hint = self._draft()
+            self.logits = self._verify(draft, from_hint, self._forward(fed + draft, keep=len(draft) + 1))
         return Decoded(self._text(), len(self.prompt), len(self.answer), self.forced, self.drafted, self.hinted,
                        self.passes, self.prefill_s, time.perf_counter() - self.started)
 
@@ -205,12 +204,12 @@ class _Run:
         self.passes += 1
         return out.logits[0, -keep:, :].float()
 
-    def _draft(self) -> list[int]:
-        """The hint's next tokens while the answer follows it, else prompt lookup; cut where
-        the grammar would refuse them (the matcher is left as it was)."""
+    def _draft(self) -> tuple[list[int], bool]:
+        """The hint's next tokens while the answer follows it, else prompt lookup, and whether
+        they came from the hint; cut where the grammar would refuse them (the matcher is left
+        as it was)."""
         hinted = self._hint_draft()
-        self.drafting_hint = bool(hinted)
-        return hinted or self._lookup_draft()
+        return (hinted, True) if hinted else (self._lookup_draft(), False)
 
     def _hint_draft(self) -> list[int]:
         """The rest of the hint, when the answer so far is its beginning (compared as text:
@@ -241,7 +240,7 @@ class _Run:
             self.matcher.rollback(accepted)
         return tokens[:accepted]
 
-    def _verify(self, draft: list[int], rows: torch.Tensor) -> torch.Tensor | None:
+    def _verify(self, draft: list[int], from_hint: bool, rows: torch.Tensor) -> torch.Tensor | None:
         """Keep the draft up to the first token the model would not have chosen; the logits
         for the next choice (None once the answer is complete). Rejected draft positions
         leave the KV cache."""
@@ -251,7 +250,7 @@ class _Run:
                 return rows[i:i + 1]
             self._accept(token)
             self.drafted += 1
-            self.hinted += self.drafting_hint
+            self.hinted += from_hint
             if self.matcher.is_terminated():
                 return None
         return rows[len(draft):]
