@@ -23,12 +23,10 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from retrieval.catalog import Catalog
-from retrieval.embedding_parts import PART_ROWS, EmbeddingParts, parts_dir
+from retrieval.embedding_parts import PART_ROWS, EmbeddingParts
 from retrieval.ray_cluster import import_ray, ray_session
 
 logger = logging.getLogger(__name__)
-
-__all__ = ["PART_ROWS", "embed_with_ray", "parts_dir"]
 
 BATCH_SIZE = 64  # images per encoder call in a worker, as the in-process build
 

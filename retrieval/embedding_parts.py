@@ -41,11 +41,6 @@ def remove_parts(work_dir: Path) -> None:
     shutil.rmtree(parts_dir(work_dir), ignore_errors=True)
 
 
-def part_rows_of(part: int, part_rows: int, n: int) -> range:
-    """The rows (positions in the catalogue) that part `part` of `n` rows holds."""
-    return range(part * part_rows, min(n, (part + 1) * part_rows))
-
-
 def parts_key(encoder: Mapping[str, object], ids: Sequence[str], part_rows: int) -> dict[str, object]:
     """What the parts on disk must have been computed from to be reused."""
     return {**encoder, "items": len(ids), "part_rows": part_rows,
@@ -84,7 +79,8 @@ class EmbeddingParts:
         manifest.write_text(json.dumps(key, indent=2))
 
     def rows(self, part: int) -> range:
-        return part_rows_of(part, self.part_rows, self.items)
+        """The rows (positions in the catalogue) that part `part` holds."""
+        return range(part * self.part_rows, min(self.items, (part + 1) * self.part_rows))
 
     def path(self, part: int) -> Path:
         return self.folder / f"part-{part:07d}.npy"

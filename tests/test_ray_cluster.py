@@ -184,7 +184,8 @@ def test_shards_that_do_not_answer_in_time_are_reported_not_waited_for(data, sha
 
 def test_distributed_embedding_matches_the_in_process_encoder_and_resumes(cluster, tiny_catalog, tiny_encoder_spec, tmp_path):
     from retrieval.catalog import load_catalog
-    from retrieval.distributed_embedding import embed_with_ray, parts_dir
+    from retrieval.distributed_embedding import embed_with_ray
+    from retrieval.embedding_parts import parts_dir
     from retrieval.encoder import load_encoder
 
     catalog = load_catalog(tiny_catalog)
@@ -206,7 +207,7 @@ def test_build_index_on_ray_writes_the_index_the_app_opens(cluster, tiny_catalog
 
     from retrieval.build_index import main
     from retrieval.catalog import load_catalog
-    from retrieval.distributed_embedding import parts_dir
+    from retrieval.embedding_parts import parts_dir
     from retrieval.encoder import load_encoder
     from retrieval.index import cached_index, index_folder, open_index
 
