@@ -152,6 +152,11 @@ class TurnMaker:
         pool = [i for k in kinds for i in self.kinds.get(k, [])]
         return self.items[self.rng.choice(pool)] if pool else self.rng.choice(self.items)
 
+    def any_value(self, column: str, avoid: str | None = None) -> str:
+        """A value of `column`, every one alike (rare types and colours as often as common
+        ones), never `avoid`."""
+        return self.rng.choice([v for v in self.m.vocabulary[column] if v != avoid])
+
     def value(self, column: str, avoid: str | None = None) -> str:
         """A value of `column`, weighted by catalogue frequency, never `avoid`."""
         values = [v for v in self.m.vocabulary[column] if v != avoid]
@@ -177,6 +182,11 @@ class TurnMaker:
         if value == "Tshirts":
             words = self.rng.choice(("t-shirts", "tshirts", "tees"))
         return words if plural else " ".join(normalise_word(w) for w in words.split())
+
+    def search_words(self, colour: str | None, kind: str, people: str | None) -> dict[str, str]:
+        """The {c}, {t} and {w} of a search phrase; an attribute not named is an empty word."""
+        return {"c": self.colour_words(colour, 0.3) if colour else "", "t": self.type_words(kind),
+                "w": self.who(people) if people else ""}
 
     def who(self, value: str) -> str:
         return self.rng.choice(PEOPLE.get(value, (f"for {value.lower()}",)))
@@ -238,8 +248,7 @@ def new_search(t: TurnMaker) -> Turn:
     colour = item[t.colour] if t.rng.random() < 0.75 else None
     kind = item[t.kind]
     people = item[t.people] if t.rng.random() < 0.6 else None
-    words = {"c": t.colour_words(colour, 0.3) if colour else "", "t": t.type_words(kind),
-             "w": t.who(people) if people else ""}
+    words = t.search_words(colour, kind, people)
     templates = NEW_SEARCH if colour else [x for x in NEW_SEARCH if "{c} {t}" in x]
     message = " ".join(t.rng.choice(templates).format(**words).split())
     message = message.replace(" ,", ",").replace(" ?", "?")
@@ -337,12 +346,12 @@ def direct_change(t: TurnMaker) -> Turn:
     column = t.rng.choice(("colour", "colour", "kind", "kind", "people"))
     template = t.rng.choice(DIRECT[column])
     if column == "colour":
-        value = t.rng.choice([v for v in t.m.vocabulary[t.colour] if v != now.get(t.colour)])
+        value = t.any_value(t.colour, now.get(t.colour))
         old = (now.get(t.colour) or "the old colour").lower()
         message = template.format(x=t.colour_words(value, 0.3), old=old)
         label = intent(set={t.colour: value})
     elif column == "kind":
-        value = t.rng.choice([v for v in t.m.vocabulary[t.kind] if v != now.get(t.kind)])
+        value = t.any_value(t.kind, now.get(t.kind))
         message = template.format(a=t.type_words(value, False), p=t.type_words(value, True))
         label = intent(set={t.kind: value})
     else:
@@ -431,7 +440,7 @@ def photo(t: TurnMaker) -> Turn:
         message = t.rng.choice(("got this in {c}?", "this one, {c}", "find this but {c}",
                                 "similar to my photo, {c}")).format(c=t.colour_words(colour))
     elif change == "kind":
-        kind = t.rng.choice(list(t.m.vocabulary[t.kind]))
+        kind = t.any_value(t.kind)
         message = t.rng.choice(("this, but as {a}", "{p} like my photo", "same style in {p}?",
                                 "got {p} with this look?")).format(
             a=t.type_words(kind, False), p=t.type_words(kind, True))
@@ -563,11 +572,11 @@ def restart_search(t: TurnMaker) -> Turn:
     state = t.state()
     _, item = t.item()
     colour = item[t.colour] if t.rng.random() < 0.8 else None
-    kind = t.rng.choice(list(t.m.vocabulary[t.kind]))
+    kind = t.any_value(t.kind)
     people = item[t.people] if t.rng.random() < 0.6 else None
-    query = " ".join(t.rng.choice(("{c} {t} {w} please", "I want {c} {t} {w}", "show me {c} {t} {w}",
-                                   "{c} {t} {w}", "find {c} {t} {w}")).format(
-        c=t.colour_words(colour, 0.3) if colour else "", t=t.type_words(kind), w=t.who(people) if people else "").split())
+    template = t.rng.choice(("{c} {t} {w} please", "I want {c} {t} {w}", "show me {c} {t} {w}",
+                             "{c} {t} {w}", "find {c} {t} {w}"))
+    query = " ".join(template.format(**t.search_words(colour, kind, people)).split())
     message = t.rng.choice(RESTART_OPENERS).format(q=query)
     return Turn("restart_search", message, state, False,
                 intent(reference="none", set={t.colour: colour, t.kind: kind, t.people: people}))
