@@ -9,8 +9,9 @@ from PIL import Image
 
 from retrieval.build_index import main as build_index_main
 from retrieval.catalog import load_catalog
-from retrieval.encoder import Encoder, PixelConv2d, choose_precision, keep_pixels_in_fp32, load_encoder, parse_precision
+from retrieval.encoder import Encoder, choose_precision, load_encoder, parse_precision
 from retrieval.index import cached_index, index_key
+from retrieval.inference_tower import PixelConv2d, fold_batch_norms, keep_pixels_in_fp32
 from tests.conftest import SHARED_CATALOG, SHARED_ENCODER, requires_shared
 
 
@@ -89,6 +90,38 @@ def test_the_swapped_layer_is_still_an_ordinary_module():
     tower.eval()
     assert not tower[0].training and tower[0] != torch.nn.Conv2d(3, 4, 3)
     assert tower[0](torch.zeros(1, 3, 8, 8)).dtype == torch.float32
+
+
+def test_folding_the_batch_norms_keeps_the_towers_function():
+    """open_clip's ResNet block, with trained-looking statistics: folded, it computes the same
+    function, the BatchNorms are gone and the pixels' convolution is still fp32."""
+    from open_clip.modified_resnet import Bottleneck
+
+    torch.manual_seed(0)
+    block = torch.nn.Sequential(Bottleneck(8, 4, stride=2))
+    for bn in (m for m in block.modules() if isinstance(m, torch.nn.BatchNorm2d)):
+        bn.running_mean.normal_()
+        bn.running_var.uniform_(0.5, 2.0)
+        bn.weight.data.normal_()
+        bn.bias.data.normal_()
+    block.eval()
+    keep_pixels_in_fp32(block)
+    pixels = torch.randn(2, 8, 16, 16)
+    before = block(pixels)
+    assert fold_batch_norms(block) == 4  # bn1, bn2, bn3 and the downsample's
+    torch.testing.assert_close(block(pixels), before, rtol=1e-4, atol=1e-4)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in block.modules())
+    assert type(block[0].conv1) is PixelConv2d
+
+
+def test_batch_norms_are_folded_only_for_inference():
+    tower = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4))
+    with pytest.raises(ValueError, match="eval mode"):
+        fold_batch_norms(tower)
+
+
+def test_the_encoders_tower_has_no_batch_norm_left(bf16_encoder):
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in bf16_encoder.model.visual.modules())
 
 
 def test_decoding_ahead_keeps_the_order(fp32_encoder, tiny_catalog):
