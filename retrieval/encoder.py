@@ -31,7 +31,7 @@ import torch
 from PIL import Image
 from tqdm.auto import tqdm
 
-from retrieval.inference_tower import fold_batch_norms, keep_pixels_in_fp32
+from retrieval.inference_tower import fold_batch_norms, keep_pixels_in_fp32, pool_one_query
 
 logger = logging.getLogger(__name__)
 
@@ -179,6 +179,7 @@ class Encoder:
         self.model = model.eval()
         keep_pixels_in_fp32(self.model.visual)
         fold_batch_norms(self.model.visual)
+        pool_one_query(self.model.visual)
         self.set_mode(mode)
         self.dim = int(self._encode_text_batch(["a photo"]).shape[1])
 

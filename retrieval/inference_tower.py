@@ -1,13 +1,17 @@
 """The image tower made ready for inference: exact rewrites that make bf16 accurate and fast.
 
-Both are rewrites in place on open_clip's own modules, so weights keep their names and every
+All are rewrites in place on open_clip's own modules, so weights keep their names and every
 open_clip code path still works: the pixels' convolution computes in fp32 (`PixelConv2d`),
-and each BatchNorm that follows a convolution is folded into its weights (`fold_batch_norms`).
+each BatchNorm that follows a convolution is folded into its weights (`fold_batch_norms`),
+and a ResNet's attention pooling computes only the one query it returns (`pool_one_query`).
 """
 
 from __future__ import annotations
 
+import functools
+
 import torch
+import torch.nn.functional as F
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 
@@ -67,3 +71,44 @@ def _conv_bn_pairs(parent: torch.nn.Module) -> list[tuple[str, str]]:
         candidates = (("conv" + name[2:], name) for name in children if name.startswith("bn"))
     return [(conv, bn) for conv, bn in candidates
             if isinstance(children.get(conv), torch.nn.Conv2d) and isinstance(children.get(bn), torch.nn.BatchNorm2d)]
+
+
+def pool_one_query(tower: torch.nn.Module) -> int:
+    """Make each open_clip AttentionPool2d in `tower` compute the pooled token's query only;
+    how many were changed.
+
+    Why: open_clip's ResNet pooling attends with every one of the HW+1 tokens as a query and
+    then keeps the first token's output, so its query and output projections, a quarter of a
+    bf16 image encoding here, do HW+1 times the work needed. OpenAI's CLIP queries with the
+    first token alone; the output is the same.
+    """
+    pool_class = _one_query_pool_class()
+    pools = [module for module in tower.modules() if type(module) is pool_class.__base__]
+    for pool in pools:
+        pool.__class__ = pool_class
+    return len(pools)
+
+
+@functools.cache
+def _one_query_pool_class() -> type:
+    from open_clip.modified_resnet import AttentionPool2d  # heavy: only once a tower exists
+
+    class OneQueryAttentionPool2d(AttentionPool2d):
+        """open_clip's AttentionPool2d with the first (mean) token as the only query."""
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            x = x.reshape(x.shape[0], x.shape[1], x.shape[2] * x.shape[3]).permute(2, 0, 1)  # NCHW -> (HW)NC
+            x = torch.cat([x.mean(dim=0, keepdim=True), x], dim=0)  # (HW+1)NC
+            x = x + self.positional_embedding[:, None, :].to(x.dtype)
+            pooled, _ = F.multi_head_attention_forward(
+                query=x[:1], key=x, value=x, embed_dim_to_check=x.shape[-1], num_heads=self.num_heads,
+                q_proj_weight=self.q_proj.weight, k_proj_weight=self.k_proj.weight,
+                v_proj_weight=self.v_proj.weight, in_proj_weight=None,
+                in_proj_bias=torch.cat([self.q_proj.bias, self.k_proj.bias, self.v_proj.bias]),
+                bias_k=None, bias_v=None, add_zero_attn=False, dropout_p=0.0,
+                out_proj_weight=self.c_proj.weight, out_proj_bias=self.c_proj.bias,
+                use_separate_proj_weight=True, training=self.training, need_weights=False,
+            )
+            return pooled[0]
+
+    return OneQueryAttentionPool2d

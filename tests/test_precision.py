@@ -11,7 +11,7 @@ from retrieval.build_index import main as build_index_main
 from retrieval.catalog import load_catalog
 from retrieval.encoder import Encoder, choose_precision, load_encoder, parse_precision
 from retrieval.index import cached_index, index_key
-from retrieval.inference_tower import PixelConv2d, fold_batch_norms, keep_pixels_in_fp32
+from retrieval.inference_tower import PixelConv2d, fold_batch_norms, keep_pixels_in_fp32, pool_one_query
 from tests.conftest import SHARED_CATALOG, SHARED_ENCODER, requires_shared
 
 
@@ -112,6 +112,18 @@ def test_folding_the_batch_norms_keeps_the_towers_function():
     torch.testing.assert_close(block(pixels), before, rtol=1e-4, atol=1e-4)
     assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in block.modules())
     assert type(block[0].conv1) is PixelConv2d
+
+
+def test_pooling_with_one_query_gives_the_same_embedding():
+    from open_clip.modified_resnet import AttentionPool2d
+
+    torch.manual_seed(0)
+    tower = torch.nn.Sequential(AttentionPool2d(spacial_dim=4, embed_dim=32, num_heads=4, output_dim=16)).eval()
+    features = torch.randn(3, 32, 4, 4)
+    before = tower(features)
+    assert pool_one_query(tower) == 1
+    torch.testing.assert_close(tower(features), before, rtol=1e-5, atol=1e-6)
+    assert isinstance(tower[0], AttentionPool2d) and pool_one_query(tower) == 0
 
 
 def test_batch_norms_are_folded_only_for_inference():
