@@ -21,11 +21,17 @@ the rules reader's). While the answer so far is the hint's beginning, the hint's
 are the draft, checked the same way, the first time together with the prompt. The hint only
 saves passes: where the model disagrees it decides, so the answer is the model's own greedy
 answer whatever the hint says, and an answer the model fully agrees with takes one pass.
+With `hint_margin` > 0 the hint also breaks near-ties: its token is kept where the model
+gives it a log-probability within `hint_margin` nats of the model's own first choice (the
+"typical acceptance" of lossy speculative decoding). A small model is often torn between a
+common value and the rare one the message names ("Green" or "Fluorescent Green"); where it
+is sure, it still decides.
 
 Usage:
     decoder = ConstrainedDecoder(model, tokenizer, schema, max_new_tokens=64)
     text = decoder.generate(prompt_ids, timeout_s=2.0)   # json.loads(text) obeys `schema`
     text = decoder.generate(prompt_ids, hint='{"action":"search"}')   # same answer, fewer passes
+    text = decoder.generate(prompt_ids, hint=..., hint_margin=1.0)   # the hint breaks near-ties
 """
 
 from __future__ import annotations
@@ -135,35 +141,41 @@ class ConstrainedDecoder:
         self._control_tokens = _control_tokens(self._token_bytes)
         self._cache_kwarg = _cache_kwarg(model)
 
-    def generate(self, prompt_ids: PromptIds, timeout_s: float | None = None, hint: str | None = None) -> str:
+    def generate(self, prompt_ids: PromptIds, timeout_s: float | None = None, hint: str | None = None,
+                 hint_margin: float = 0.0) -> str:
         """The JSON answer to `prompt_ids` (the chat-templated prompt, generation prompt included).
 
         Raises DecodingTimeout after `timeout_s` seconds and DecodingLengthExceeded after
         `max_new_tokens` tokens if the answer is still open: never a partial answer. The clock
         is checked between forward passes, so a call can overrun by one pass (at worst the prefill).
-        `hint`, a likely answer, changes how many passes it takes, never the answer.
+        `hint`, a likely answer, changes how many passes it takes, never the answer, unless
+        `hint_margin` (nats, >= 0) lets it break the model's near-ties.
         """
-        return self.decode(prompt_ids, timeout_s, hint).text
+        return self.decode(prompt_ids, timeout_s, hint, hint_margin).text
 
-    def decode(self, prompt_ids: PromptIds, timeout_s: float | None = None, hint: str | None = None) -> Decoded:
+    def decode(self, prompt_ids: PromptIds, timeout_s: float | None = None, hint: str | None = None,
+               hint_margin: float = 0.0) -> Decoded:
         """Like generate, with token counts and timings."""
+        if not hint_margin >= 0:
+            raise ValueError(f"hint_margin must be a number of nats >= 0, got {hint_margin}")
         started = time.perf_counter()
         deadline = None if timeout_s is None else started + timeout_s
         ids = _as_id_list(prompt_ids)
         with torch.inference_mode():
-            return _Run(self, ids, started, deadline, hint or "").finish()
+            return _Run(self, ids, started, deadline, hint or "", hint_margin).finish()
 
 
 class _Run:
     """The state of one generate call: matcher, KV cache, answer so far and counters."""
 
     def __init__(self, decoder: ConstrainedDecoder, prompt_ids: list[int], started: float,
-                 deadline: float | None, hint: str) -> None:
+                 deadline: float | None, hint: str, hint_margin: float) -> None:
         self.decoder = decoder
         self.started = started
         self.deadline = deadline
         self.prompt = prompt_ids
         self.hint = hint
+        self.hint_margin = hint_margin
         self.matcher = xgr.GrammarMatcher(decoder._grammar, terminate_without_stop_token=True)
         self.bitmask = xgr.allocate_token_bitmask(1, decoder._vocab_size)
         self.cache = DynamicCache(config=decoder.model.config)
@@ -241,11 +253,12 @@ class _Run:
         return tokens[:accepted]
 
     def _verify(self, draft: list[int], from_hint: bool, rows: torch.Tensor) -> torch.Tensor | None:
-        """Keep the draft up to the first token the model would not have chosen; the logits
-        for the next choice (None once the answer is complete). Rejected draft positions
-        leave the KV cache."""
+        """Keep the draft up to the first token the model would not have chosen (or, for the
+        hint's tokens, would not count as a near-tie); the logits for the next choice (None
+        once the answer is complete). Rejected draft positions leave the KV cache."""
+        margin = self.hint_margin if from_hint else 0.0
         for i, token in enumerate(draft):
-            if self._pick(rows[i:i + 1]) != token:
+            if not self._agrees(rows[i:i + 1], token, margin):
                 self.cache.crop(-(len(draft) - i))  # negative: that many from the end, in every version
                 return rows[i:i + 1]
             self._accept(token)
@@ -255,13 +268,27 @@ class _Run:
                 return None
         return rows[len(draft):]
 
+    def _agrees(self, logits: torch.Tensor, token: int, margin: float) -> bool:
+        """Whether the model would choose `token` here: its greedy choice, or within `margin`
+        nats of it among the tokens the grammar allows."""
+        logits = self._allowed(logits)
+        top = int(torch.argmax(logits, dim=-1).item())
+        if top == token or margin == 0:
+            return top == token
+        logprobs = torch.log_softmax(logits[0], dim=-1)
+        return bool(logprobs[token] >= logprobs[top] - margin)
+
     def _pick(self, logits: torch.Tensor) -> int:
         """The most likely token the grammar allows here, by `logits` (1, vocab)."""
+        return int(torch.argmax(self._allowed(logits), dim=-1).item())
+
+    def _allowed(self, logits: torch.Tensor) -> torch.Tensor:
+        """`logits` (1, vocab) on the CPU with what the grammar forbids here at -inf."""
         self.matcher.fill_next_token_bitmask(self.bitmask)
         logits = logits.cpu() if logits.device.type != "cpu" else logits
         xgr.apply_token_bitmask_inplace(logits, self.bitmask, vocab_size=self.decoder._vocab_size)
         logits[:, self.decoder._control_tokens] = float("-inf")
-        return int(torch.argmax(logits, dim=-1).item())
+        return logits
 
     def _take_forced(self) -> list[int]:
         """Tokens the grammar forces next, accepted already (none without jump-forward).

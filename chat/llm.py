@@ -358,11 +358,11 @@ class LLM:
         return Completion(text, prompt_tokens, len(new_ids), seconds, reason)
 
     def generate_json(self, messages: list[dict], schema: dict, time_limit_s: float | None = None,
-                      hint: str | None = None) -> str:
+                      hint: str | None = None, hint_margin: float = 0.0) -> str:
         """A JSON answer to `messages` that obeys `schema` by construction (greedy decoding
         constrained by xgrammar, `chat.decoding`). Raises DecodingError (a timeout included)
         rather than return a partial answer. `hint`, a likely answer, saves passes where the
-        model agrees with it and never changes the answer."""
+        model agrees with it, and breaks the model's ties within `hint_margin` nats."""
         from chat.decoding import ConstrainedDecoder
 
         key = json.dumps(schema, sort_keys=True)
@@ -373,7 +373,7 @@ class LLM:
             if decoder is None:
                 decoder = self._decoders[key] = ConstrainedDecoder(self._model, self._tokenizer, schema, self.max_new_tokens)
             ids = self._tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True, return_dict=True)
-            self.last_decoded = decoder.decode(ids["input_ids"], time_limit_s or self.time_limit_s, hint)
+            self.last_decoded = decoder.decode(ids["input_ids"], time_limit_s or self.time_limit_s, hint, hint_margin)
             return self.last_decoded.text
 
     def _pad_token_id(self) -> int | None:

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from chat.decoding import DecodingTimeout
-from chat.llm_reader import LLMReader
+from chat.llm_reader import HINT_MARGIN, LLMReader
 from chat.reader_format import MESSAGE_CHARS, answer_schema
 from chat.rules import RulesRewriter
 from chat.state import DialogueState
@@ -27,14 +27,14 @@ class FakeModel:
     def __init__(self, *answers):
         self.answers = list(answers)
         self.calls: list[tuple[list[dict], dict, float]] = []
-        self.hints: list[str | None] = []
+        self.hints: list[tuple[str | None, float]] = []
 
     def load(self):
         return self
 
-    def generate_json(self, messages, schema, time_limit_s=None, hint=None):
+    def generate_json(self, messages, schema, time_limit_s=None, hint=None, hint_margin=0.0):
         self.calls.append((messages, schema, time_limit_s))
-        self.hints.append(hint)
+        self.hints.append((hint, hint_margin))
         answer = self.answers.pop(0)
         if isinstance(answer, Exception):
             raise answer
@@ -60,12 +60,13 @@ def test_the_models_reading_is_used_as_it_is(matcher):
 
 
 def test_the_rules_reading_is_the_decoders_hint_and_the_fallback(matcher):
-    """The rules read first: their answer drafts the model's (fewer passes), and the same
-    reading answers when the model fails, without a second rules pass."""
+    """The rules read first: their answer drafts the model's (fewer passes) and breaks its
+    near-ties, and the same reading answers when the model fails, without a second rules pass."""
     llm = reader(matcher, '{"action":"search","set":{"colour":"Green"}}', TimeoutError("slow"))
     state = DialogueState().with_results(SHOWN)
     llm.rewrite("in red please", state)
-    assert json.loads(llm.llm.hints[0])["set"] == {"colour": "Red"}
+    hint, margin = llm.llm.hints[0]
+    assert json.loads(hint)["set"] == {"colour": "Red"} and margin == HINT_MARGIN > 0
     fallback = llm.rewrite("in red please", state)
     assert fallback.set_attributes == {"baseColour": "Red"} and llm.path_counts == {"llm": 1, "fallback": 1}
 
