@@ -91,6 +91,7 @@ def _summary(by_file: dict[str, list[float]], load_s: float, reader, decoded: li
                                   for key in ("prompt_tokens", "new_tokens", "forced_tokens", "drafted_tokens", "hinted_tokens",
                                               "forward_passes")}
             summary["decoder"]["prefill_ms"] = round(1000 * statistics.mean(d.prefill_s for d in decoded), 1)
+            summary["decoder"]["chose_hint_share"] = round(statistics.mean(d.chose_hint for d in decoded), 3)
     return summary
 
 

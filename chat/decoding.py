@@ -21,17 +21,19 @@ the rules reader's). While the answer so far is the hint's beginning, the hint's
 are the draft, checked the same way, the first time together with the prompt. The hint only
 saves passes: where the model disagrees it decides, so the answer is the model's own greedy
 answer whatever the hint says, and an answer the model fully agrees with takes one pass.
-With `hint_margin` > 0 the hint also breaks near-ties: its token is kept where the model
-gives it a log-probability within `hint_margin` nats of the model's own first choice (the
-"typical acceptance" of lossy speculative decoding). A small model is often torn between a
-common value and the rare one the message names ("Green" or "Fluorescent Green"); where it
-is sure, it still decides.
+With `hint_margin` > 0 the hint also wins near-ties: where the model's answer first parts
+from the hint, the hint's token is within `hint_margin` nats of the model's choice, and the
+grammar takes the rest of the hint, the answer is the whole hint, with no further pass.
+Otherwise the model decides and goes on alone. So the answer is always one of two complete
+readings, never a mix of their tokens (keeping the hint token by token mixed them into
+answers neither reader would give). A small model is often torn between a common value and
+the rare one the message names ("Green" or "Fluorescent Green"); where it is sure, it decides.
 
 Usage:
     decoder = ConstrainedDecoder(model, tokenizer, schema, max_new_tokens=64)
     text = decoder.generate(prompt_ids, timeout_s=2.0)   # json.loads(text) obeys `schema`
     text = decoder.generate(prompt_ids, hint='{"action":"search"}')   # same answer, fewer passes
-    text = decoder.generate(prompt_ids, hint=..., hint_margin=1.0)   # the hint breaks near-ties
+    text = decoder.generate(prompt_ids, hint=..., hint_margin=2.5)   # the hint wins near-ties
 """
 
 from __future__ import annotations
@@ -80,6 +82,7 @@ class Decoded:
     forced_tokens: int  # of which jump-forward supplied without a decoding step
     drafted_tokens: int  # of which a draft (prompt lookup or the hint) proposed and the model confirmed
     hinted_tokens: int  # of those, the ones the hint proposed
+    chose_hint: bool  # the hint won a near-tie where the model first parted from it (hint_margin)
     forward_passes: int  # model calls, the prompt's included
     prefill_s: float  # until the first model call returned: prompt plus any forced opening
     seconds: float
@@ -149,7 +152,7 @@ class ConstrainedDecoder:
         `max_new_tokens` tokens if the answer is still open: never a partial answer. The clock
         is checked between forward passes, so a call can overrun by one pass (at worst the prefill).
         `hint`, a likely answer, changes how many passes it takes, never the answer, unless
-        `hint_margin` (nats, >= 0) lets it break the model's near-ties.
+        `hint_margin` (nats, >= 0) lets it win the model's near-ties.
         """
         return self.decode(prompt_ids, timeout_s, hint, hint_margin).text
 
@@ -176,6 +179,7 @@ class _Run:
         self.prompt = prompt_ids
         self.hint = hint
         self.hint_margin = hint_margin
+        self.chose_hint = False
         self.matcher = xgr.GrammarMatcher(decoder._grammar, terminate_without_stop_token=True)
         self.bitmask = xgr.allocate_token_bitmask(1, decoder._vocab_size)
         self.cache = DynamicCache(config=decoder.model.config)
@@ -205,7 +209,7 @@ class _Run:
             draft, from_hint = self._draft()
             self.logits = self._verify(draft, from_hint, self._forward(fed + draft, keep=len(draft) + 1))
         return Decoded(self._text(), len(self.prompt), len(self.answer), self.forced, self.drafted, self.hinted,
-                       self.passes, self.prefill_s, time.perf_counter() - self.started)
+                       self.chose_hint, self.passes, self.prefill_s, time.perf_counter() - self.started)
 
     def _forward(self, ids: list[int], keep: int = 1) -> torch.Tensor:
         """Run the model on `ids` after the cached context; the logits of the last `keep`
@@ -253,12 +257,14 @@ class _Run:
         return tokens[:accepted]
 
     def _verify(self, draft: list[int], from_hint: bool, rows: torch.Tensor) -> torch.Tensor | None:
-        """Keep the draft up to the first token the model would not have chosen (or, for the
-        hint's tokens, would not count as a near-tie); the logits for the next choice (None
-        once the answer is complete). Rejected draft positions leave the KV cache."""
-        margin = self.hint_margin if from_hint else 0.0
+        """Keep the draft up to the first token the model would not have chosen; the logits
+        for the next choice (None once the answer is complete). Rejected draft positions
+        leave the KV cache."""
         for i, token in enumerate(draft):
-            if not self._agrees(rows[i:i + 1], token, margin):
+            choice = self._pick(rows[i:i + 1])
+            if choice != token:
+                if from_hint and self._near_tie(rows[i:i + 1], choice, token) and self._take_rest_of_hint():
+                    return None
                 self.cache.crop(-(len(draft) - i))  # negative: that many from the end, in every version
                 return rows[i:i + 1]
             self._accept(token)
@@ -268,15 +274,29 @@ class _Run:
                 return None
         return rows[len(draft):]
 
-    def _agrees(self, logits: torch.Tensor, token: int, margin: float) -> bool:
-        """Whether the model would choose `token` here: its greedy choice, or within `margin`
-        nats of it among the tokens the grammar allows."""
-        logits = self._allowed(logits)
-        top = int(torch.argmax(logits, dim=-1).item())
-        if top == token or margin == 0:
-            return top == token
-        logprobs = torch.log_softmax(logits[0], dim=-1)
-        return bool(logprobs[token] >= logprobs[top] - margin)
+    def _near_tie(self, logits: torch.Tensor, choice: int, token: int) -> bool:
+        """Whether the hint's `token` is within `hint_margin` nats of the model's `choice` here."""
+        if not self.hint_margin:
+            return False
+        logprobs = torch.log_softmax(self._allowed(logits)[0], dim=-1)
+        return bool(logprobs[token] >= logprobs[choice] - self.hint_margin)
+
+    def _take_rest_of_hint(self) -> bool:
+        """Finish the answer with the rest of the hint, if the grammar takes all of it as a
+        complete answer; else leave the matcher as it was and return False."""
+        rest = self.decoder.tokenizer.encode(self.hint[len(self._text()):], add_special_tokens=False)
+        accepted = 0
+        for token in rest:
+            if self.matcher.is_terminated() or not self.matcher.accept_token(token):
+                break
+            accepted += 1
+        if accepted < len(rest) or not self.matcher.is_terminated():
+            if accepted:
+                self.matcher.rollback(accepted)
+            return False
+        self.answer.extend(rest)
+        self.chose_hint = True
+        return True
 
     def _pick(self, logits: torch.Tensor) -> int:
         """The most likely token the grammar allows here, by `logits` (1, vocab)."""

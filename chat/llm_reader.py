@@ -5,7 +5,7 @@ gets a short prompt (the state in one line, the message as a JSON string: `chat.
 and writes the compact intent JSON under a grammar compiled from its schema, with the
 catalogue's values as enums (`chat.decoding`): every answer parses and every value exists,
 so there is no repair loop. Its intent is used as it is; the rules' reading of the same turn
-is the decoder's draft and breaks the model's near-ties (`HINT_MARGIN`), since a 135M model
+is the decoder's draft and wins the model's near-ties (`HINT_MARGIN`), since a 135M model
 is often torn between a common value and the rare one the message names ("Green" or
 "Fluorescent Green") where the rules' tables are exact. The rules reader answers instead
 only when the model times out or fails, and each turn's path (llm / fallback) is counted in
@@ -29,10 +29,10 @@ from retrieval.vocabulary import VocabularyMatcher
 logger = logging.getLogger(__name__)
 
 TIME_LIMIT_S = 3.0  # past this a turn is answered by the rules: a shopper waits no longer
-# Nats within which the rules' token wins the model's near-tie (chat.decoding). Chosen on the
-# development files only (R@10 captions / shades / dialogues, eval/dev_*): 0 -> 96.0 / 78.0 /
-# 98.0, 1 -> 97.3 / 79.7 / 98.5, 2.5 -> 97.7 / 82.0 / 99.0, 4 -> 98.0 / 81.0 / 99.0, 6 -> 97.0
-# / 81.0; the rules alone 72.3 / 43.0 / 99.0. Where the model is sure, it still decides.
+# Nats within which the rules' reading wins where the model first parts from it (chat.decoding).
+# Chosen on the development files only (R@10 captions / shades / dialogues, eval/dev_*):
+# 0 -> 96.0 / 78.0 / 98.0, 2.5 -> 97.3 / 81.0 / 99.0, 4 -> 97.7 / 80.0 / 99.0; the rules alone
+# 72.3 / 43.0 / 99.0. Where the model is surer, it decides.
 HINT_MARGIN = 2.5
 
 
@@ -70,9 +70,9 @@ class LLMReader:
         """The model's intent for `message`; the rules' when the model fails. Never raises.
 
         The rules read every turn first (a fraction of a millisecond): their answer is the
-        decoder's hint, which saves most forward passes when the model agrees, breaks the
-        model's near-ties (within `hint_margin` nats) and is overruled where the model is
-        sure; and it is ready if the model fails."""
+        decoder's hint, which saves most forward passes when the model agrees, wins where
+        the model first parts from it by less than `hint_margin` nats and is overruled where
+        the model is surer; and it is ready if the model fails."""
         text = message if isinstance(message, str) else ""
         rules_intent = self.fallback.rewrite(text, state, has_upload)
         messages = chat_messages(text, state, has_upload, self.matcher)

@@ -130,16 +130,17 @@ def test_a_hint_saves_passes_and_never_changes_the_answer(smollm2, decoder, mess
         assert decoder.decode(prompt, hint=wrong).text == plain.text, wrong
 
 
-def test_a_hint_margin_lets_the_hint_break_ties_only(smollm2, decoder):
-    """Within the margin the hint's tokens win (an unbounded margin: the hint, if the grammar
-    allows it, is the answer); a hint the grammar refuses is still never the answer; a
+def test_a_hint_margin_lets_the_hint_win_near_ties_only(smollm2, decoder):
+    """A whole hint the model scores within the margin of its own answer is the answer (an
+    unbounded margin: any hint the grammar allows); a hint the grammar refuses never is; a
     negative margin is refused."""
     _, tokenizer = smollm2
     prompt = _prompt(tokenizer, FUZZ["plain"])
     plain = decoder.decode(prompt)
     other = '{"action":"search","set":{"colour":"Green"}}'
     assert other != plain.text
-    assert decoder.decode(prompt, hint=other, hint_margin=1e9).text == other
+    chosen = decoder.decode(prompt, hint=other, hint_margin=1e9)
+    assert chosen.text == other and chosen.chose_hint
     assert decoder.decode(prompt, hint=other, hint_margin=1e-9).text == plain.text
     refused = '{"action":"search","set":{"colour":"Purple"}}'
     assert json.loads(decoder.decode(prompt, hint=refused, hint_margin=1e9).text)["set"]["colour"] in COLOURS
