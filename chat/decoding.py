@@ -247,14 +247,20 @@ class _Run:
         return []
 
     def _grammatical_prefix(self, tokens: list[int]) -> list[int]:
+        return tokens[:self._probe(tokens)[0]]
+
+    def _probe(self, tokens: list[int]) -> tuple[int, bool]:
+        """How many of `tokens` the grammar accepts in a row here, and whether they complete
+        the answer; the matcher is left as it was."""
         accepted = 0
         for token in tokens:
             if self.matcher.is_terminated() or not self.matcher.accept_token(token):
                 break
             accepted += 1
+        completes = self.matcher.is_terminated()
         if accepted:
             self.matcher.rollback(accepted)
-        return tokens[:accepted]
+        return accepted, completes
 
     def _verify(self, draft: list[int], from_hint: bool, rows: torch.Tensor) -> torch.Tensor | None:
         """Keep the draft up to the first token the model would not have chosen; the logits
@@ -283,18 +289,13 @@ class _Run:
 
     def _take_rest_of_hint(self) -> bool:
         """Finish the answer with the rest of the hint, if the grammar takes all of it as a
-        complete answer; else leave the matcher as it was and return False."""
+        complete answer; else leave everything as it was and return False."""
         rest = self.decoder.tokenizer.encode(self.hint[len(self._text()):], add_special_tokens=False)
-        accepted = 0
-        for token in rest:
-            if self.matcher.is_terminated() or not self.matcher.accept_token(token):
-                break
-            accepted += 1
-        if accepted < len(rest) or not self.matcher.is_terminated():
-            if accepted:
-                self.matcher.rollback(accepted)
+        accepted, completes = self._probe(rest)
+        if accepted < len(rest) or not completes:
             return False
-        self.answer.extend(rest)
+        for token in rest:
+            self._accept(token)
         self.chose_hint = True
         return True
 

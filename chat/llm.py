@@ -362,7 +362,8 @@ class LLM:
         """A JSON answer to `messages` that obeys `schema` by construction (greedy decoding
         constrained by xgrammar, `chat.decoding`). Raises DecodingError (a timeout included)
         rather than return a partial answer. `hint`, a likely answer, saves passes where the
-        model agrees with it, and breaks the model's ties within `hint_margin` nats."""
+        model agrees with it, and wins where the model first parts from it by less than
+        `hint_margin` nats (`chat.decoding`)."""
         from chat.decoding import ConstrainedDecoder
 
         key = json.dumps(schema, sort_keys=True)

@@ -49,12 +49,12 @@ class LLMReader:
     """Rewriter protocol of `chat.assistant`: `rewrite(message, state, has_upload)`."""
 
     def __init__(self, llm: JSONModel, matcher: VocabularyMatcher, fallback: RulesRewriter,
-                 time_limit_s: float = TIME_LIMIT_S, hint_margin: float | None = None):
+                 time_limit_s: float = TIME_LIMIT_S, hint_margin: float = HINT_MARGIN):
         self.llm = llm
         self.matcher = matcher
         self.fallback = fallback
         self.time_limit_s = time_limit_s
-        self.hint_margin = HINT_MARGIN if hint_margin is None else hint_margin
+        self.hint_margin = hint_margin
         self.schema = answer_schema(matcher)
         self.names = prompt_names(matcher)
         self.path_counts: Counter[str] = Counter()

@@ -11,9 +11,9 @@ autocast with channels-last images runs about 2.8x faster than plain fp32 on a C
 bf16 (AVX512-BF16/AMX) and on GPUs, but it is emulated, and slower, on CPUs without it. `auto`
 therefore decides per machine (`choose_precision`). The image tower is rewritten for
 inference at load (`retrieval.inference_tower`: BatchNorms folded, one-query pooling, exact in
-every precision), and the layer that reads the pixels stays in fp32 (`PixelConv2d`): rounding the pixels to bf16's 8-bit mantissa was nearly all of bf16's
-error, and keeping that one convolution in fp32 lifts the cosine to fp32 from >= 0.996 to
->= 0.9999 at the same speed.
+every precision), and the layer that reads the pixels stays in fp32 (`PixelConv2d`): rounding
+the pixels to bf16's 8-bit mantissa was nearly all of bf16's error, and keeping that one
+convolution in fp32 lifts the cosine to fp32 from >= 0.996 to >= 0.9999 at the same speed.
 """
 
 from __future__ import annotations
