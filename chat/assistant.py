@@ -19,6 +19,7 @@ readers know and is not even in Latin script is not searched: the shopper is tol
 
 from __future__ import annotations
 
+import itertools
 import logging
 import unicodedata
 from collections.abc import Sequence
@@ -252,18 +253,25 @@ class Assistant:
         return free, filters
 
     def _search_with_relaxing(self, query, k, exclude, filters, constraints) -> tuple[list, list[str]]:
-        """Search with every filter; when nothing passes, drop the shopper's constraints one by one
-        (the most recent last) and say which ones were dropped."""
-        relaxed: list[str] = []
-        remaining = dict(filters)
-        while True:
-            hits = self.retriever.search(query, k, exclude_ids=exclude, filters=remaining or None)
-            droppable = [c for c in constraints if c in remaining]
-            if hits or not droppable:
-                return hits, relaxed
-            column = droppable[0]
-            relaxed.append(constraints[column])
-            del remaining[column]
+        """Search with every filter; when nothing passes, leave out as few of the shopper's
+        constraints as finds something, the oldest first (`constraints` is oldest first, so
+        the latest request is kept longest), and say which were left out."""
+        def search(left_out: Sequence[str]) -> list:
+            remaining = {c: v for c, v in filters.items() if c not in left_out}
+            return self.retriever.search(query, k, exclude_ids=exclude, filters=remaining or None)
+
+        hits = search(())
+        droppable = [c for c in constraints if c in filters]
+        if hits or not droppable:
+            return hits, []
+        widest = search(droppable)
+        if widest:  # else the other filters (negatives) leave nothing whatever is left out
+            for size in range(1, len(droppable)):
+                for left_out in itertools.combinations(droppable, size):
+                    hits = search(left_out)
+                    if hits:
+                        return hits, [constraints[c] for c in left_out]
+        return widest, [constraints[c] for c in droppable]
 
 
 def _without_unread_words(intent: SearchIntent) -> tuple[SearchIntent, str]:

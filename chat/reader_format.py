@@ -68,7 +68,7 @@ def reader_prompt(message: str, state: DialogueState, has_upload: bool,
     parts = [f"item: {item_line(state, matcher)}"]
     if state.constraints:
         parts.append("wanted: " + ", ".join(f"{names.get(c, c)}={v}"
-                                            for c, v in state.constraints.items()))
+                                            for c, v in _ordered(state.constraints, names)))
     if state.negatives:
         parts.append("avoid: " + ", ".join(n[:AVOID_CHARS] for n in state.negatives[-3:]))
     parts += [f"shown: {len(state.results)}", f"photo: {'yes' if has_upload else 'no'}"]
@@ -106,7 +106,8 @@ def answer_json(intent: SearchIntent, names: dict[str, str]) -> str:
 
 
 def _ordered(attributes: dict[str, str], names: dict[str, str]) -> list[tuple[str, str]]:
-    """Attributes in prompt-name order (colour, type, gender, ...): one spelling per intent."""
+    """Attributes in prompt-name order (colour, type, gender, ...): one spelling per intent,
+    and one per state line whatever order the dialogue set them in."""
     order = {c: i for i, c in enumerate(names)}
     return sorted(attributes.items(), key=lambda item: order.get(item[0], len(order)))
 

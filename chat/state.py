@@ -145,8 +145,10 @@ class DialogueState:
         wanted = {v.casefold() for v in intent.set_attributes.values()}
         added = [n for n in intent.negatives if n.casefold() not in wanted]
         avoided = {n.casefold() for n in added}
+        # Oldest first, so what this turn sets goes last: a search that finds nothing leaves
+        # out the oldest constraints first (`Assistant._search_with_relaxing`).
         constraints = {c: v for c, v in base.constraints.items()
-                       if c not in intent.drop_attributes}
+                       if c not in intent.drop_attributes and c not in intent.set_attributes}
         constraints.update(intent.set_attributes)
         # A value the shopper now avoids stops being wanted, and a value wanted again stops
         # being avoided: the latest word on a value wins.

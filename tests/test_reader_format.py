@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+from dataclasses import replace
 
 import jsonschema
 import pytest
@@ -68,6 +69,11 @@ def test_prompt_is_short_and_keeps_the_message_as_data(matcher, state):
     assert json.loads(quoted) == message[:200]
     assert len(prompt) < 400
     assert chat_messages(message, state, False, matcher)[1]["content"] == prompt
+
+
+def test_the_state_line_lists_what_is_wanted_in_one_order(matcher, state):
+    later = replace(state, constraints={"gender": "Women", "articleType": "Heels", "baseColour": "Red"})
+    assert "wanted: colour=Red, type=Heels, gender=Women |" in reader_prompt("hi", later, False, matcher)
 
 
 def test_unusable_answers_raise(matcher, state):

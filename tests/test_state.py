@@ -98,6 +98,12 @@ def test_setting_replaces_and_dropping_releases_a_column():
     assert state.constraints == {"articleType": "Tshirts"}
 
 
+def test_constraints_are_kept_oldest_first_so_a_change_counts_as_the_latest():
+    state = black_tshirts().apply(search(set_attributes={"gender": "Men"}))
+    state = state.apply(search(set_attributes={"articleType": "Heels"}))
+    assert list(state.constraints) == ["baseColour", "gender", "articleType"]
+
+
 def test_negative_removes_a_matching_constraint_and_reference_attribute():
     state = picked(black_tshirts()).apply(search(negatives=("black",)))
     assert "baseColour" not in state.constraints
