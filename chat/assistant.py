@@ -22,7 +22,7 @@ from __future__ import annotations
 import itertools
 import logging
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -253,9 +253,8 @@ class Assistant:
         return free, filters
 
     def _search_with_relaxing(self, query, k, exclude, filters, constraints) -> tuple[list, list[str]]:
-        """Search with every filter; when nothing passes, leave out as few of the shopper's
-        constraints as finds something, the oldest first (`constraints` is oldest first, so
-        the latest request is kept longest), and say which were left out."""
+        """Search with every filter; when nothing passes, leave out the shopper's constraints
+        in the order of `_relaxations` (the latest request is kept longest) and say which."""
         def search(left_out: Sequence[str]) -> list:
             remaining = {c: v for c, v in filters.items() if c not in left_out}
             return self.retriever.search(query, k, exclude_ids=exclude, filters=remaining or None)
@@ -264,14 +263,22 @@ class Assistant:
         droppable = [c for c in constraints if c in filters]
         if hits or not droppable:
             return hits, []
-        widest = search(droppable)
-        if widest:  # else the other filters (negatives) leave nothing whatever is left out
-            for size in range(1, len(droppable)):
-                for left_out in itertools.combinations(droppable, size):
-                    hits = search(left_out)
-                    if hits:
-                        return hits, [constraints[c] for c in left_out]
-        return widest, [constraints[c] for c in droppable]
+        for left_out in _relaxations(droppable):
+            hits = search(left_out)
+            if hits:
+                return hits, [constraints[c] for c in left_out]
+        return hits, [constraints[c] for c in droppable]
+
+
+def _relaxations(columns: Sequence[str]) -> Iterator[tuple[str, ...]]:
+    """The sets of constraints to leave out, in the order to try them; `columns` is oldest
+    first. A newer constraint goes only once no set of older ones finds anything, and fewer
+    go before more: after "black t-shirts for men", "heels instead" drops "men", and a kind
+    chosen after a photo outlasts the colour asked for and the gender guessed before it."""
+    for newest, column in enumerate(columns):
+        for size in range(newest + 1):
+            for older in itertools.combinations(columns[:newest], size):
+                yield (*older, column)
 
 
 def _without_unread_words(intent: SearchIntent) -> tuple[SearchIntent, str]:
