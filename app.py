@@ -202,7 +202,7 @@ def build_app(loader: Loader) -> gr.Blocks:
 
     def wait_ready(progress=gr.Progress()) -> gr.Markdown:
         """While the shopper searches a part of the catalogue: the status stays live ("Searching
-        3,072 of 11,242 products") until the whole index serves."""
+        4,096 of 11,242 products") until the whole index serves."""
         watch(lambda: loader.ready, progress)
         return settled_status()
 

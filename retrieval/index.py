@@ -175,7 +175,7 @@ def _embed_in_parts(catalog: Catalog, encoder: Encoder, out: Path, part_rows: in
         if on_progress:
             on_progress(resumed, n)  # progress > 0 at once: the page shows the work kept
     paths = [catalog.image_path(i) for i in catalog.ids]
-    _offer_prefix(done, parts.count, catalog, on_partial)
+    offered = _offer_prefix(done, parts.count, catalog, on_partial, offered=0)
     encoded = resumed
     with tqdm(total=n, initial=resumed, desc=f"encoding images ({encoder.mode.name})", unit="img", disable=not progress) as bar:
         for part in parts.todo():
@@ -189,16 +189,22 @@ def _embed_in_parts(catalog: Catalog, encoder: Encoder, out: Path, part_rows: in
             done[part] = encoder.encode_images(paths[rows.start:rows.stop], on_batch=on_batch)
             parts.write(part, done[part])
             encoded += len(rows)
-            _offer_prefix(done, parts.count, catalog, on_partial)
+            offered = _offer_prefix(done, parts.count, catalog, on_partial, offered)
     return np.concatenate([done[p] for p in range(parts.count)])
 
 
-def _offer_prefix(done: dict[int, np.ndarray], count: int, catalog: Catalog, on_partial: PartialCallback | None) -> None:
-    """Give `on_partial` a store of the finished parts at the start of the catalogue, while
-    some parts remain (after the last one the whole index follows at once)."""
+def _offer_prefix(done: dict[int, np.ndarray], count: int, catalog: Catalog,
+                  on_partial: PartialCallback | None, offered: int) -> int:
+    """Give `on_partial` a store of the finished parts at the start of the catalogue while
+    some parts remain (after the last one the whole index follows at once), whenever that
+    prefix has doubled since the `offered` parts of the last store; returns the parts offered.
+    A store costs its size to build, so one at every part would cost the square of the
+    catalogue; doubling keeps all of them under twice the catalogue."""
     prefix = leading_parts(done)
-    if on_partial and 0 < prefix < count:
-        on_partial(partial_store(np.concatenate([done[p] for p in range(prefix)]), catalog))
+    if not (on_partial and 0 < prefix < count and prefix >= 2 * offered):
+        return offered
+    on_partial(partial_store(np.concatenate([done[p] for p in range(prefix)]), catalog))
+    return prefix
 
 
 def leading_parts(finished: Iterable[int]) -> int:
