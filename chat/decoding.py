@@ -267,9 +267,10 @@ class _Run:
         for the next choice (None once the answer is complete). Rejected draft positions
         leave the KV cache."""
         for i, token in enumerate(draft):
-            choice = self._pick(rows[i:i + 1])
+            allowed = self._allowed(rows[i:i + 1])
+            choice = _best(allowed)
             if choice != token:
-                if from_hint and self._near_tie(rows[i:i + 1], choice, token) and self._take_rest_of_hint():
+                if from_hint and self._near_tie(allowed, choice, token) and self._take_rest_of_hint():
                     return None
                 self.cache.crop(-(len(draft) - i))  # negative: that many from the end, in every version
                 return rows[i:i + 1]
@@ -280,11 +281,12 @@ class _Run:
                 return None
         return rows[len(draft):]
 
-    def _near_tie(self, logits: torch.Tensor, choice: int, token: int) -> bool:
-        """Whether the hint's `token` is within `hint_margin` nats of the model's `choice` here."""
+    def _near_tie(self, allowed: torch.Tensor, choice: int, token: int) -> bool:
+        """Whether the hint's `token` is within `hint_margin` nats of the model's `choice`, by
+        the logits `_allowed` masked here."""
         if not self.hint_margin:
             return False
-        logprobs = torch.log_softmax(self._allowed(logits)[0], dim=-1)
+        logprobs = torch.log_softmax(allowed[0], dim=-1)
         return bool(logprobs[token] >= logprobs[choice] - self.hint_margin)
 
     def _take_rest_of_hint(self) -> bool:
@@ -301,7 +303,7 @@ class _Run:
 
     def _pick(self, logits: torch.Tensor) -> int:
         """The most likely token the grammar allows here, by `logits` (1, vocab)."""
-        return int(torch.argmax(self._allowed(logits), dim=-1).item())
+        return _best(self._allowed(logits))
 
     def _allowed(self, logits: torch.Tensor) -> torch.Tensor:
         """`logits` (1, vocab) on the CPU with what the grammar forbids here at -inf."""
@@ -360,6 +362,11 @@ class _Run:
         """The answer exactly as the matcher saw it (byte-level tokens joined, then UTF-8)."""
         raw = b"".join(self.decoder._token_bytes[token] for token in self.answer)
         return raw.decode("utf-8", errors="replace")
+
+
+def _best(allowed: torch.Tensor) -> int:
+    """The most likely token of masked logits (1, vocab)."""
+    return int(torch.argmax(allowed, dim=-1).item())
 
 
 def _after_last(sequence: list[int], ngram: list[int]) -> int | None:
