@@ -28,17 +28,23 @@ Otherwise the model decides and goes on alone. So the answer is always one of tw
 readings, never a mix of their tokens (keeping the hint token by token mixed them into
 answers neither reader would give). A small model is often torn between a common value and
 the rare one the message names ("Green" or "Fluorescent Green"); where it is sure, it decides.
+`key_margins` sets another margin where the parting falls in the member of a given key (the
+member from the comma before its key to the end of its value, at any depth): a caller can
+trust the hint further on one field than on the rest.
 
 Usage:
     decoder = ConstrainedDecoder(model, tokenizer, schema, max_new_tokens=64)
     text = decoder.generate(prompt_ids, timeout_s=2.0)   # json.loads(text) obeys `schema`
     text = decoder.generate(prompt_ids, hint='{"action":"search"}')   # same answer, fewer passes
     text = decoder.generate(prompt_ids, hint=..., hint_margin=2.5)   # the hint wins near-ties
+    text = decoder.generate(prompt_ids, hint=..., hint_margin=2.5, key_margins={"type": 5.0})
 """
 
 from __future__ import annotations
 
 import inspect
+import json
+import re
 import threading
 import time
 import weakref
@@ -55,6 +61,10 @@ _SEPARATORS = (",", ":")
 DRAFT_TOKENS = 6  # prompt-lookup draft length: longer drafts are rarely accepted in full
 HINT_TOKENS = 24  # a hint is a whole answer: its rest is drafted at once
 LOOKUP_NGRAMS = (2, 1)  # match the answer's last 2 tokens in the prompt, else its last one
+# Where an object member begins in compact JSON: the brace or comma, then a key of word
+# characters. A quote inside a string value is escaped (\"), so string contents never match.
+_MEMBER = re.compile(r'[{,]"(\w+)":')
+_JSON = json.JSONDecoder()
 
 # A list of ids, a (n,) or (1, n) tensor, or apply_chat_template's mapping with "input_ids".
 PromptIds = Sequence[int] | torch.Tensor | Mapping
@@ -145,40 +155,44 @@ class ConstrainedDecoder:
         self._cache_kwarg = _cache_kwarg(model)
 
     def generate(self, prompt_ids: PromptIds, timeout_s: float | None = None, hint: str | None = None,
-                 hint_margin: float = 0.0) -> str:
+                 hint_margin: float = 0.0, key_margins: Mapping[str, float] | None = None) -> str:
         """The JSON answer to `prompt_ids` (the chat-templated prompt, generation prompt included).
 
         Raises DecodingTimeout after `timeout_s` seconds and DecodingLengthExceeded after
         `max_new_tokens` tokens if the answer is still open: never a partial answer. The clock
         is checked between forward passes, so a call can overrun by one pass (at worst the prefill).
         `hint`, a likely answer, changes how many passes it takes, never the answer, unless
-        `hint_margin` (nats, >= 0) lets it win the model's near-ties.
+        `hint_margin` (nats, >= 0) lets it win the model's near-ties; `key_margins` overrides
+        that margin where the parting falls in the member of one of its keys.
         """
-        return self.decode(prompt_ids, timeout_s, hint, hint_margin).text
+        return self.decode(prompt_ids, timeout_s, hint, hint_margin, key_margins).text
 
     def decode(self, prompt_ids: PromptIds, timeout_s: float | None = None, hint: str | None = None,
-               hint_margin: float = 0.0) -> Decoded:
+               hint_margin: float = 0.0, key_margins: Mapping[str, float] | None = None) -> Decoded:
         """Like generate, with token counts and timings."""
-        if not hint_margin >= 0:
-            raise ValueError(f"hint_margin must be a number of nats >= 0, got {hint_margin}")
+        margins = {None: hint_margin, **(key_margins or {})}
+        for key, margin in margins.items():
+            if not margin >= 0:
+                name = "hint_margin" if key is None else f"key_margins[{key!r}]"
+                raise ValueError(f"{name} must be a number of nats >= 0, got {margin}")
         started = time.perf_counter()
         deadline = None if timeout_s is None else started + timeout_s
         ids = _as_id_list(prompt_ids)
         with torch.inference_mode():
-            return _Run(self, ids, started, deadline, hint or "", hint_margin).finish()
+            return _Run(self, ids, started, deadline, hint or "", margins).finish()
 
 
 class _Run:
     """The state of one generate call: matcher, KV cache, answer so far and counters."""
 
     def __init__(self, decoder: ConstrainedDecoder, prompt_ids: list[int], started: float,
-                 deadline: float | None, hint: str, hint_margin: float) -> None:
+                 deadline: float | None, hint: str, margins: dict[str | None, float]) -> None:
         self.decoder = decoder
         self.started = started
         self.deadline = deadline
         self.prompt = prompt_ids
         self.hint = hint
-        self.hint_margin = hint_margin
+        self.margins = margins  # nats by the key of the member the parting falls in; None: any other
         self.chose_hint = False
         self.matcher = xgr.GrammarMatcher(decoder._grammar, terminate_without_stop_token=True)
         self.bitmask = xgr.allocate_token_bitmask(1, decoder._vocab_size)
@@ -282,12 +296,14 @@ class _Run:
         return rows[len(draft):]
 
     def _near_tie(self, allowed: torch.Tensor, choice: int, token: int) -> bool:
-        """Whether the hint's `token` is within `hint_margin` nats of the model's `choice`, by
-        the logits `_allowed` masked here."""
-        if not self.hint_margin:
+        """Whether the hint's `token` is within the margin of the model's `choice`, by the
+        logits `_allowed` masked here; the margin of the hint's member the answer parts in."""
+        key = member_key(self.hint, len(self._text()))
+        margin = self.margins.get(key, self.margins[None])
+        if not margin:
             return False
         logprobs = torch.log_softmax(allowed[0], dim=-1)
-        return bool(logprobs[token] >= logprobs[choice] - self.hint_margin)
+        return bool(logprobs[token] >= logprobs[choice] - margin)
 
     def _take_rest_of_hint(self) -> bool:
         """Finish the answer with the rest of the hint, if the grammar takes all of it as a
@@ -362,6 +378,27 @@ class _Run:
         """The answer exactly as the matcher saw it (byte-level tokens joined, then UTF-8)."""
         raw = b"".join(self.decoder._token_bytes[token] for token in self.answer)
         return raw.decode("utf-8", errors="replace")
+
+
+def member_key(text: str, offset: int) -> str | None:
+    """The key of the innermost object member of compact JSON `text` that position `offset`
+    falls in, a member running from the brace or comma before its key to the end of its value
+    (`{"set":{"type":"Kurtis"}}`: "type" at "Kurtis", "set" at the brace after it); None
+    outside every member. A value that does not parse (a malformed hint) runs to the end."""
+    key = None
+    for member in _MEMBER.finditer(text):
+        if member.start() > offset:
+            break
+        if offset < _value_end(text, member.end()):
+            key = member.group(1)
+    return key
+
+
+def _value_end(text: str, start: int) -> int:
+    try:
+        return _JSON.raw_decode(text, start)[1]
+    except json.JSONDecodeError:
+        return len(text)
 
 
 def _best(allowed: torch.Tensor) -> int:

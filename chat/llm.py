@@ -21,7 +21,7 @@ import re
 import threading
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -358,12 +358,13 @@ class LLM:
         return Completion(text, prompt_tokens, len(new_ids), seconds, reason)
 
     def generate_json(self, messages: list[dict], schema: dict, time_limit_s: float | None = None,
-                      hint: str | None = None, hint_margin: float = 0.0) -> str:
+                      hint: str | None = None, hint_margin: float = 0.0,
+                      key_margins: Mapping[str, float] | None = None) -> str:
         """A JSON answer to `messages` that obeys `schema` by construction (greedy decoding
         constrained by xgrammar, `chat.decoding`). Raises DecodingError (a timeout included)
         rather than return a partial answer. `hint`, a likely answer, saves passes where the
         model agrees with it, and wins where the model first parts from it by less than
-        `hint_margin` nats (`chat.decoding`)."""
+        `hint_margin` nats, or the margin `key_margins` gives the key it parts at (`chat.decoding`)."""
         from chat.decoding import ConstrainedDecoder
 
         key = json.dumps(schema, sort_keys=True)
@@ -374,7 +375,8 @@ class LLM:
             if decoder is None:
                 decoder = self._decoders[key] = ConstrainedDecoder(self._model, self._tokenizer, schema, self.max_new_tokens)
             ids = self._tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True, return_dict=True)
-            self.last_decoded = decoder.decode(ids["input_ids"], time_limit_s or self.time_limit_s, hint, hint_margin)
+            self.last_decoded = decoder.decode(ids["input_ids"], time_limit_s or self.time_limit_s, hint,
+                                              hint_margin, key_margins)
             return self.last_decoded.text
 
     def _pad_token_id(self) -> int | None:

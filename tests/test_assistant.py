@@ -37,7 +37,7 @@ class RulesEchoingModel:
     def load(self):
         return self
 
-    def generate_json(self, messages, schema, time_limit_s=None, hint=None, hint_margin=0.0):
+    def generate_json(self, messages, schema, time_limit_s=None, hint=None, hint_margin=0.0, key_margins=None):
         prompt = messages[-1]["content"]
         message = json.loads(prompt.split("\nmessage: ", 1)[1])
         return answer_json(self.rules.rewrite(message, self.state, "photo: yes" in prompt), self.names)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import time
 
 import pytest
@@ -128,6 +129,38 @@ def test_a_hint_saves_passes_and_never_changes_the_answer(smollm2, decoder, mess
     assert agreed.hinted_tokens > 0 and agreed.hinted_tokens <= agreed.drafted_tokens
     for wrong in ('{"action":"reset"}', '{"action":"search","set":{"colour":"Purple"}}', "not json {", plain.text[:-3] + "xx"):
         assert decoder.decode(prompt, hint=wrong).text == plain.text, wrong
+
+
+def test_a_key_margin_counts_where_the_answer_parts_in_that_keys_member(smollm2, decoder):
+    """The margin of the key whose member the answer leaves the hint in replaces the default
+    margin there, and nowhere else; a negative one is refused, naming the key."""
+    from chat.decoding import member_key
+
+    _, tokenizer = smollm2
+    prompt = _prompt(tokenizer, FUZZ["plain"])
+    plain = decoder.decode(prompt)
+    other = '{"action":"search","set":{"colour":"Green"}}'
+    assert member_key(other, len(os.path.commonprefix([plain.text, other]))) == "colour"
+    assert decoder.decode(prompt, hint=other, key_margins={"colour": 1e9}).text == other
+    assert decoder.decode(prompt, hint=other, hint_margin=1e9, key_margins={"colour": 0.0}).text == plain.text
+    assert decoder.decode(prompt, hint=other, key_margins={"text": 1e9}).text == plain.text
+    with pytest.raises(ValueError, match=r"key_margins\['colour'\]"):
+        decoder.decode(prompt, hint=other, key_margins={"colour": -1.0})
+
+
+@pytest.mark.parametrize(("fragment", "key"), [
+    ('"action"', "action"), ("search", "action"), (',"set"', "set"), ("Kurt", "type"),
+    (',"type"', "type"), ('},"text"', "set"), (',"text"', "text"), ('\\"x', "text"),
+])
+def test_member_key_names_the_innermost_member_at_a_position(fragment, key):
+    """A member runs from the separator before its key to the end of its value, so the brace
+    that closes "set" belongs to "set", and a key-like text inside a string is not a key."""
+    from chat.decoding import member_key
+
+    answer = '{"action":"search","set":{"colour":"White","type":"Kurtis"},"text":"a,\\"x\\":1"}'
+    assert json.loads(answer)["text"] == 'a,"x":1'
+    assert member_key(answer, answer.index(fragment)) == key
+    assert member_key(answer, len(answer) - 1) is None and member_key("not json {", 3) is None
 
 
 def test_a_hint_margin_lets_the_hint_win_near_ties_only(smollm2, decoder):

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from chat.decoding import DecodingTimeout
-from chat.llm_reader import HINT_MARGIN, LLMReader
+from chat.llm_reader import HINT_MARGIN, KIND_HINT_MARGIN, LLMReader
 from chat.reader_format import MESSAGE_CHARS, answer_schema
 from chat.rules import RulesRewriter
 from chat.state import DialogueState
@@ -27,14 +27,14 @@ class FakeModel:
     def __init__(self, *answers):
         self.answers = list(answers)
         self.calls: list[tuple[list[dict], dict, float]] = []
-        self.hints: list[tuple[str | None, float]] = []
+        self.hints: list[tuple[str | None, float, dict | None]] = []
 
     def load(self):
         return self
 
-    def generate_json(self, messages, schema, time_limit_s=None, hint=None, hint_margin=0.0):
+    def generate_json(self, messages, schema, time_limit_s=None, hint=None, hint_margin=0.0, key_margins=None):
         self.calls.append((messages, schema, time_limit_s))
-        self.hints.append((hint, hint_margin))
+        self.hints.append((hint, hint_margin, key_margins))
         answer = self.answers.pop(0)
         if isinstance(answer, Exception):
             raise answer
@@ -65,8 +65,9 @@ def test_the_rules_reading_is_the_decoders_hint_and_the_fallback(matcher):
     llm = reader(matcher, '{"action":"search","set":{"colour":"Green"}}', TimeoutError("slow"))
     state = DialogueState().with_results(SHOWN)
     llm.rewrite("in red please", state)
-    hint, margin = llm.llm.hints[0]
+    hint, margin, key_margins = llm.llm.hints[0]
     assert json.loads(hint)["set"] == {"colour": "Red"} and margin == HINT_MARGIN > 0
+    assert key_margins == {"type": KIND_HINT_MARGIN} and KIND_HINT_MARGIN > HINT_MARGIN
     fallback = llm.rewrite("in red please", state)
     assert fallback.set_attributes == {"baseColour": "Red"} and llm.path_counts == {"llm": 1, "fallback": 1}
 

@@ -58,3 +58,29 @@ def test_a_timeout_hands_the_turn_to_the_rules(reader):
     intent = hurried.rewrite("red dresses for women", DialogueState())
     assert intent == reader.fallback.rewrite("red dresses for women", DialogueState())
     assert hurried.path_counts == {"fallback": 1}
+
+
+RARE_KINDS = {
+    "articleType": {"Tshirts": 20, "Shirts": 15, "Kurtas": 12, "Sunglasses": 8, "Kurtis": 3, "Churidar": 1, "Patiala": 1},
+    "baseColour": {"Black": 20, "White": 12, "Red": 10, "Navy Blue": 6, "Charcoal": 4, "Pink": 3},
+    "gender": {"Men": 30, "Women": 20, "Unisex": 2},
+}
+
+
+@pytest.mark.parametrize(("before", "message", "kind"), [
+    ("I'm after a white kurta for my sister", "what about white kurtis?", "Kurtis"),
+    ("I'm after some black sunglasses for her", "the second one, but as churidar", "Churidar"),
+    (None, "do you have this as patiala?", "Patiala"),
+])
+def test_a_rare_kind_the_shopper_names_is_that_kind(reader, before, message, kind):
+    """Kinds the model saw a handful of times in training are not read as a common kind or a
+    colour (Kurtas, Charcoal, Pink): there the rules' reading of the kind wins its near-tie."""
+    from chat.llm_reader import LLMReader
+
+    matcher = VocabularyMatcher(RARE_KINDS)
+    rare = LLMReader(reader.llm, matcher, fallback=RulesRewriter(matcher), time_limit_s=60.0)
+    state = DialogueState()
+    if before:
+        state = state.apply(rare.rewrite(before, state)).with_results(("a", "b", "c"))
+    intent = rare.rewrite(message, state, has_upload=before is None)
+    assert intent.set_attributes.get("articleType") == kind and rare.path_counts == {"llm": 2 if before else 1}
