@@ -28,9 +28,9 @@ Otherwise the model decides and goes on alone. So the answer is always one of tw
 readings, never a mix of their tokens (keeping the hint token by token mixed them into
 answers neither reader would give). A small model is often torn between a common value and
 the rare one the message names ("Green" or "Fluorescent Green"); where it is sure, it decides.
-`key_margins` sets another margin where the parting falls in the member of a given key (the
-member from the comma before its key to the end of its value, at any depth): a caller can
-trust the hint further on one field than on the rest.
+`key_margins` sets another margin where the parting (to the character) falls in the member of
+a given key (the member from the comma before its key to the end of its value, at any depth):
+a caller can trust the hint further on one field than on the rest.
 
 Usage:
     decoder = ConstrainedDecoder(model, tokenizer, schema, max_new_tokens=64)
@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import os
 import re
 import threading
 import time
@@ -298,7 +299,8 @@ class _Run:
     def _near_tie(self, allowed: torch.Tensor, choice: int, token: int) -> bool:
         """Whether the hint's `token` is within the margin of the model's `choice`, by the
         logits `_allowed` masked here; the margin of the hint's member the answer parts in."""
-        key = member_key(self.hint, len(self._text()))
+        token_bytes = self.decoder._token_bytes
+        key = member_key(self.hint, parting_offset(self._text(), token_bytes[choice], token_bytes[token]))
         margin = self.margins.get(key, self.margins[None])
         if not margin:
             return False
@@ -378,6 +380,15 @@ class _Run:
         """The answer exactly as the matcher saw it (byte-level tokens joined, then UTF-8)."""
         raw = b"".join(self.decoder._token_bytes[token] for token in self.answer)
         return raw.decode("utf-8", errors="replace")
+
+
+def parting_offset(so_far: str, choice: bytes, token: bytes) -> int:
+    """Where, in characters of the hint, the model's next token `choice` first differs from
+    the hint's `token` after the shared answer `so_far`. Tokens can share their first
+    characters: after `..."colour":"Green` the model's `"}` and the hint's `","` part at the
+    comma, which opens the hint's next member, not in the colour's value."""
+    shared = len(os.path.commonprefix([choice, token]))
+    return len(so_far) + len(token[:shared].decode("utf-8", errors="ignore"))
 
 
 def member_key(text: str, offset: int) -> str | None:

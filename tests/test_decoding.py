@@ -163,6 +163,18 @@ def test_member_key_names_the_innermost_member_at_a_position(fragment, key):
     assert member_key(answer, len(answer) - 1) is None and member_key("not json {", 3) is None
 
 
+def test_the_parting_is_where_the_tokens_texts_differ_not_where_the_tokens_do():
+    """The model closing the object (`"}`) where the hint adds a kind (`","`) parts at the
+    comma: in the kind's member, whose margin then counts, not in the colour's."""
+    from chat.decoding import member_key, parting_offset
+
+    hint = '{"set":{"colour":"Green","type":"Tshirts"}}'
+    so_far = '{"set":{"colour":"Green'
+    offset = parting_offset(so_far, b'"}', b'","')
+    assert hint[offset] == "," and member_key(hint, offset) == "type"
+    assert member_key(hint, parting_offset(so_far, b"ish", b'","')) == "colour"
+
+
 def test_a_hint_margin_lets_the_hint_win_near_ties_only(smollm2, decoder):
     """A whole hint the model scores within the margin of its own answer is the answer (an
     unbounded margin: any hint the grammar allows); a hint the grammar refuses never is; a
