@@ -6,7 +6,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 CATALOG ?= ../shared/data/fashion-products
 ENCODER ?= local-dir:../shared/models/tiny-fashion-clip
-LLM ?= rules
+# The fine-tuned reader (packaged SmolLM2 + models/smollm2-shop); LLM=rules is the fast mode.
+LLM ?= smollm2-shop
 export HF_HUB_OFFLINE ?= 1
 
 .PHONY: run test lint browser

@@ -1,7 +1,8 @@
 """Time to first answer when the app starts: a first start (no index yet) and a restart.
 
     python -m benchmarks.bench_first_start [--catalog DIR] [--encoder SPEC] [--gallery IDS.txt]
-                                           [--index-dir DIR] [--query TEXT] [--precision fp32|bf16|auto] [--json]
+                                           [--index-dir DIR] [--query TEXT] [--precision fp32|bf16|auto]
+                                           [--llm rules|smollm2-shop|SPEC] [--json]
 
 The app's loader (`shop.loader.Loader`, what `python app.py` runs once its imports are done)
 opens the assistant in a background thread; this polls it as the page would. For each start:
@@ -58,10 +59,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--query", default="a black t-shirt for men")
     parser.add_argument("--precision", default="auto", choices=("fp32", "bf16", "auto"),
                         help="image encoding precision of the index build (fp32: the speed before auto)")
+    parser.add_argument("--llm", default="rules", help="the reader the app serves (smollm2-shop: `make run`'s, loaded before the first answer)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     index_dir = args.index_dir or Path(tempfile.mkdtemp(prefix="first-start-"))
-    settings = AppSettings(catalog=args.catalog, encoder=args.encoder, llm="rules", gallery=args.gallery, index_dir=index_dir,
+    settings = AppSettings(catalog=args.catalog, encoder=args.encoder, llm=args.llm, gallery=args.gallery, index_dir=index_dir,
                            precision=args.precision)
     try:
         figures = {"first_start": time_start(settings, args.query), "restart": time_start(settings, args.query)}
