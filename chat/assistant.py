@@ -263,11 +263,15 @@ class Assistant:
         droppable = [c for c in constraints if c in filters]
         if hits or not droppable:
             return hits, []
-        for left_out in _relaxations(droppable):
-            hits = search(left_out)
-            if hits:
-                return hits, [constraints[c] for c in left_out]
-        return hits, [constraints[c] for c in droppable]
+        widest = search(droppable)
+        if widest:  # else the other filters (negatives) leave nothing whatever is left out
+            for left_out in _relaxations(droppable):
+                if len(left_out) == len(droppable):
+                    break  # all of them: `widest`, searched already
+                hits = search(left_out)
+                if hits:
+                    return hits, [constraints[c] for c in left_out]
+        return widest, [constraints[c] for c in droppable]
 
 
 def _relaxations(columns: Sequence[str]) -> Iterator[tuple[str, ...]]:
