@@ -5,8 +5,8 @@ up, and every action answers through `LoadingShop` with how far loading got, so 
 needs no readiness checks of its own. A first build indexes the photos part by part: from
 the first finished part on, a shop over the products indexed so far answers instead ("Searching
 4,096 of 11,242 products; indexing continues…"), replaced by a larger one each time the
-indexed prefix doubles, and by the whole shop when the index is done. The catalogue is read once, here, and shared by the
-assistant and the app (which serves its photos). What a catalogue lacks is said at start
+indexed prefix doubles, and by the whole shop when the index is done. The catalogue is read
+once, here, and shared by the assistant and the app (which serves its photos). What a catalogue lacks is said at start
 (`Loader.notes`, also logged): without a colour column "red" means nothing, and a shopper
 who is not told so only sees random colours.
 """
