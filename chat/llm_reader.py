@@ -9,10 +9,9 @@ is the decoder's draft and wins the model's near-ties (`HINT_MARGIN`, wider on t
 kind: `KIND_HINT_MARGIN`), since a 135M model is often torn between a common value and the
 rare one the message names ("Green" or "Fluorescent Green") where the rules' tables are
 exact. The rules reader answers instead only when the model times out or fails, and each
-turn's path (llm / fallback) is counted in
-`path_counts` for the evaluation. The message is data inside the prompt, and the model
-writes no words the shopper reads (`chat.replies` does), so an injected instruction can at
-worst yield another valid intent.
+turn's path (llm / fallback) is counted in `path_counts` for the evaluation. The message is
+data inside the prompt, and the model writes no words the shopper reads (`chat.replies`
+does), so an injected instruction can at worst yield another valid intent.
 """
 
 from __future__ import annotations
