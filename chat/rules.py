@@ -60,7 +60,7 @@ _NEGATION = re.compile(
     r"\b(?:any\s+[a-z]+\s+(?:but|except)|anything\s+but|everything\s+but|other\s+than|"
     r"rather\s+than|instead\s+of|(?:do\s+not|don'?t|dont)\s+(?:want|like|need|fancy)|"
     r"no\s+more|not|no(?!\.?\s*#?\s*\d)|without|except|excluding|avoid(?:ing)?|never|"
-    r"nothing|non|less|hate|dislike)\b")
+    r"nothing|non|less|hate|dislike|(?:is|are|was|were)n'?t(?!\s+there))\b")
 # Words skipped between a negation and what it negates ("not a fan of black").
 _NEGATION_FILLER = frozenset({
     "a", "an", "the", "any", "in", "so", "too", "very", "really", "that", "quite", "with",
@@ -73,6 +73,8 @@ _NEGATION_END = frozenset({
     "preferably", "ideally", "then", "just", "only", "please", "thanks", "for", "in", "with",
     "like", "i", "we", "can", "could", "would", "show", "want", "need", "make", "give", "find",
     "get", "so", "is", "are", "be",
+    "wait", "actually", "sorry", "other",  # "no wait, flats", "white with no other colour"
+    "more", "less",  # "less revealing and more red": the scope ends where the opposite begins
 })
 _NOT_CONTENT = frozenset({"this", "that", "these", "those", "it", "one", "ones", "and", "or",
                           "nor", "a", "an", "the", "please", "thanks"})

@@ -258,13 +258,16 @@ def test_who_it_is_for_carries_over_to_a_new_search_but_not_a_restart(catalog):
     ("without stripes in red", ("stripes",), {"baseColour": "Red"}),
     ("not black for women", ("Black",), {"gender": "Women"}),
     ("avoid floral prints", ("floral prints",), {}),
+    ("ones that aren't black", ("Black",), {}), ("a colour that isn't red", ("Red",), {}),
+    ("less print and more red", ("print",), {"baseColour": "Red"}),
 ])
 def test_negation(catalog, message, negatives, wanted):
     intent = catalog.rewrite(message, browsing())
     assert (intent.negatives, intent.set_attributes) == (negatives, wanted)
 
 
-@pytest.mark.parametrize("message", ["no, black", "no thanks, black", "not sure, black maybe"])
+@pytest.mark.parametrize("message", ["no, black", "no thanks, black", "not sure, black maybe",
+                                     "no wait, black", "aren't there any in black?", "black with no other colour"])
 def test_a_bare_no_negates_nothing(catalog, message):
     intent = catalog.rewrite(message, browsing())
     assert intent.negatives == () and intent.set_attributes == {"baseColour": "Black"}
