@@ -21,6 +21,7 @@ from collections import Counter
 from collections.abc import Mapping
 from typing import Protocol
 
+from chat.grounding import grounded
 from chat.intent import SearchIntent
 from chat.reader_format import answer_json, answer_schema, chat_messages, prompt_names, read_answer
 from chat.rules import RulesRewriter
@@ -94,7 +95,7 @@ class LLMReader:
             hint = answer_json(rules_intent, self.names)
             answer = self.llm.generate_json(messages, self.schema, self.time_limit_s, hint=hint,
                                           hint_margin=self.hint_margin, key_margins=self.key_margins)
-            intent = read_answer(answer, self.matcher, state)
+            intent = grounded(read_answer(answer, self.matcher, state), rules_intent, text, state, self.matcher)
         except Exception as err:  # noqa: BLE001 - a model failure (timeout, bug, OOM) must not end the chat
             logger.warning("LLM reader failed (%s: %s): the rules read this turn", type(err).__name__, err)
             self.path_counts["fallback"] += 1

@@ -110,3 +110,58 @@ def test_every_call_is_bounded_in_time(matcher):
     llm = reader(matcher, '{"action":"search","set":{"colour":"Red"}}')
     llm.rewrite("in red", DialogueState())
     assert llm.llm.calls[0][2] == llm.time_limit_s
+
+
+# --- what the model may decide alone (chat.grounding) -------------------------------------------
+
+SHOP = {
+    "articleType": {"Tshirts": 20, "Casual Shoes": 9, "Sunglasses": 8, "Backpacks": 6, "Pendant": 3, "Heels": 5,
+                    "Flats": 4, "Sweatshirts": 4, "Caps": 3},
+    "baseColour": {"Black": 20, "Red": 10, "Green": 6, "Olive": 3},
+    "gender": {"Men": 30, "Women": 20},
+}
+
+
+@pytest.fixture
+def shop():
+    return VocabularyMatcher(SHOP)
+
+
+@pytest.mark.parametrize("message, answer, wanted", [
+    # Kinds the model took from its prior: the rules' reading of the catalogue's names and synonyms stands.
+    ("sneakers for men", '{"action":"search","set":{"type":"Sunglasses"}}', {"articleType": "Casual Shoes", "gender": "Men"}),
+    ("a hoodie", '{"action":"search","set":{"type":"Caps"}}', {"articleType": "Sweatshirts"}),
+    # Who it is for, named and left out by the model, is kept.
+    ("a tshirt for her", '{"action":"search","set":{"type":"Tshirts"}}', {"articleType": "Tshirts", "gender": "Women"}),
+    # Colours stay the model's, also where the rules know no such word.
+    ("army green sneakers", '{"action":"search","set":{"colour":"Olive","type":"Casual Shoes"}}',
+     {"baseColour": "Olive", "articleType": "Casual Shoes"}),
+])
+def test_a_kind_or_person_the_model_writes_must_be_named_in_the_message(shop, message, answer, wanted):
+    intent = reader(shop, answer).rewrite(message, DialogueState())
+    assert intent.set_attributes == wanted
+
+
+def test_the_kind_of_the_search_so_far_needs_no_naming(shop):
+    state = DialogueState(constraints={"articleType": "Heels"}).with_results(SHOWN)
+    intent = reader(shop, '{"action":"search","set":{"colour":"Olive","type":"Heels"}}').rewrite("khaki-ish", state)
+    assert intent.set_attributes == {"baseColour": "Olive", "articleType": "Heels"}
+
+
+def test_a_refused_kind_leaves_the_words_to_be_searched(shop):
+    intent = reader(shop, '{"action":"search","set":{"type":"Pendant"}}').rewrite("do you sell perfume?", DialogueState())
+    assert intent.set_attributes == {} and intent.description == "perfume"
+
+
+@pytest.mark.parametrize("message, answer, wanted, negatives", [
+    ("a backpack that isn't black", '{"action":"search","set":{"colour":"Black"},"avoid":["Black"]}',
+     {"articleType": "Backpacks"}, ("Black",)),
+    ("tshirts for men, not red", '{"action":"search","set":{"colour":"Red","type":"Tshirts","gender":"Men"}}',
+     {"articleType": "Tshirts", "gender": "Men"}, ("Red",)),
+    ("no wait, flats", '{"action":"search","avoid":["Flats"]}', {"articleType": "Flats"}, ()),
+    ("tshirts with no prints", '{"action":"search","set":{"type":"Tshirts"}}', {"articleType": "Tshirts"}, ("prints",)),
+])
+def test_what_the_rules_read_as_negated_is_not_wanted_and_the_reverse(shop, message, answer, wanted, negatives):
+    state = DialogueState(constraints={"articleType": "Heels"}).with_results(SHOWN)
+    intent = reader(shop, answer).rewrite(message, state)
+    assert (intent.set_attributes, intent.negatives) == (wanted, negatives)
