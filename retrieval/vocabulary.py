@@ -85,6 +85,8 @@ _SHADES: dict[str, tuple[str, ...]] = {
     "tan": ("tan", "beige", "brown"),
     "khaki": ("khaki", "olive", "beige"),
     "olive": ("olive", "green"),
+    **dict.fromkeys(("olive green", "army green", "military green"), ("olive", "green")),
+    "charcoal grey": ("charcoal", "grey"),
     "dark green": ("olive", "dark green", "green"),
     "mint": ("sea green", "mint", "green"),
     "seafoam": ("sea green", "green"),
@@ -157,6 +159,7 @@ _PEOPLE_VALUES = _WOMEN + _MEN + _GIRLS + _BOYS + _KIDS + ("unisex",)
 # Everyday names for garments and occasions -> catalogue values to try, nearest first.
 _SYNONYMS: dict[str, tuple[str, ...]] = {
     **dict.fromkeys(("tee", "tee shirt"), ("t shirts", "tees", "tops")),
+    **dict.fromkeys(("polo", "polo shirt", "polo tee"), ("polos", "t shirts")),
     "sneakers": ("casual shoes", "sneakers", "sports shoes", "shoes"),
     "trainers": ("sports shoes", "trainers", "sneakers", "casual shoes", "shoes"),
     "running shoes": ("sports shoes", "running shoes", "shoes"),
