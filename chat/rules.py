@@ -96,7 +96,8 @@ _INJECTION = re.compile(
 _QUESTION_START = re.compile(r"^(?:what|which|who|whose|is|are|how|tell\s+me|"
                              r"can\s+you\s+tell\s+me)\b")
 # Questions that are really requests: answer them with results.
-_REQUEST = re.compile(r"\b(?:do\s+you\s+have|have\s+you\s+got|got\s+any|is\s+there|are\s+there|"
+_REQUEST = re.compile(r"\b(?:do\s+you\s+have|have\s+you\s+got|got\s+(?:any|it|this|that|one|them)|"
+                      r"any\s+(?:similar|others?|more)|is\s+there|are\s+there|"
                       r"(?:can|could|may)\s+(?:i|we)\s+(?:see|get|have)|"
                       r"available|in\s+stock|come\s+in|show|find|search|look\s+for|more)\b")
 _ASKED_WORDS = {"brand": "brand", "make": "brand", "material": "material",

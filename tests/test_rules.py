@@ -360,7 +360,8 @@ def test_a_question_about_the_photo(rewriter):
 
 @pytest.mark.parametrize("message", [
     "do you have this in green?", "is it available in red?", "can you show me the second one in blue?",
-    "what about red?", "have you got more like this?",
+    "what about red?", "have you got more like this?", "i like the second one, got it in blue?",
+    "the second one looks good, any similar?",
 ])
 def test_requests_phrased_as_questions_search(rewriter, message):
     assert rewriter.rewrite(message, browsing()).action == "search"
