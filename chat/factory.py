@@ -42,11 +42,14 @@ class AssistantConfig:
 
 def open_assistant(config: AssistantConfig, on_progress: ProgressCallback | None = None,
                    on_stage: Stage | None = None, progress: bool = True,
-                   on_partial: Callable[[Assistant], None] | None = None) -> Assistant:
+                   on_partial: Callable[[Assistant], None] | None = None,
+                   reader_in_background: bool = False) -> Assistant:
     """The assistant `config` describes, with its LLM loaded so that no turn pays for it; the
     index builds (with progress) on first use. `on_stage(text)` hears what is happening;
     during a first build `on_partial` gets an assistant over the products indexed so far
-    after each finished part (the reader is loaded once, for the first of them)."""
+    after each finished part (the reader is made once, for the first of them). With
+    `reader_in_background` the LLM loads on its own thread and the rules read until it is
+    ready (`chat.deferred_reader`): the web app's choice, so a shopper need not wait for it."""
     from retrieval.retriever import open_retriever
 
     stage = on_stage or (lambda text: None)
@@ -57,7 +60,7 @@ def open_assistant(config: AssistantConfig, on_progress: ProgressCallback | None
         from chat.assistant import Assistant
 
         if not readers:
-            readers.append(assistant_for(retriever, config.llm, stage).rewriter)
+            readers.append(assistant_for(retriever, config.llm, stage, reader_in_background).rewriter)
         return Assistant(retriever, readers[0])
 
     partial = None if on_partial is None else (lambda retriever: on_partial(assistant(retriever)))
@@ -69,17 +72,19 @@ def open_assistant(config: AssistantConfig, on_progress: ProgressCallback | None
     return assistant(retriever)
 
 
-def assistant_for(retriever: Retriever, llm: str, on_stage: Stage | None = None) -> Assistant:
+def assistant_for(retriever: Retriever, llm: str, on_stage: Stage | None = None,
+                  background: bool = False) -> Assistant:
     """The assistant over an open retriever: its reader knows the retriever's vocabulary."""
     from chat.assistant import Assistant
 
-    if llm != "rules" and on_stage:
+    if llm != "rules" and on_stage and not background:
         on_stage(f"Loading the language model {llm}…")
-    return Assistant(retriever, make_rewriter(llm, retriever.matcher))
+    return Assistant(retriever, make_rewriter(llm, retriever.matcher, background))
 
 
-def make_rewriter(llm_spec: str, matcher: VocabularyMatcher) -> Rewriter:
-    """`rules`, or an LLM reader (see `chat.llm.load_llm`), loaded now, with the rules as its fallback."""
+def make_rewriter(llm_spec: str, matcher: VocabularyMatcher, background: bool = False) -> Rewriter:
+    """`rules`, or an LLM reader (see `chat.llm.load_llm`) with the rules as its fallback,
+    loaded now, or with `background` on its own thread while the rules read."""
     from chat.rules import RulesRewriter
 
     rules = RulesRewriter(matcher)
@@ -88,4 +93,11 @@ def make_rewriter(llm_spec: str, matcher: VocabularyMatcher) -> Rewriter:
     from chat.llm import load_llm
     from chat.llm_reader import LLMReader
 
-    return LLMReader(load_llm(llm_spec), matcher, fallback=rules).load()
+    def load() -> Rewriter:
+        return LLMReader(load_llm(llm_spec), matcher, fallback=rules).load()
+
+    if background:
+        from chat.deferred_reader import DeferredReader
+
+        return DeferredReader(load, rules)
+    return load()

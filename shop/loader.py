@@ -179,7 +179,7 @@ class Loader:
             self.catalog = load_catalog(resolve_catalog(self.settings.catalog))
             config = self.settings.assistant_config(self.catalog)
             assistant = open_assistant(config, on_progress=self._progress, on_stage=self._stage,
-                                       on_partial=self._serve_partial)
+                                       on_partial=self._serve_partial, reader_in_background=True)
             features = feature_notes(assistant.retriever.catalog, assistant.retriever.matcher)
             for note in features:
                 logger.warning(note)
