@@ -99,7 +99,7 @@ class Loader:
         self.settings = settings
         self.catalog: Catalog | None = None
         self.error: str | None = None
-        self.notes: list[str] = []  # what this catalogue cannot offer (feature_notes)
+        self._notes: list[str] = []  # what this catalogue cannot offer (feature_notes), index warnings
         self.stage = "Loading the catalogue and the models…"
         self.done = 0
         self.total = 0
@@ -123,6 +123,16 @@ class Loader:
     def wait_until_ready(self, timeout: float | None = None) -> Shop | None:
         self._thread.join(timeout)
         return self._ready
+
+    @property
+    def notes(self) -> list[str]:
+        """What the shop cannot offer as asked, for the page: the catalogue's gaps, the index's
+        warnings, and an LLM reader that failed to load on its own thread (the rules read)."""
+        reader = self._ready.assistant.rewriter if self._ready else None
+        error = getattr(reader, "error", None)
+        failed = [f"The language model {self.settings.llm} could not be loaded ({error}): the rules read "
+                  "every message."] if error else []
+        return self._notes + failed
 
     @property
     def ready(self) -> bool:
@@ -183,7 +193,7 @@ class Loader:
             features = feature_notes(assistant.retriever.catalog, assistant.retriever.matcher)
             for note in features:
                 logger.warning(note)
-            self.notes = index_notes + features  # the index's own warnings are logged already
+            self._notes = index_notes + features  # the index's own warnings are logged already
             self._ready = Shop(assistant)
         except (ValueError, RuntimeError, OSError) as err:  # a bad setting or missing file: the message says what to do
             self.error = str(err) or type(err).__name__

@@ -133,6 +133,18 @@ def test_loader_reports_a_bad_catalogue(tmp_path):
     assert "does not exist" in loader.shop.send(None, "red dress").reply  # the stand-in shop answers every action
 
 
+def test_a_language_model_that_cannot_load_leaves_the_rules_reading_and_the_page_says_so(tmp_path, tiny_encoder_spec):
+    write_catalog(tmp_path / "cat", swatch_rows())
+    settings = AppSettings(catalog=str(tmp_path / "cat"), encoder=tiny_encoder_spec, llm=str(tmp_path / "missing.gguf"),
+                           index_dir=tmp_path / "idx")
+    loader = Loader(settings).start()
+    shop = loader.wait_until_ready(timeout=120)
+    assert shop is not None, loader.error  # the shop opens with the rules while the model loads
+    assert shop.assistant.rewriter.wait(60)
+    assert any("missing.gguf could not be loaded" in note and "the rules read" in note for note in loader.notes)
+    assert shop.send(Session(), "red tshirts for women").cards
+
+
 def test_demo_rows_become_a_catalogue_folder(tmp_path):
     import io
 
