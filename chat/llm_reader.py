@@ -4,11 +4,12 @@ The model (SmolLM2-135M fine-tuned with LoRA on shoppers' language, `training.re
 gets a short prompt (the state in one line, the message as a JSON string: `chat.reader_format`)
 and writes the compact intent JSON under a grammar compiled from its schema, with the
 catalogue's values as enums (`chat.decoding`): every answer parses and every value exists,
-so there is no repair loop. Its intent is used as it is; the rules' reading of the same turn
-is the decoder's draft and wins the model's near-ties (`HINT_MARGIN`, wider on the product's
-kind: `KIND_HINT_MARGIN`), since a 135M model is often torn between a common value and the
-rare one the message names ("Green" or "Fluorescent Green") where the rules' tables are
-exact. The rules reader answers instead only when the model times out or fails, and each
+so there is no repair loop. Its intent is used, held to the message's words on the product's
+kind, the person and negation (`chat.grounding`); the rules' reading of the same turn is the
+decoder's draft and wins the model's near-ties (`HINT_MARGIN`, wider on the product's kind:
+`KIND_HINT_MARGIN`), since a 135M model is often torn between a common value and the rare
+one the message names ("Green" or "Fluorescent Green") where the rules' tables are exact.
+The rules reader answers instead only when the model times out or fails, and each
 turn's path (llm / fallback) is counted in `path_counts` for the evaluation. The message is
 data inside the prompt, and the model writes no words the shopper reads (`chat.replies`
 does), so an injected instruction can at worst yield another valid intent.
