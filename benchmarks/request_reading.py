@@ -68,12 +68,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from chat.factory import make_rewriter
     from retrieval.catalog import load_gallery
-    from retrieval.retriever import default_description_columns
-    from retrieval.vocabulary import VocabularyMatcher
+    from retrieval.retriever import default_description_columns, reader_matcher
 
     catalog = load_gallery(args.catalog, args.gallery)
-    columns = default_description_columns(catalog)
-    matcher = VocabularyMatcher({c: v for c, v in catalog.vocabulary().items() if c in columns})
+    matcher = reader_matcher(catalog.vocabulary(), default_description_columns(catalog))
     roles = [c for c in (*matcher.kind_columns[:1], matcher.colour_column, matcher.people_column) if c]
     requests = read_requests(args.requests)
     scores = {}

@@ -35,7 +35,7 @@ from retrieval.index import ProgressCallback, cached_index
 from retrieval.reference import Reference
 from retrieval.sharded_store import ShardedStore, serve_store
 from retrieval.vector_store import SearchHit, VectorStore
-from retrieval.vocabulary import VocabularyMatcher
+from retrieval.vocabulary import Vocabulary, VocabularyMatcher
 
 logger = logging.getLogger(__name__)
 
@@ -88,8 +88,7 @@ class Retriever:
                                                     settings.edit_weights, settings.trained_weights, composer)
         self.vocabulary = catalog.vocabulary()
         self.description_columns = [c for c in description_columns if c in self.vocabulary]
-        # Only description columns: a change is grounded in what a description can say.
-        self.matcher = VocabularyMatcher({c: self.vocabulary[c] for c in self.description_columns})
+        self.matcher = reader_matcher(self.vocabulary, self.description_columns)
         self.people_columns = [self.matcher.people_column] if self.matcher.people_column else []
         self.prototypes = self._value_prototypes()
         self.inferrer = AttributeInferrer(store, self.prototypes)
@@ -256,6 +255,13 @@ def open_retriever(
 # the non-test items: colour + article type + gender beats adding usage, season or
 # sub-category (each extra word dilutes the stand-in encoder's short text vectors).
 DESCRIPTION_COLUMNS = ("baseColour", "articleType", "gender")
+
+
+def reader_matcher(vocabulary: Vocabulary, description_columns: Sequence[str]) -> VocabularyMatcher:
+    """The values the readers know: only the description columns', since a change is grounded
+    in what a description can say. Benchmarks of the readers build theirs here too, so they
+    read with the vocabulary a served assistant has."""
+    return VocabularyMatcher({c: vocabulary[c] for c in description_columns if c in vocabulary})
 
 
 def default_description_columns(catalog: Catalog) -> list[str]:
