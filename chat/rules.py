@@ -124,9 +124,10 @@ _SMALLTALK = {  # checked in this order; the first that matches is the kind
 # Leading words that carry no description ("I'm after a ...", "can you show me some ...").
 _LEAD_FILLER = re.compile(
     r"^(?:(?:so\s+much|a\s+lot|hi|hello|hey|ok(?:ay)?|so|well|and|also|now|then|but|maybe|"
-    r"perhaps|please|just|yes|yeah|yep|no|great|cool|nice|perfect|lovely|awesome|good|fine|"
+    r"perhaps|please|just|yes|yeah|yep|no|nah|nope|great|cool|nice|perfect|lovely|awesome|good|fine|"
     r"sure|oh|um|hmm|actually|instead|there|thanks|thank\s+you|wow|lol)\b"
-    r"|(?:what|how)\s+about\b|help\s+me(?:\s+(?:find|choose|pick|get))?\b"
+    r"|(?:what|how)\s+about\b|(?:make|change|turn|switch)(?:\s+(?:it|that|this|them|these|those))?"
+    r"(?:\s+(?:to|into))?\b|help\s+me(?:\s+(?:find|choose|pick|get))?\b"
     r"|(?:i'?m|i\s+am|we'?re|we\s+are)\s+(?:after|looking\s+for|searching\s+for|hunting\s+for|"
     r"shopping\s+for|trying\s+to\s+find|in\s+the\s+market\s+for)\b"
     r"|(?:i'?d|i\s+would|we'?d)\s+(?:like|love|prefer)(?:\s+to\s+(?:see|find|buy|get|have))?\b"
@@ -138,7 +139,7 @@ _LEAD_FILLER = re.compile(
     r"|(?:do|have)\s+you\s+(?:have|got|sell|stock)(?:\s+any)?\b"
     r"|(?:a|an|the|some|any|something|anything|one|ones|like|in|more)\b)[\s,.;:!?-]*")
 _TRAIL_FILLER = re.compile(r"[\s,.;:!?-]*\b(?:please|thanks|thank\s+you|instead|then|too|again|"
-                           r"and|or|but|in|for|with|like)$")
+                           r"and|or|but|in|for|with|like|maybe|perhaps)$")
 
 
 @dataclass
@@ -377,12 +378,17 @@ def _describe(reading: _Reading) -> str:
     kept.append(reading.text[last:])
     text = re.sub(r"\s+", " ", " ".join(kept))
     text = re.sub(r"\s+([,.;:!?])", r"\1", text)
-    text = re.sub(r"([,.;:!?])[\s,.;:!?]+", r"\1 ", text).strip(" ,.;:!?-")
+    text = re.sub(r"([,.;:!?])[\s,.;:!?]+", r"\1 ", text)
+    return without_filler(text)[:MAX_DESCRIPTION_CHARS]
+
+
+def without_filler(text: str) -> str:
+    """`text` without the leading and trailing words that describe nothing ("can you show me",
+    "maybe", "please"); "" when no word is left. Shared with the LLM reader's grounding."""
+    text = text.strip(" ,.;:!?-")
     previous = None
     while previous != text:
         previous = text
         text = _LEAD_FILLER.sub("", text, count=1).strip(" ,.;:!?-")
         text = _TRAIL_FILLER.sub("", text).strip(" ,.;:!?-")
-    if not re.search(r"[^\W\d_]{2}", text):
-        return ""
-    return text[:MAX_DESCRIPTION_CHARS]
+    return text if re.search(r"[^\W\d_]{2}", text) else ""
