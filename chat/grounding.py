@@ -18,17 +18,26 @@ intent stands except that:
   points of R@10 on the development captions);
 - what the rules read as negated ("isn't black", "no prints") is avoided and not wanted, and
   what they read as wanted is not avoided;
-- where a value was refused and the model wrote no free text, the rules' free text stands
-  ("do you sell perfume?" names no kind this catalogue has: it is searched as words).
+- where the model wrote no free text and a value was refused, the rules' free text stands
+  ("do you sell perfume?" names no kind this catalogue has: it is searched as words);
+- where the model wrote no free text and the turn changes or avoids a value that the
+  search's free text names, that value's words leave the text: the state keeps the old
+  text when a turn brings none, so after "women's jeans", "actually make that a skirt"
+  went on searching (and the reply naming) "women's jeans". What else the text says stays
+  ("floral dresses", then "a skirt instead": floral skirts); where it said nothing but
+  catalogue values, the message's own words, as the rules read them, are the text.
 
 Pure: the intents, the text, the state and the matcher in, an intent out.
 """
 
 from __future__ import annotations
 
+import re
+
 from chat.intent import MAX_LIST_ITEMS, SearchIntent
+from chat.rules import without_filler
 from chat.state import DialogueState
-from retrieval.vocabulary import VocabularyMatcher
+from retrieval.vocabulary import Mention, VocabularyMatcher
 
 
 def grounded(model: SearchIntent, rules: SearchIntent, text: str, state: DialogueState,
@@ -56,9 +65,15 @@ def grounded(model: SearchIntent, rules: SearchIntent, text: str, state: Dialogu
         if (value and (column, value) in named and column not in wanted
                 and column not in model.drop_attributes and value.casefold() not in avoided):
             wanted[column] = value
-    if refused and not model.description:
-        model = model.model_copy(update={"description": rules.description})
-    return _negations_as_the_rules_read_them(model, rules, wanted)
+    intent = _negations_as_the_rules_read_them(model, rules, wanted)
+    if intent.description:
+        return intent
+    if refused:
+        return intent.model_copy(update={"description": rules.description})
+    left = _text_left(intent, state, matcher)
+    if left is None:
+        return intent
+    return intent.model_copy(update={"description": left or rules.description})
 
 
 def _context(state: DialogueState, column: str) -> set[str]:
@@ -67,6 +82,32 @@ def _context(state: DialogueState, column: str) -> set[str]:
     if state.reference is not None:
         values.add(state.reference.attributes.get(column, ""))
     return values - {""}
+
+
+def _text_left(intent: SearchIntent, state: DialogueState, matcher: VocabularyMatcher) -> str | None:
+    """The search's free text without the values that `intent`, refining the search, sets
+    otherwise or avoids ("black slim jeans", then "make them blue": "slim jeans"); "" when
+    nothing but catalogue values and filler is left, None when the turn changes nothing the
+    text names."""
+    if intent.reference in ("none", "upload") or not state.description:
+        return None  # a new search starts without the old text
+    text = state.description.lower()
+    mentions = matcher.find(text)
+    avoided = {n.casefold() for n in intent.negatives}
+    changed = [m for m in mentions if m.value.casefold() in avoided
+               or intent.set_attributes.get(m.column, m.value).casefold() != m.value.casefold()]
+    if not changed:
+        return None
+    if not without_filler(_cut(text, mentions)):
+        return ""  # it said nothing but catalogue values ("women's jeans")
+    return without_filler(_cut(text, changed))
+
+
+def _cut(text: str, mentions: list[Mention]) -> str:
+    """`text` without the mentions' words."""
+    for mention in sorted(mentions, key=lambda m: m.start, reverse=True):
+        text = text[:mention.start] + " " + text[mention.end:]
+    return re.sub(r"\s+([,.;:!?])", r"\1", re.sub(r"\s+", " ", text))
 
 
 def _negations_as_the_rules_read_them(model: SearchIntent, rules: SearchIntent,

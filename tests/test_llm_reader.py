@@ -166,3 +166,34 @@ def test_what_the_rules_read_as_negated_is_not_wanted_and_the_reverse(shop, mess
     state = DialogueState(constraints={"articleType": "Heels"}).with_results(SHOWN)
     intent = reader(shop, answer).rewrite(message, state)
     assert (intent.set_attributes, intent.negatives) == (wanted, negatives)
+
+
+def test_a_change_without_words_of_its_own_does_not_keep_text_it_contradicts(shop):
+    """The model often writes no free text for "make that ..."; the search's old words
+    ("women's heels") would then go on being searched, and shown in the reply, for flats."""
+    llm = reader(shop, '{"action":"search","set":{"type":"Heels","gender":"Women"},"text":"women\'s heels"}',
+                 '{"action":"search","set":{"type":"Flats"}}',
+                 '{"action":"search","set":{"colour":"Red"}}')
+    state, descriptions = DialogueState(), []
+    for message in ("women's heels", "actually make that flats", "in red"):
+        state = state.apply(llm.rewrite(message, state.with_results(SHOWN)), message=message)
+        descriptions.append(state.description)
+    assert descriptions == ["women's heels", "flats", "flats"]
+    assert state.constraints == {"articleType": "Flats", "gender": "Women", "baseColour": "Red"}
+
+
+@pytest.mark.parametrize("message, answer, description", [
+    ("in red", '{"action":"search","set":{"colour":"Red"}}', "caps with a logo"),  # another value of a named column
+    ("not green", '{"action":"search","avoid":["Green"]}', "caps with a logo"),     # a named value now avoided
+    ("for men", '{"action":"search","set":{"gender":"Men"}}', "maybe green caps with a logo"),  # nothing it names
+])
+def test_old_text_loses_the_values_the_turn_changes_and_keeps_the_rest(shop, message, answer, description):
+    before = DialogueState(constraints={"articleType": "Caps"}, description="maybe Green caps with a logo").with_results(SHOWN)
+    after = before.apply(reader(shop, answer).rewrite(message, before), message=message)
+    assert after.description.lower() == description
+
+
+def test_old_text_of_nothing_but_the_changed_value_gives_way_to_the_message(shop):
+    before = DialogueState(constraints={"articleType": "Heels"}, description="heels").with_results(SHOWN)
+    after = before.apply(reader(shop, '{"action":"search","set":{"type":"Flats"}}').rewrite("flats instead", before))
+    assert after.description == "flats"

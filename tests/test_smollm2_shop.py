@@ -110,3 +110,13 @@ def test_a_first_request_in_everyday_words_is_read_by_what_it_names(reader, mess
     everyday = reader_over(reader.llm, EVERYDAY)
     intent = everyday.rewrite(message, DialogueState())
     assert (intent.set_attributes, intent.negatives) == (wanted, negatives) and everyday.path_counts == {"llm": 1}
+
+
+def test_a_change_of_kind_leaves_the_old_kind_out_of_the_searched_words(reader):
+    """Changing the kind, the model writes no free text; the search's old words ("women's
+    jeans") then went on being searched, and quoted in the reply, for dresses."""
+    state = DialogueState()
+    for message in ("women's jeans", "actually make that a dress", "in red"):
+        state = state.apply(reader.rewrite(message, state), message=message).with_results(("a", "b", "c"))
+    assert state.constraints == {"articleType": "Dresses", "gender": "Women", "baseColour": "Red"}
+    assert "jeans" not in state.description
