@@ -32,12 +32,10 @@ Pure: the intents, the text, the state and the matcher in, an intent out.
 
 from __future__ import annotations
 
-import re
-
 from chat.intent import MAX_LIST_ITEMS, SearchIntent
 from chat.rules import without_filler
 from chat.state import DialogueState
-from retrieval.vocabulary import Mention, VocabularyMatcher
+from retrieval.vocabulary import VocabularyMatcher, without_mentions
 
 
 def grounded(model: SearchIntent, rules: SearchIntent, text: str, state: DialogueState,
@@ -98,16 +96,9 @@ def _text_left(intent: SearchIntent, state: DialogueState, matcher: VocabularyMa
                or intent.set_attributes.get(m.column, m.value).casefold() != m.value.casefold()]
     if not changed:
         return None
-    if not without_filler(_cut(text, mentions)):
+    if not without_filler(without_mentions(text, mentions)):
         return ""  # it said nothing but catalogue values ("women's jeans")
-    return without_filler(_cut(text, changed))
-
-
-def _cut(text: str, mentions: list[Mention]) -> str:
-    """`text` without the mentions' words."""
-    for mention in sorted(mentions, key=lambda m: m.start, reverse=True):
-        text = text[:mention.start] + " " + text[mention.end:]
-    return re.sub(r"\s+([,.;:!?])", r"\1", re.sub(r"\s+", " ", text))
+    return without_filler(without_mentions(text, changed))
 
 
 def _negations_as_the_rules_read_them(model: SearchIntent, rules: SearchIntent,

@@ -13,8 +13,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from chat.intent import SearchIntent
+from chat.rules import without_filler
 from chat.state import DialogueState
-from retrieval.vocabulary import VocabularyMatcher, normalise_word, phrase_key
+from retrieval.vocabulary import VocabularyMatcher, normalise_word, without_mentions
 
 RESET = "Starting afresh. What are you looking for?"
 ASK = "Tell me what you're looking for, e.g. a colour and a type of item, or upload a photo."
@@ -70,10 +71,11 @@ class Replies:
     def _found(self, before: DialogueState, after: DialogueState, count: int, relaxed: Sequence[str],
                opening: str) -> str:
         dropped = {v.casefold() for v in relaxed}  # not searched after all: not named either
-        target = self.target_phrase({c: v for c, v in self._named(after).items() if v.casefold() not in dropped})
+        named = {c: v for c, v in self._named(after).items() if v.casefold() not in dropped}
+        target = self.target_phrase(named)
         what = target or (f'results for "{after.description}"' if after.description else "results")
         parts = [f"{'Here is 1' if count == 1 else f'Here are {count}'} {what}{self._similar(after)}"]
-        if after.description and target and phrase_key(after.description) not in phrase_key(target):
+        if after.description and target and self._says_more(after.description, named):
             parts[0] += f' matching "{after.description}"'
         if after.negatives:
             parts.append("avoiding " + ", ".join(after.negatives))
@@ -82,6 +84,14 @@ class Replies:
             parts.append(f"leaving out {rejected} result{'s' if rejected > 1 else ''}")
         note = f"Nothing matched {' + '.join(relaxed)}, so I left that out. " if relaxed else ""
         return f"{opening}{note}{', '.join(parts)}.".strip()
+
+    def _says_more(self, description: str, named: Mapping[str, str]) -> bool:
+        """Whether the free text says more than the values the reply names: "brown flat for my
+        sister", searched as Brown Flats for Women, does not; "with a bow" does."""
+        text = description.lower()
+        values = {v.casefold() for v in named.values()}
+        return bool(without_filler(without_mentions(
+            text, [m for m in self.matcher.find(text) if m.value.casefold() in values])))
 
     @staticmethod
     def _named(after: DialogueState) -> dict[str, str]:

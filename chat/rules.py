@@ -139,7 +139,7 @@ _LEAD_FILLER = re.compile(
     r"|(?:do|have)\s+you\s+(?:have|got|sell|stock)(?:\s+any)?\b"
     r"|(?:a|an|the|some|any|something|anything|one|ones|like|in|more)\b)[\s,.;:!?-]*")
 _TRAIL_FILLER = re.compile(r"[\s,.;:!?-]*\b(?:please|thanks|thank\s+you|instead|then|too|again|"
-                           r"and|or|but|in|for|with|like|maybe|perhaps)$")
+                           r"and|or|but|in|for|with|like|maybe|perhaps|my|our|your|their|the|a|an|of|to)$")
 
 
 @dataclass

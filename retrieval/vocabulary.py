@@ -9,7 +9,7 @@ whose attribute values are English words, and never proposes a value the catalog
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 Vocabulary = Mapping[str, Mapping[str, int]]
@@ -246,6 +246,13 @@ def normalise_word(word: str) -> str:
         if word.endswith("ie"):  # hoodies/hoody/hoodie, accessories/accessory meet at "y"
             word = word[:-2] + "y"
     return _SPELLING.get(word, word)
+
+
+def without_mentions(text: str, mentions: Iterable[Mention]) -> str:
+    """`text` with the mentions' words taken out (their offsets are into `text`), spaces tidied."""
+    for mention in sorted(mentions, key=lambda m: m.start, reverse=True):
+        text = text[:mention.start] + " " + text[mention.end:]
+    return re.sub(r"\s+([,.;:!?])", r"\1", re.sub(r"\s+", " ", text)).strip()
 
 
 def phrase_key(text: str) -> str:

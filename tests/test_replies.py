@@ -64,6 +64,12 @@ def test_a_result_that_was_not_shown_gets_a_question():
     assert "no results" in Replies.no_such_result(DialogueState())
 
 
-def test_a_description_the_target_already_says_is_not_repeated(matcher):
-    reply = turn(matcher, "I'm after a black t-shirt for men", DialogueState())
-    assert reply == "Here are 12 Black Tshirts for Men."
+@pytest.mark.parametrize("message, reply", [
+    ("I'm after a black t-shirt for men", "Here are 12 Black Tshirts for Men."),
+    ("women's jeans", "Here are 12 Jeans for Women."),
+    ("I need a brown flat for my sister", "Here are 12 Brown Flats for Women."),
+    ("a black t-shirt with a skull for my brother",
+     'Here are 12 Black Tshirts for Men matching "black t-shirt with a skull for my brother".'),
+])
+def test_a_description_the_target_already_says_is_not_repeated(matcher, message, reply):
+    assert turn(matcher, message, DialogueState()) == reply
