@@ -384,7 +384,7 @@ def _describe(reading: _Reading) -> str:
 
 def without_filler(text: str) -> str:
     """`text` without the leading and trailing words that describe nothing ("can you show me",
-    "maybe", "please"); "" when no word is left. Shared with the LLM reader's grounding."""
+    "maybe", "please"); "" when no word is left. Shared with the grounding and the replies."""
     text = text.strip(" ,.;:!?-")
     previous = None
     while previous != text:
