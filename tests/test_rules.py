@@ -412,6 +412,7 @@ def test_unknown_text_becomes_the_description(rewriter):
 @pytest.mark.parametrize("message, description", [
     ("make it blue", "blue"), ("can you change them to red", "red"), ("nah, anything in black?", "black"),
     ("a dress with a bow, maybe", "dress with a bow"),
+    ("go back to black", "black"), ("sweatshirts for my", "sweatshirts"),
 ])
 def test_commands_and_filler_are_not_searched_as_words(rewriter, message, description):
     """The description is searched as text and quoted in the reply ('matching "make blue"')."""
