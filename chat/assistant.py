@@ -124,6 +124,7 @@ class Assistant:
             intent = intent.model_copy(update={"set_attributes": {**inferred, **intent.set_attributes}})
         after = state.apply(intent, reference=self._reference_for(intent, state, upload), message=message)
         if intent.action == "search":
+            question = question or self._whom(after, message)
             return Reading(state, after, intent, inferred=inferred, question=question, unread=unread)
         if intent.action == "answer":
             reply = self._answer(intent, after)
@@ -192,6 +193,16 @@ class Assistant:
             elif column in matcher.kind_columns and len(ranked) > 1:
                 question = Question(column, (ranked[0][0], ranked[1][0]))
         return inferred, question
+
+    def _whom(self, after: DialogueState, message: str) -> Question | None:
+        """"Socks for kids" where the catalogue has boys' and girls' things but no one value for
+        children: the search runs without a person, and asks which."""
+        matcher = self.retriever.matcher
+        if not isinstance(message, str) or not matcher.names_children(message):
+            return None
+        if after.constraints.get(matcher.people_column or "") in matcher.children:
+            return None
+        return Question(matcher.people_column, matcher.children)
 
     def _reference_for(self, intent: SearchIntent, state: DialogueState, upload: Reference | None) -> Reference | None:
         if intent.reference == "upload":

@@ -65,7 +65,10 @@ class Replies:
                 f'"{self._example_request()}", or attach a photo. Your results and filters are unchanged.')
 
     def question(self, question: Question) -> str:
-        """"Is this a dress or a kurta?" (the options are offered as buttons too)."""
+        """"Is this a dress or a kurta?", or of people "For boys or girls?" (the options are
+        offered as buttons too)."""
+        if question.column == self.matcher.people_column:
+            return f"For {' or '.join(v.lower() for v in question.options)}?"
         return f"Is this {' or '.join(_one(v) for v in question.options)}?"
 
     def _found(self, before: DialogueState, after: DialogueState, count: int, relaxed: Sequence[str],

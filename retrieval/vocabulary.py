@@ -138,6 +138,7 @@ _MEN = ("men", "man", "gents", "male", "mens")
 _GIRLS = ("girls", "girl", "kids", "children")
 _BOYS = ("boys", "boy", "kids", "children")
 _KIDS = ("kids", "children", "child", "baby", "infant")
+_CHILD_WORDS = ("kid", "kids", "child", "children", "toddler", "toddlers")  # a boy or a girl, unsaid
 _PEOPLE: dict[str, tuple[str, ...]] = {
     **dict.fromkeys((
         "woman", "women", "lady", "ladies", "female", "womenswear", "wife", "girlfriend",
@@ -285,6 +286,7 @@ class VocabularyMatcher:
         self._add_table(_SHADES, self.colour_column)
         self._add_table(_PEOPLE, self.people_column)
         self._add_table(_SYNONYMS, None)
+        self.children = self._children()
 
     def _index_columns(self) -> dict[str, dict[str, str]]:
         """column -> key -> value; the most frequent value wins a key ("T-Shirt" vs "Tshirts")."""
@@ -364,6 +366,20 @@ class VocabularyMatcher:
                 mentions.append(Mention(column, value, words[i].start(),
                                         words[i - negative_n - 1].end()))
         return sorted(mentions, key=lambda m: m.start)
+
+    def _children(self) -> tuple[str, ...]:
+        """The people values a child word leaves open: the catalogue's boys' and girls' values
+        where it has no one value for children (then "kids" names nothing), else none."""
+        if self.people_column is None or any(self.canonical(w) for w in _CHILD_WORDS):
+            return ()
+        values = [self._lookup(phrase_key(v), self.people_column) for v in ("boys", "girls")]
+        return tuple(v[1] for v in values if v) if all(values) else ()
+
+    def names_children(self, text: str) -> bool:
+        """Whether `text` asks for children's things without saying boys or girls ("socks for
+        kids"), in a catalogue where that leaves two values open (`children`)."""
+        words = {w.group().casefold() for w in _WORD.finditer(text)}
+        return bool(self.children and words & set(_CHILD_WORDS))
 
     def canonical(self, text: str) -> Mention | None:
         """The value a whole phrase names ("navy" -> Navy Blue), or None."""

@@ -65,11 +65,11 @@ def write_catalog(root: Path, rows: list[dict], images: bool = True) -> Path:
     return root
 
 
-def swatch_rows(n_per_combination: int = 2) -> list[dict]:
+def swatch_rows(n_per_combination: int = 2, genders: tuple[str, ...] = GENDERS) -> list[dict]:
     rows = []
     for colour in COLOURS:
         for kind in KINDS:
-            for gender in GENDERS:
+            for gender in genders:
                 for i in range(n_per_combination):
                     pid = str(1000 + len(rows))
                     rows.append({"id": pid, "gender": gender, "articleType": kind, "baseColour": colour, "title": f"{gender} {colour} {kind} {i}"})

@@ -204,6 +204,33 @@ def test_an_unsure_kind_is_asked_with_its_two_likeliest_answers(shop, monkeypatc
     assert "Please choose Shoes or Tshirts" in shop.choose(view.session, "hat").reply
 
 
+@pytest.fixture(scope="module")
+def family_shop(tmp_path_factory, tiny_encoder_spec) -> Shop:
+    """A catalogue with boys' and girls' things and no one value for children."""
+    work = tmp_path_factory.mktemp("family")
+    catalog = write_catalog(work / "catalog", swatch_rows(genders=("Men", "Women", "Boys", "Girls")))
+    settings = AppSettings(catalog=str(catalog), encoder=tiny_encoder_spec, llm="rules", index_dir=work / "indexes")
+    return Shop(open_assistant(settings.assistant_config(load_catalog(catalog))))
+
+
+def test_things_for_kids_are_asked_for_boys_or_girls(family_shop):
+    view = family_shop.send(Session(), "red tshirts for the kids")
+    assert view.question.options == ("Boys", "Girls") and view.reply.endswith("For boys or girls?")
+    assert {c.value for c in view.chips} == {"Red", "Tshirts"} and view.cards
+    clicked = family_shop.choose(view.session, "Girls")
+    assert {c.product.attributes["gender"] for c in clicked.cards} == {"Girls"} and clicked.question is None
+    typed = family_shop.send(view.session, "for my son")  # a short typed answer counts as the click
+    assert {c.value for c in typed.chips} == {"Red", "Tshirts", "Boys"}
+    assert family_shop.send(Session(), "red tshirts for my daughter").question is None
+
+
+def test_kids_is_a_value_where_the_catalogue_has_one():
+    assert VocabularyMatcher({"gender": {"Men": 3, "Boys": 1, "Girls": 1}}).children == ("Boys", "Girls")
+    with_kids = VocabularyMatcher({"gender": {"Men": 3, "Kids": 2, "Boys": 1, "Girls": 1}})
+    assert with_kids.children == () and not with_kids.names_children("socks for kids")
+    assert [m.value for m in with_kids.find("socks for kids")] == ["Kids"]
+
+
 def test_text_in_a_script_it_cannot_read_is_not_searched(shop):
     before = shop.send(Session(), "red tshirts for women")
     view = shop.send(before.session, "красное платье для женщин")
