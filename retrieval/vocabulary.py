@@ -138,7 +138,7 @@ _MEN = ("men", "man", "gents", "male", "mens")
 _GIRLS = ("girls", "girl", "kids", "children")
 _BOYS = ("boys", "boy", "kids", "children")
 _KIDS = ("kids", "children", "child", "baby", "infant")
-_CHILD_WORDS = ("kid", "kids", "child", "children", "toddler", "toddlers")  # a boy or a girl, unsaid
+_CHILD_WORDS = ("kid", "child", "children", "toddler")  # a boy or a girl, unsaid (plurals fold in)
 _PEOPLE: dict[str, tuple[str, ...]] = {
     **dict.fromkeys((
         "woman", "women", "lady", "ladies", "female", "womenswear", "wife", "girlfriend",
@@ -152,7 +152,7 @@ _PEOPLE: dict[str, tuple[str, ...]] = {
     ), _MEN),
     **dict.fromkeys(("girl", "daughter", "niece", "granddaughter"), _GIRLS),
     **dict.fromkeys(("boy", "son", "nephew", "grandson"), _BOYS),
-    **dict.fromkeys(("kid", "child", "children", "toddler", "baby", "infant"), _KIDS),
+    **dict.fromkeys((*_CHILD_WORDS, "baby", "infant"), _KIDS),
     "unisex": ("unisex",),
 }
 _PEOPLE_VALUES = _WOMEN + _MEN + _GIRLS + _BOYS + _KIDS + ("unisex",)
@@ -378,7 +378,7 @@ class VocabularyMatcher:
     def names_children(self, text: str) -> bool:
         """Whether `text` asks for children's things without saying boys or girls ("socks for
         kids"), in a catalogue where that leaves two values open (`children`)."""
-        words = {w.group().casefold() for w in _WORD.finditer(text)}
+        words = {normalise_word(w) for w in _WORD.findall(text)}
         return bool(self.children and words & set(_CHILD_WORDS))
 
     def canonical(self, text: str) -> Mention | None:
