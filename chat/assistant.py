@@ -122,7 +122,7 @@ class Assistant:
         inferred, question = self._inferred(intent, upload)
         if inferred:
             intent = intent.model_copy(update={"set_attributes": {**inferred, **intent.set_attributes}})
-        after = state.apply(intent, reference=self._reference_for(intent, state, upload), message=message)
+        after = state.apply(intent, reference=self._reference_for(intent, state, upload))
         if intent.action == "search":
             question = question or self._whom(after, message)
             return Reading(state, after, intent, inferred=inferred, question=question, unread=unread)
@@ -147,7 +147,7 @@ class Assistant:
     def choose(self, state: DialogueState, column: str, value: str, k: int = RESULTS_SHOWN) -> Turn:
         """The shopper answered a question: `value` of `column` becomes a filter."""
         intent = SearchIntent(set_attributes={column: value})
-        return self._search(Reading(state, state.apply(intent, message=value), intent), k)
+        return self._search(Reading(state, state.apply(intent), intent), k)
 
     def select(self, state: DialogueState, index: int) -> DialogueState:
         """The shopper clicked result `index` (1-based): it becomes the reference."""
@@ -172,7 +172,7 @@ class Assistant:
 
     def _no_search(self, state: DialogueState, message: str, intent: SearchIntent, reply: str) -> Reading:
         """A turn that changes nothing but the conversation: the results and filters stay."""
-        unchanged = state.apply(SearchIntent(action="smalltalk"), message=message)
+        unchanged = state.apply(SearchIntent(action="smalltalk"))
         return Reading(state, unchanged, intent, turn=self._reply(unchanged, reply, intent))
 
     def _inferred(self, intent: SearchIntent, upload: Reference | None) -> tuple[dict[str, str], Question | None]:
@@ -224,7 +224,7 @@ class Assistant:
 
     @staticmethod
     def _reply(after: DialogueState, reply: str, intent: SearchIntent) -> Turn:
-        return Turn(after.with_reply(reply), reply, intent=intent)
+        return Turn(after, reply, intent=intent)
 
     def _search(self, reading: Reading, k: int, opening: str = "") -> Turn:
         state, intent = reading.after, reading.intent
@@ -248,7 +248,7 @@ class Assistant:
         coverage = getattr(hits, "coverage", None)  # a sharded index says when a shard did not answer
         if coverage is not None and coverage.partial:
             reply += f" (I {coverage.message}, so some products may be missing.)"
-        return Turn(state.with_results([r.id for r in results], reply), reply, results, intent, question)
+        return Turn(state.with_results([r.id for r in results]), reply, results, intent, question)
 
     def _split_negatives(self, negatives: Sequence[str]) -> tuple[list[str], dict[str, list[str]]]:
         """Negatives that name a catalogue value become "anything but" filters; the rest push the query away."""

@@ -97,28 +97,6 @@ def select_result(index: int) -> SearchIntent:
     return SearchIntent(reference="result", result_index=index)
 
 
-def intent_json_schema(vocabulary: Vocabulary | VocabularyMatcher | None = None) -> dict:
-    """The JSON schema of an intent, to constrain an LLM's decoding and validate its output.
-
-    Every field is required so that a constrained LLM writes them all in a fixed order (small
-    models drift less); `parse_intent` itself accepts missing fields. With a vocabulary,
-    attribute names and values become enums, so constrained decoding cannot invent them.
-    """
-    schema = SearchIntent.model_json_schema()
-    schema["required"] = list(schema["properties"])
-    schema["additionalProperties"] = False
-    if vocabulary is not None:
-        matcher = _matcher(vocabulary)
-        props = schema["properties"]
-        props["set_attributes"] = {
-            "type": "object", "additionalProperties": False,
-            "description": props["set_attributes"]["description"],
-            "properties": {c: {"enum": sorted(v)} for c, v in matcher.vocabulary.items()},
-        }
-        props["drop_attributes"]["items"] = {"enum": list(matcher.columns)}
-    return schema
-
-
 def parse_intent(data: str | dict, vocabulary: Vocabulary | VocabularyMatcher) -> SearchIntent:
     """Validate an intent (JSON text or dict) and map it onto the catalogue vocabulary.
 

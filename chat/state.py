@@ -15,8 +15,7 @@ from chat.intent import SearchIntent
 from retrieval.reference import Reference
 
 UNDO_DEPTH = 10           # turns the UI can undo; older states are dropped
-HISTORY_TURNS = 20        # (shopper, assistant) pairs kept for the LLM prompt
-HISTORY_TEXT_CHARS = 300  # per message; a 10,000-character paste must not bloat the state
+DESCRIPTION_CHARS = 300   # the free-text target; a 10,000-character paste must not bloat the state
 MAX_NEGATIVES = 10
 MAX_REMEMBERED_IDS = 200  # liked / disliked ids
 
@@ -31,43 +30,28 @@ class DialogueState:
     results: tuple[str, ...] = ()                                # ids shown last, in order
     liked: tuple[str, ...] = ()                                  # ids picked or liked
     disliked: tuple[str, ...] = ()                               # ids rejected
-    history: tuple[tuple[str, str], ...] = ()                    # (shopper, assistant)
     turn: int = 0
     previous: DialogueState | None = field(default=None, compare=False, repr=False)
 
-    def apply(self, intent: SearchIntent, *, reference: Reference | None = None,
-              message: str = "") -> DialogueState:
+    def apply(self, intent: SearchIntent, *, reference: Reference | None = None) -> DialogueState:
         """The state after this turn.
 
         `reference` is needed when the intent starts from an upload (the photo's embedding)
         and welcome when it starts from a result (that product's vector and attributes);
-        without it a result becomes a bare product id. `message` is the shopper's text,
-        kept in the bounded history (the reply joins it through `with_reply` or
-        `with_results` once it is written). Raises ValueError when the
+        without it a result becomes a bare product id. Raises ValueError when the
         intent names a result that was not shown or an upload that was not given.
         """
         if intent.action == "reset":
-            after, history = DialogueState(), ()
+            after = DialogueState()
         elif intent.action == "search":
-            after, history = self._search(intent, reference), self.history
+            after = self._search(intent, reference)
         else:  # answer, smalltalk: the search itself does not change
-            after, history = self, self.history
-        turn = ((_clip(message, HISTORY_TEXT_CHARS), ""),)
-        return replace(after, turn=self.turn + 1, history=(history + turn)[-HISTORY_TURNS:],
-                       previous=_trimmed(self, UNDO_DEPTH - 1))
+            after = self
+        return replace(after, turn=self.turn + 1, previous=_trimmed(self, UNDO_DEPTH - 1))
 
-    def with_results(self, ids: list[str] | tuple[str, ...], reply: str | None = None
-                     ) -> DialogueState:
-        """Record what this turn showed (and its reply); part of the same turn for undo."""
-        shown = replace(self, results=tuple(ids))
-        return shown.with_reply(reply) if reply is not None else shown
-
-    def with_reply(self, reply: str) -> DialogueState:
-        """Record the reply to the last message; part of the same turn for undo."""
-        if not self.history:
-            return self
-        history = self.history[:-1] + ((self.history[-1][0], _clip(reply, HISTORY_TEXT_CHARS)),)
-        return replace(self, history=history)
+    def with_results(self, ids: list[str] | tuple[str, ...]) -> DialogueState:
+        """Record what this turn showed; part of the same turn for undo."""
+        return replace(self, results=tuple(ids))
 
     def release(self, value: str) -> DialogueState:
         """The state without the constraint or negative `value` (as the UI's chip names it),
@@ -108,33 +92,6 @@ class DialogueState:
         avoided = {n.casefold() for n in self.negatives}
         return {c: v for c, v in wanted.items() if v.casefold() not in avoided}
 
-    def summary(self, max_chars: int = 600) -> str:
-        """The state for an LLM prompt, most recent exchanges first to go in, never longer
-        than max_chars however long the chat has run."""
-        facts = [f"Turn {self.turn}.",
-                 f"Reference: {self.reference.describe() if self.reference else 'none'}."]
-        if self.constraints:
-            wanted = ", ".join(f"{c}={v}" for c, v in self.constraints.items())
-            facts.append(f"Wanted: {wanted}.")
-        if self.negatives:
-            facts.append("Avoid: " + ", ".join(self.negatives) + ".")
-        if self.description:
-            facts.append(f'Description: "{_clip(self.description, 100)}".')
-        if self.results:
-            facts.append(f"Shown: {len(self.results)} results.")
-        if self.disliked:
-            facts.append(f"Rejected: {len(self.disliked)} results.")
-        text = _clip(" ".join(facts), max_chars)
-        exchanges: list[str] = []
-        budget = max_chars - len(text)
-        for shopper, assistant in reversed(self.history):
-            line = f'\nShopper: "{_clip(shopper, 120)}" Assistant: "{_clip(assistant, 120)}"'
-            if len(line) > budget:
-                break
-            exchanges.insert(0, line)
-            budget -= len(line)
-        return text + "".join(exchanges)
-
     def _search(self, intent: SearchIntent, reference: Reference | None) -> DialogueState:
         """Apply a search turn. A new search (reference none/upload) starts from a clean slate
         but remembers what was shown, picked and rejected."""
@@ -159,7 +116,7 @@ class DialogueState:
         return replace(
             base, reference=new_reference, constraints=constraints,
             negatives=_unique(negatives)[-MAX_NEGATIVES:],
-            description=_clip(intent.description, HISTORY_TEXT_CHARS) or base.description,
+            description=_clip(intent.description, DESCRIPTION_CHARS) or base.description,
             liked=_unique([*base.liked, *picked])[-MAX_REMEMBERED_IDS:],
             disliked=_unique([*base.disliked, *rejected])[-MAX_REMEMBERED_IDS:])
 

@@ -236,7 +236,7 @@ class Shop:
             return self.view(unliked, f"Like taken back: #{number}, {title}.")
         if kind != "dislike":
             return self.view(session, f"Feedback is \"like\", \"unlike\" or \"dislike\", not {kind!r}.")
-        dialogue = session.dialogue.apply(SearchIntent(exclude_results=(number,)), message=f"(not for me: #{number})")
+        dialogue = session.dialogue.apply(SearchIntent(exclude_results=(number,)))
         turn = self.assistant.search_again(dialogue, f"I'll leave out {title}.")
         return self._after_turn(replace(session, dialogue=turn.state), turn)
 

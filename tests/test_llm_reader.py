@@ -176,7 +176,7 @@ def test_a_change_without_words_of_its_own_does_not_keep_text_it_contradicts(sho
                  '{"action":"search","set":{"colour":"Red"}}')
     state, descriptions = DialogueState(), []
     for message in ("women's heels", "actually make that flats", "in red"):
-        state = state.apply(llm.rewrite(message, state.with_results(SHOWN)), message=message)
+        state = state.apply(llm.rewrite(message, state.with_results(SHOWN)))
         descriptions.append(state.description)
     assert descriptions == ["women's heels", "flats", "flats"]
     assert state.constraints == {"articleType": "Flats", "gender": "Women", "baseColour": "Red"}
@@ -189,7 +189,7 @@ def test_a_change_without_words_of_its_own_does_not_keep_text_it_contradicts(sho
 ])
 def test_old_text_loses_the_values_the_turn_changes_and_keeps_the_rest(shop, message, answer, description):
     before = DialogueState(constraints={"articleType": "Caps"}, description="maybe Green caps with a logo").with_results(SHOWN)
-    after = before.apply(reader(shop, answer).rewrite(message, before), message=message)
+    after = before.apply(reader(shop, answer).rewrite(message, before))
     assert after.description.lower() == description
 
 

@@ -117,6 +117,6 @@ def test_a_change_of_kind_leaves_the_old_kind_out_of_the_searched_words(reader):
     jeans") then went on being searched, and quoted in the reply, for dresses."""
     state = DialogueState()
     for message in ("women's jeans", "actually make that a dress", "in red"):
-        state = state.apply(reader.rewrite(message, state), message=message).with_results(("a", "b", "c"))
+        state = state.apply(reader.rewrite(message, state)).with_results(("a", "b", "c"))
     assert state.constraints == {"articleType": "Dresses", "gender": "Women", "baseColour": "Red"}
     assert "jeans" not in state.description

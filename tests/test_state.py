@@ -1,4 +1,4 @@
-"""DialogueState: pure transitions, reference handling, negation flips, undo, bounded summary."""
+"""DialogueState: pure transitions, reference handling, negation flips, undo."""
 
 import copy
 import pickle
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from chat.intent import SearchIntent, select_result
-from chat.state import HISTORY_TURNS, UNDO_DEPTH, DialogueState, Reference
+from chat.state import UNDO_DEPTH, DialogueState, Reference
 
 SHOWN = [f"p{i}" for i in range(1, 11)]
 
@@ -20,7 +20,7 @@ def black_tshirts() -> DialogueState:
     """Turn 1 of the brief's dialogue: 'black t-shirt', ten results shown."""
     intent = search(reference="none",
                     set_attributes={"baseColour": "Black", "articleType": "Tshirts"})
-    return DialogueState().apply(intent, message="black t-shirt").with_results(SHOWN)
+    return DialogueState().apply(intent).with_results(SHOWN)
 
 
 def picked(state: DialogueState, index: int = 3) -> DialogueState:
@@ -34,8 +34,7 @@ def picked(state: DialogueState, index: int = 3) -> DialogueState:
 def test_three_turns_keep_the_picked_result_and_merge_constraints():
     state = picked(black_tshirts())
     state = state.apply(search(reference="current",
-                               set_attributes={"baseColour": "Red", "gender": "Women"}),
-                        message="like this but red, for women")
+                               set_attributes={"baseColour": "Red", "gender": "Women"}))
     assert state.reference.product_id == "p3"
     assert state.constraints == {"baseColour": "Red", "gender": "Women", "articleType": "Tshirts"}
     assert state.target_attributes() == {"articleType": "Tshirts", "baseColour": "Red",
@@ -138,17 +137,16 @@ def test_excluded_results_become_disliked_and_out_of_range_ones_are_ignored():
 def test_answer_and_smalltalk_leave_the_search_alone(action):
     before = picked(black_tshirts())
     after = before.apply(SearchIntent(action=action, reference="result", result_index=1,
-                                      set_attributes={"baseColour": "Red"}),
-                         message="what colour is the first one?")
+                                      set_attributes={"baseColour": "Red"}))
     assert after.reference == before.reference and after.constraints == before.constraints
-    assert after.turn == before.turn + 1 and after.history[-1][0] == "what colour is the first one?"
+    assert after.turn == before.turn + 1
 
 
 def test_reset_clears_everything_but_can_be_undone():
     before = picked(black_tshirts())
-    after = before.apply(SearchIntent(action="reset", reference="none"), message="start over")
+    after = before.apply(SearchIntent(action="reset", reference="none"))
     assert after.reference is None and after.constraints == {} and after.results == ()
-    assert after.liked == () and after.history == (("start over", ""),)
+    assert after.liked == ()
     assert after.turn == before.turn + 1
     assert after.undo() == before
 
@@ -168,34 +166,6 @@ def test_undo_depth_is_bounded():
     while state.can_undo:
         state, depth = state.undo(), depth + 1
     assert depth == UNDO_DEPTH and state.turn == 2 * UNDO_DEPTH
-
-
-def test_with_results_replaces_the_last_reply():
-    state = DialogueState().apply(search(), message="red")
-    state = state.with_results(["a", "b"], reply="Here are 2 red items.")
-    assert state.history == (("red", "Here are 2 red items."),) and state.results == ("a", "b")
-
-
-@pytest.mark.parametrize("max_chars", [120, 300, 600, 2000])
-def test_summary_stays_bounded_over_a_hundred_turns(max_chars):
-    state = DialogueState()
-    for turn in range(100):
-        state = state.apply(search(set_attributes={f"col{turn % 7}": f"value {turn}"},
-                                   negatives=(f"thing {turn}",), description="d" * 500),
-                            message=f"turn {turn} " + "blah " * 2000)
-        state = state.with_results([f"id{turn}-{i}" for i in range(50)], reply="r" * 1000)
-        assert len(state.summary(max_chars)) <= max_chars
-    assert len(state.history) == HISTORY_TURNS and state.turn == 100
-    assert all(len(text) <= 300 for pair in state.history for text in pair)
-
-
-def test_summary_shows_the_recent_exchange_and_the_target():
-    state = picked(black_tshirts()).apply(search(set_attributes={"baseColour": "Red"},
-                                                 negatives=("prints",)),
-                                          message="in red, no prints").with_reply("Red ones.")
-    text = state.summary()
-    assert "baseColour=Red" in text and "prints" in text and "p3" in text
-    assert text.rstrip().endswith('Shopper: "in red, no prints" Assistant: "Red ones."')
 
 
 def test_reference_vector_is_a_read_only_copy():
