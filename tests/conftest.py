@@ -1,5 +1,7 @@
-"""Shared fixtures: a tiny random open_clip model and a generated catalogue, so the suite
-runs on a fresh machine; the real shared data and stand-in encoder when ../shared exists."""
+"""Shared fixtures, all from the repository itself, so a clone without ../shared tests in full:
+a tiny random open_clip model and generated swatch catalogues (code paths), the shipped sample
+catalogue and compact encoder (behaviour on real photos and a trained encoder), and the full
+catalogue's vocabulary as JSON (readers). ../shared serves the full-catalogue benchmarks."""
 
 from __future__ import annotations
 
@@ -16,6 +18,11 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 SHARED_CATALOG = SHARED / "data" / "fashion-products"
 SHARED_ENCODER = SHARED / "models" / "tiny-fashion-clip"
+# The repository's own: sample/catalog/README.md and models/compact-fashion-clip/README.md.
+SAMPLE_CATALOG = REPO / "sample" / "catalog"
+COMPACT_ENCODER = REPO / "models" / "compact-fashion-clip"
+# The full catalogue's attribute vocabulary (tests/data/README.md says how it is made).
+CATALOGUE_VOCABULARY = REPO / "tests" / "data" / "catalogue_vocabulary.json"
 
 # A tiny CLIP: same open_clip code path as a real model, 2 MB of random weights.
 TINY_CLIP_CONFIG = {
@@ -77,13 +84,23 @@ def swatch_rows(n_per_combination: int = 2, genders: tuple[str, ...] = GENDERS) 
 
 
 @pytest.fixture(scope="session")
-def shared_vocabulary() -> dict[str, dict[str, int]]:
-    """The real catalogue's attribute vocabulary, read by the project's own loader."""
-    if not SHARED_CATALOG.exists():
-        pytest.skip(f"real catalogue not found at {SHARED_CATALOG} (needs ../shared)")
-    from retrieval.catalog import load_catalog
+def sample_catalog() -> Path:
+    """The shipped sample catalogue (read-only: indexes go to a temp folder, never beside it)."""
+    return SAMPLE_CATALOG
 
-    return load_catalog(SHARED_CATALOG).vocabulary()
+
+@pytest.fixture(scope="session")
+def compact_encoder_spec() -> str:
+    """The shipped compact encoder, trained on non-test items (its card has its figures)."""
+    return f"local-dir:{COMPACT_ENCODER}"
+
+
+@pytest.fixture(scope="session")
+def shared_vocabulary() -> dict[str, dict[str, int]]:
+    """The real catalogue's attribute vocabulary (column -> value -> count, most common first),
+    as `Catalog.vocabulary()` gives it: readers are tested against every value a shopper may
+    name, including the rare ones a sample lacks."""
+    return json.loads(CATALOGUE_VOCABULARY.read_text())
 
 
 @pytest.fixture
