@@ -1,29 +1,61 @@
-"""The reader's fine-tuning data and training loop, on small inputs (each test < 30 s)."""
+"""The reader's fine-tuning data and training loop, on small inputs (each test < 30 s): the
+sample catalogue (with twins of it under test ids, so that leaving test products out is
+checked), and the FashionIQ captions when ../shared has them, else a small set in their format."""
 
 from __future__ import annotations
 
+import csv
 import importlib.util
 import json
 import random
 
 import pytest
 
-from tests.conftest import SHARED, SHARED_CATALOG, requires_shared
+from tests.conftest import REPO, SAMPLE_CATALOG, SHARED
 
-REPO_EVAL = SHARED.parent / "main" / "eval"
 CAPTIONS = SHARED / "data" / "fashioniq-captions"
+TWINS = 60  # sample products copied under test ids
 
 
 @pytest.fixture(scope="module")
-def catalog():
-    if not SHARED_CATALOG.exists():
-        pytest.skip("needs the shared catalogue")
+def catalog(tmp_path_factory):
+    """The sample plus TWINS of its products under test-split ids (same attributes and photo)."""
     from retrieval.catalog import load_catalog
-    return load_catalog(SHARED_CATALOG)
+
+    folder = tmp_path_factory.mktemp("catalog")
+    with open(SAMPLE_CATALOG / "products.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    for row in rows:
+        row["image"] = str(SAMPLE_CATALOG / "images" / f"{row['id']}.jpg")
+    test_ids = (REPO / "eval" / "test_ids.txt").read_text().split()[:TWINS]
+    twins = [{**row, "id": pid} for row, pid in zip(rows, test_ids)]
+    with open(folder / "products.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows + twins)
+    return load_catalog(folder)
 
 
-@requires_shared(CAPTIONS)
-def test_data_is_seeded_and_never_uses_test_products_or_texts(catalog):
+@pytest.fixture(scope="module")
+def captions(tmp_path_factory):
+    """The FashionIQ captions folder; without ../shared, one in its format holding the
+    development captions (eval/dev_captions.jsonl, which training must leave out) and
+    made-up ones (which it may use)."""
+    if CAPTIONS.exists():
+        return CAPTIONS
+    from training.caption_labels import CAPTION_KINDS
+
+    dev = [json.loads(line)["text"].split(" and ", 1) for line in (REPO / "eval" / "dev_captions.jsonl").open()]
+    made_up = [[f"is {colour}", f"has {detail}"] for colour in ("darker", "lighter", "red", "blue", "green", "white", "black", "pink")
+               for detail in ("long sleeves", "a print", "no collar", "stripes", "a v-neck", "buttons")]
+    folder = tmp_path_factory.mktemp("captions")
+    for n, category in enumerate(CAPTION_KINDS):
+        rows = [{"captions": c} for c in dev[n::len(CAPTION_KINDS)] + made_up if len(c) == 2]
+        (folder / f"cap.{category}.train.json").write_text(json.dumps(rows))
+    return folder
+
+
+def test_data_is_seeded_and_never_uses_test_products_or_texts(catalog, captions):
     from retrieval.catalog import read_ids
     from retrieval.vocabulary import VocabularyMatcher, phrase_key
     from training.caption_labels import load_pairs, split_pairs
@@ -31,13 +63,13 @@ def test_data_is_seeded_and_never_uses_test_products_or_texts(catalog):
     from training.synthetic_turns import TurnMaker, synthetic_turns
 
     test_ids = set(read_ids(EVAL / "test_ids.txt"))
-    pairs = load_pairs()[::40]
+    pairs = load_pairs(captions)[::40] if captions == CAPTIONS else load_pairs(captions)
     first = build(catalog, test_ids, 3, 60, 120, 40, pairs)
     assert first == build(catalog, test_ids, 3, 60, 120, 40, pairs)
     other_seed = build(catalog, test_ids, 4, 60, 120, 40, pairs)
     dev_captions = {r["prompt"].split("message: ", 1)[1] for r in first[1] if r["kind"].startswith("caption")}
     assert dev_captions and not dev_captions & {r["prompt"].split("message: ", 1)[1] for r in other_seed[0]}
-    train_pairs, dev_pairs = split_pairs(load_pairs())
+    train_pairs, dev_pairs = split_pairs(load_pairs(captions))
     assert not {p.message for p in train_pairs} & {p.message for p in dev_pairs}
     banned = evaluation_texts()
     assert {phrase_key(json.loads(line)["text"]) for line in (EVAL / "dev_captions.jsonl").open()} <= banned
@@ -96,12 +128,11 @@ def test_two_training_steps_write_an_adapter_that_loads(tmp_path):
     assert any("lora_" in name for name, _ in loaded.named_parameters())
 
 
-@requires_shared(CAPTIONS)
-def test_direct_changes_set_one_new_value_and_reach_rare_kinds(catalog):
+def test_direct_changes_set_one_new_value_and_reach_rare_kinds(catalog, shared_vocabulary):
     from retrieval.vocabulary import VocabularyMatcher
     from training.synthetic_turns import TurnMaker, direct_change
 
-    matcher = VocabularyMatcher(catalog.vocabulary())
+    matcher = VocabularyMatcher(shared_vocabulary)  # the full catalogue's: its rare kinds
     maker = TurnMaker(matcher, [(p, catalog.attributes(p)) for p in catalog.ids[:3000]], random.Random(1))
     turns = [direct_change(maker) for _ in range(400)]
     kinds = set()
@@ -117,11 +148,11 @@ def test_direct_changes_set_one_new_value_and_reach_rare_kinds(catalog):
 
 
 @pytest.fixture(scope="module")
-def maker(catalog):
+def maker(catalog, shared_vocabulary):
     from retrieval.vocabulary import VocabularyMatcher
     from training.synthetic_turns import TurnMaker
 
-    matcher = VocabularyMatcher(catalog.vocabulary())
+    matcher = VocabularyMatcher(shared_vocabulary)
     return TurnMaker(matcher, [(p, catalog.attributes(p)) for p in catalog.ids[:3000]], random.Random(2))
 
 
