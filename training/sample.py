@@ -2,7 +2,7 @@
 `../shared` can run the app and the whole test suite.
 
     python -m training.sample --catalog ../shared/data/fashion-products --exclude eval/test_ids.txt \
-        --out sample/catalog [--size 600] [--seed 0]
+        --out sample/catalog [--size 600] [--seed 0] [--include GENDER/TYPE/COLOUR ...]
 
 Products are grouped by (gender, article type, colour). Each gender gets a share of `--size`
 in proportion to the square root of its product count, so women, unisex items and children
@@ -37,6 +37,7 @@ MIN_PER_GROUP = 3
 MIN_PER_CHILDREN_GROUP = 2
 MAX_PER_GROUP = 14
 MAIN_SHARE = 0.6
+INCLUDED_PER_GROUP = 6
 CHILDREN = ("Boys", "Girls")
 
 
@@ -50,6 +51,7 @@ class SampleConfig:
     width: int = 150
     height: int = 200
     quality: int = 80
+    include: tuple[str, ...] = ()
 
 
 def gender_budgets(counts: pd.Series, size: int) -> dict[str, int]:
@@ -95,8 +97,9 @@ def _colour_count(picked: dict[tuple[str, str], int], colour: str) -> int:
     return sum(n for (_, c), n in picked.items() if c == colour)
 
 
-def draw_sample(table: pd.DataFrame, size: int, seed: int) -> pd.DataFrame:
-    """The sampled rows, in id order."""
+def draw_sample(table: pd.DataFrame, size: int, seed: int, include: Sequence[str] = ()) -> pd.DataFrame:
+    """The sampled rows, in id order. `include` names groups as "gender/type/colour" that get
+    up to INCLUDED_PER_GROUP products on top of `size` (groups the tests' dialogues search)."""
     rng = np.random.default_rng(seed)
     table = table[table["baseColour"] != ""]
     chosen = []
@@ -105,6 +108,14 @@ def draw_sample(table: pd.DataFrame, size: int, seed: int) -> pd.DataFrame:
         for (kind, colour), quota in pick_groups(rows, budget, gender in CHILDREN).items():
             group = rows[(rows["articleType"] == kind) & (rows["baseColour"] == colour)]
             chosen.extend(rng.choice(group["id"].to_numpy(), size=quota, replace=False))
+    for name in include:
+        gender, kind, colour = name.split("/")
+        group = table[(table["gender"] == gender) & (table["articleType"] == kind) & (table["baseColour"] == colour)]
+        if group.empty:
+            raise ValueError(f"--include {name}: no such group among the items that may be drawn")
+        left = group["id"][~group["id"].isin(set(chosen))].to_numpy()
+        wanted = INCLUDED_PER_GROUP - (len(group) - len(left))  # those already drawn count
+        chosen.extend(rng.choice(left, size=max(0, min(wanted, len(left))), replace=False))
     picked = table[table["id"].isin(set(chosen))]
     return picked.sort_values("id", key=lambda ids: ids.astype(int) if ids.str.isdigit().all() else ids)
 
@@ -122,7 +133,7 @@ def run(config: SampleConfig) -> pd.DataFrame:
     table = pd.read_csv(Path(config.catalog) / "products.csv", dtype=str, keep_default_na=False)
     excluded = set(read_ids(config.exclude)) if config.exclude else set()
     table = table[table["id"].isin(set(catalog.ids) - excluded)]
-    sample = draw_sample(table, config.size, config.seed)
+    sample = draw_sample(table, config.size, config.seed, config.include)
     out = Path(config.out)
     if (out / "images").exists():
         shutil.rmtree(out / "images")
@@ -138,17 +149,20 @@ def parse_args(argv: Sequence[str] | None = None) -> SampleConfig:
     parser.add_argument("--catalog", required=True, help="the full catalogue folder")
     parser.add_argument("--out", required=True, help="folder for the sample (its images/ is replaced)")
     parser.add_argument("--exclude", help="IDS.txt: ids never drawn (the test split)")
+    parser.add_argument("--include", action="append", default=[], metavar="GENDER/TYPE/COLOUR",
+                        help=f"a group to hold up to {INCLUDED_PER_GROUP} products, on top of --size (repeatable)")
     defaults = SampleConfig("", "")
     for name in ("size", "seed", "width", "height", "quality"):
         parser.add_argument(f"--{name}", type=int, default=getattr(defaults, name), help=f"default: {getattr(defaults, name)}")
-    return SampleConfig(**vars(parser.parse_args(argv)))
+    args = vars(parser.parse_args(argv))
+    return SampleConfig(**{**args, "include": tuple(args["include"])})
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     config = parse_args(argv)
     try:
         sample = run(config)
-    except (CatalogError, OSError) as err:
+    except (CatalogError, OSError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     for column in GROUP_COLUMNS:
