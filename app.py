@@ -65,7 +65,7 @@ def _results_value(view: View) -> dict:
 
 
 def _chips_value(view: View) -> list[dict]:
-    return [{"value": c.value, "label": c.label, "negative": c.negative} for c in view.chips]
+    return [{"value": c.value, "label": c.label, "negative": c.negative, "relaxed": c.relaxed} for c in view.chips]
 
 
 def _refining_value(view: View) -> dict | None:

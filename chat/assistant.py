@@ -11,27 +11,31 @@ requested changes applied, fused with the reference image; explicit constraints 
 women", "not black") become index filters; disliked results are never shown again.
 
 A turn runs in two halves, `read` then `finish`, so that the app can say what it understood
-while the search runs. An uploaded photo's inferred kind and gender become filters (shown as
+while the search runs. Besides searches, a turn may undo, show more, compare results, answer
+a question from the catalogue's record, or take an attribute from another shown result ("in
+the colour of #2"). An uploaded photo's inferred kind and gender become filters (shown as
 chips the shopper can remove) when the inference is sure of them; when it is unsure of the
-kind, the turn asks which of the two likeliest it is. A message that names nothing the
-readers know and is not even in Latin script is not searched: the shopper is told so.
+kind, the turn asks which of the two likeliest it is, and a shopper who moves on without
+answering gets the likelier one. A message the readers cannot read is not searched.
 """
 
 from __future__ import annotations
 
-import itertools
 import logging
+import statistics
 import unicodedata
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from PIL import Image
 
-from chat.intent import SearchIntent, select_result
-from chat.replies import ASK, RESET, Question, Replies
+from chat import moves
+from chat.intent import Limit, SearchIntent, select_result
+from chat.relaxing import Relaxed, Roles, relax
+from chat.replies import Replies
 from chat.rules import small_talk_kind
-from chat.state import DialogueState
+from chat.state import DialogueState, Question
 from retrieval.catalog import Product
 from retrieval.compose import feedback
 from retrieval.reference import Reference
@@ -44,6 +48,7 @@ FEEDBACK_ITEMS = 5  # the latest likes / dislikes that steer the next query
 # An uploaded photo's inferred kind / gender at least this probable becomes a filter; a less
 # sure kind becomes a question. Picked on non-test items (benchmarks/upload_kind.py).
 TRUST_INFERRED = 0.8
+SHORT_ANSWER_WORDS = 4  # "a dress", "it's a kurta": a typed answer to a question, not a new search
 
 
 class Rewriter(Protocol):
@@ -62,14 +67,18 @@ class ShownProduct(Product):
 
 @dataclass(frozen=True)
 class Turn:
-    """What one step returns: the next state, the reply, and the results to show (if any);
-    `question`, when the turn needs the shopper to settle something (one click answers it)."""
+    """What one step returns: the next state, the reply, and the results this turn found (none
+    when it searched nothing: the state's results stay on screen); `question`, when the turn
+    needs the shopper to settle something (one click answers it)."""
 
     state: DialogueState
     reply: str
     results: tuple[ShownProduct, ...] = ()
     intent: SearchIntent | None = None
-    question: Question | None = None
+
+    @property
+    def question(self) -> Question | None:
+        return self.state.asked
 
 
 @dataclass(frozen=True)
@@ -78,15 +87,19 @@ class Reading:
 
     `turn` is set when nothing needs searching (small talk, an answer, text it could not
     read); otherwise `finish` searches for `after`. `inferred` are the filters taken from an
-    uploaded photo, `question` what to ask about it."""
+    uploaded photo, `adopted` the likelier answer to a question the shopper passed over,
+    `question` what to ask about the photo, `unheld` what was asked that the catalogue does not
+    record."""
 
     before: DialogueState
     after: DialogueState
     intent: SearchIntent
     turn: Turn | None = None
     inferred: dict[str, str] = field(default_factory=dict)
+    adopted: dict[str, str] = field(default_factory=dict)
     question: Question | None = None
     unread: str = ""  # words left out: not in a script the readers read
+    unheld: tuple[str, ...] = ()
 
 
 class Assistant:
@@ -95,16 +108,14 @@ class Assistant:
     def __init__(self, retriever: Retriever, rewriter: Rewriter, trust_inferred: float = TRUST_INFERRED):
         self.retriever = retriever
         self.rewriter = rewriter
-        self.replies = Replies(retriever.matcher)
+        self.replies = Replies(retriever.matcher, retriever.catalog.detail_columns)
         self.trust_inferred = trust_inferred
+        matcher = retriever.matcher
+        self.roles = Roles(kind=(matcher.kind_columns or (None,))[0], person=matcher.people_column,
+                           colour=matcher.colour_column, neighbours=matcher.neighbours)
 
-    def step(
-        self,
-        state: DialogueState,
-        message: str,
-        image: Image.Image | Reference | None = None,
-        k: int = RESULTS_SHOWN,
-    ) -> Turn:
+    def step(self, state: DialogueState, message: str, image: Image.Image | Reference | None = None,
+             k: int = RESULTS_SHOWN) -> Turn:
         """Answer one message. `image` is a checked upload (`shop.uploads`) or an already
         encoded photo. The intent is applied once, the search runs, and the reply is
         written from what happened; unusable intents come back as a friendly reply."""
@@ -113,31 +124,38 @@ class Assistant:
     def read(self, state: DialogueState, message: str, image: Image.Image | Reference | None = None) -> Reading:
         """The first half of a turn: read the message and apply it, without searching."""
         upload = self._upload_reference(image) if image is not None else None
+        answered = None if upload is not None else self._typed_answer(state, message)
+        if answered is not None:
+            return self._answered(state, *answered)
         intent = _photo_as_reference(self.rewriter.rewrite(message, state, has_upload=upload is not None), upload)
-        if intent.reference == "result" and state.result_id(intent.result_index or 0) is None:
-            return self._no_search(state, message, intent, self.replies.no_such_result(state))
+        if intent.action in ("undo", "compare", "more", "answer", "reset", "smalltalk"):
+            return self._not_a_search(state, intent, message)
+        missing = self._missing_result(intent, state)
+        if missing:
+            return self._no_search(state, intent, self.replies.no_such_result(state))
         intent, unread = _without_unread_words(intent)
-        if unread and intent.action == "search" and not _names_anything(intent, upload):
-            return self._no_search(state, message, intent, self.replies.unread(unread))
+        if unread and not _names_anything(intent, upload):
+            return self._no_search(state, intent, self.replies.unread(unread))
+        intent = self._borrowed(intent, state)
+        intent, unheld = self._limits(intent, state)
         inferred, question = self._inferred(intent, upload)
         if inferred:
             intent = intent.model_copy(update={"set_attributes": {**inferred, **intent.set_attributes}})
-        after = state.apply(intent, reference=self._reference_for(intent, state, upload))
-        if intent.action == "search":
-            question = question or self._whom(after, message)
-            return Reading(state, after, intent, inferred=inferred, question=question, unread=unread)
-        if intent.action == "answer":
-            reply = self._answer(intent, after)
-        elif intent.action == "reset":
-            reply = RESET
-        else:
-            reply = self.replies.small_talk(intent.small_talk or small_talk_kind(message))
-        return Reading(state, after, intent, turn=self._reply(after, reply, intent))
+        after = state.apply(intent, reference=self._reference_for(intent, state, upload), guessed=tuple(inferred))
+        adopted = self._passed_over(state, after, intent)
+        if adopted:  # described as the likelier kind, and still asked
+            reference = replace(after.reference, attributes={**after.reference.attributes, **adopted})
+            after, question = replace(after, reference=reference), state.asked
+        question = question or self._whom(after, message)
+        return Reading(state, after, intent, inferred=inferred, adopted=adopted, question=question, unread=unread,
+                       unheld=unheld)
 
     def finish(self, reading: Reading, k: int = RESULTS_SHOWN) -> Turn:
         """The second half of a turn: search (when the turn needs it) and write the reply."""
         if reading.turn is not None:
             return reading.turn
+        if reading.intent.action == "more":
+            return self._more(reading, k)
         return self._search(reading, k)
 
     def searching(self, reading: Reading) -> str:
@@ -146,8 +164,7 @@ class Assistant:
 
     def choose(self, state: DialogueState, column: str, value: str, k: int = RESULTS_SHOWN) -> Turn:
         """The shopper answered a question: `value` of `column` becomes a filter."""
-        intent = SearchIntent(set_attributes={column: value})
-        return self._search(Reading(state, state.apply(intent), intent), k)
+        return self.finish(self._answered(state, column, value), k)
 
     def select(self, state: DialogueState, index: int) -> DialogueState:
         """The shopper clicked result `index` (1-based): it becomes the reference."""
@@ -167,13 +184,100 @@ class Assistant:
         record = self.retriever.catalog.product(product_id)
         return ShownProduct(record.id, record.title, record.image_path, dict(record.attributes), score)
 
-    def _upload_reference(self, image: Image.Image | Reference) -> Reference:
-        return image if isinstance(image, Reference) else self.retriever.reference_from_image(image)
+    # --- turns that search nothing ---------------------------------------------------------
 
-    def _no_search(self, state: DialogueState, message: str, intent: SearchIntent, reply: str) -> Reading:
+    def _not_a_search(self, state: DialogueState, intent: SearchIntent, message: str) -> Reading:
+        """Undo, compare, more, a question, a restart or small talk."""
+        if intent.action == "undo":
+            return self._undo(state, intent)
+        if intent.action == "more":
+            if not state.results:
+                return self._no_search(state, intent, self.replies.nothing_shown())
+            return Reading(state, state.apply(intent), intent)
+        after = state.apply(intent)
+        if intent.action == "compare":
+            reply = self.replies.compare(intent.compared, [self._details(state, i) for i in intent.compared])
+        elif intent.action == "answer":
+            reply = self._answer(intent, after)
+        elif intent.action == "reset":
+            reply = self.replies.reset()
+        else:
+            reply = self.replies.small_talk(intent.small_talk or small_talk_kind(message))
+        return Reading(state, after, intent, turn=Turn(after, reply, intent=intent))
+
+    def _undo(self, state: DialogueState, intent: SearchIntent) -> Reading:
+        if not state.can_undo:
+            return self._no_search(state, intent, self.replies.nothing_to_undo())
+        before = state.undo()
+        reply = self.replies.undone(before)
+        return Reading(state, before, intent, turn=Turn(before, reply, intent=intent))
+
+    def _no_search(self, state: DialogueState, intent: SearchIntent, reply: str) -> Reading:
         """A turn that changes nothing but the conversation: the results and filters stay."""
         unchanged = state.apply(SearchIntent(action="smalltalk"))
-        return Reading(state, unchanged, intent, turn=self._reply(unchanged, reply, intent))
+        return Reading(state, unchanged, intent, turn=Turn(unchanged, reply, intent=intent))
+
+    def _answer(self, intent: SearchIntent, state: DialogueState) -> str:
+        """Answer from the catalogue record of the result asked about (or the reference)."""
+        product_id = state.result_id(intent.result_index) if intent.result_index else None
+        if product_id is None and state.reference is not None:
+            product_id = state.reference.product_id
+        if product_id is None:
+            return self.replies.answer(intent, None)
+        return self.replies.answer(intent, self.retriever.catalog.details(product_id))
+
+    def _details(self, state: DialogueState, index: int) -> dict[str, str]:
+        product_id = state.result_id(index)
+        return self.retriever.catalog.details(product_id) if product_id else {}
+
+    # --- what a search turn means ------------------------------------------------------------
+
+    def _typed_answer(self, state: DialogueState, message: str) -> tuple[str, str] | None:
+        """A short message naming one value of the asked attribute ("a dress") answers the
+        question; anything longer is a new message."""
+        question = state.asked
+        if question is None or not isinstance(message, str) or len(message.split()) > SHORT_ANSWER_WORDS:
+            return None
+        mentions = self.retriever.matcher.find(message.lower())
+        if len(mentions) == 1 and mentions[0].column == question.column:
+            return question.column, mentions[0].value
+        return None
+
+    def _answered(self, state: DialogueState, column: str, value: str) -> Reading:
+        intent = SearchIntent(set_attributes={column: value})
+        return Reading(state, state.apply(intent), intent)
+
+    def _missing_result(self, intent: SearchIntent, state: DialogueState) -> bool:
+        named = [intent.result_index] if intent.reference == "result" else []
+        return any(state.result_id(i or 0) is None for i in [*named, *intent.take_from.values()])
+
+    def _borrowed(self, intent: SearchIntent, state: DialogueState) -> SearchIntent:
+        """"in the colour of #2": that result's value becomes the wanted one."""
+        if not intent.take_from:
+            return intent
+        taken = {}
+        for column, index in intent.take_from.items():
+            value = self.retriever.catalog.attributes(state.result_id(index)).get(column)
+            if value:
+                taken[column] = value
+        return intent.model_copy(update={"set_attributes": {**intent.set_attributes, **taken}})
+
+    def _limits(self, intent: SearchIntent, state: DialogueState) -> tuple[SearchIntent, tuple[str, ...]]:
+        """Numeric wishes ("cheaper", "under 50") as bounds on the catalogue's column for them;
+        aspects the catalogue does not record come back as unheld, to be said."""
+        catalog = self.retriever.catalog
+        limits, unheld = {}, list(intent.unheld)
+        for aspect, limit in intent.limits.items():
+            column = moves.aspect_column(aspect, catalog.numeric_columns)
+            if column is None:
+                unheld.append(aspect)
+                continue
+            limits[column] = _bounded(limit, catalog.numbers(column), state)
+        unheld = [a for a in unheld if moves.aspect_column(a, catalog.detail_columns) is None]
+        return intent.model_copy(update={"limits": limits}), tuple(dict.fromkeys(unheld))
+
+    def _upload_reference(self, image: Image.Image | Reference) -> Reference:
+        return image if isinstance(image, Reference) else self.retriever.reference_from_image(image)
 
     def _inferred(self, intent: SearchIntent, upload: Reference | None) -> tuple[dict[str, str], Question | None]:
         """Filters from a new search's photo: its kind and gender where the inference is sure
@@ -194,6 +298,19 @@ class Assistant:
                 question = Question(column, (ranked[0][0], ranked[1][0]))
         return inferred, question
 
+    def _passed_over(self, before: DialogueState, after: DialogueState, intent: SearchIntent) -> dict[str, str]:
+        """A question about the photo's kind that the shopper moved on from ("in red" after "Is
+        this a dress or a kurta?"): the photo is described as the likelier answer, so the search
+        does not run with no kind at all, but it is no filter (a wrong one would hide every
+        right product) and the question stays open."""
+        question = before.asked
+        reference = after.reference
+        if (question is None or question.column not in self.retriever.matcher.kind_columns or reference is None
+                or reference.source != "upload" or intent.reference != "current"
+                or question.column in after.constraints or question.column in intent.drop_attributes):
+            return {}
+        return {question.column: question.options[0]}
+
     def _whom(self, after: DialogueState, message: str) -> Question | None:
         """"Socks for kids" where the catalogue has boys' and girls' things but no one value for
         children: the search runs without a person, and asks which."""
@@ -212,43 +329,83 @@ class Assistant:
             return self.reference_from_product(product_id) if product_id else None
         return None
 
-    def _answer(self, intent: SearchIntent, state: DialogueState) -> str:
-        """Answer from the catalogue record of the result asked about (or the reference)."""
-        product_id = state.result_id(intent.result_index) if intent.result_index else None
-        if product_id is None and state.reference is not None:
-            product_id = state.reference.product_id
-        if product_id is None:
-            return self.replies.answer(intent, state, None)
-        record = self.retriever.catalog.product(product_id)
-        return self.replies.answer(intent, state, record.attributes, record.title)
-
-    @staticmethod
-    def _reply(after: DialogueState, reply: str, intent: SearchIntent) -> Turn:
-        return Turn(after, reply, intent=intent)
+    # --- searching --------------------------------------------------------------------------
 
     def _search(self, reading: Reading, k: int, opening: str = "") -> Turn:
         state, intent = reading.after, reading.intent
         reference = state.reference
-        found = reference if reference and reference.vector is not None else None
-        target = state.target_attributes()
-        text = state.description
-        if not (found is not None or target or text):
-            return self._reply(state, ASK, intent)
-        free_negatives, filters = self._split_negatives(state.negatives)
-        filters.update({c: [v] for c, v in state.constraints.items()})
-        query = self.retriever.compose(found, text, target_attributes=target or None, negatives=free_negatives)
-        query = feedback(query, self.retriever.vectors_of(state.liked[-FEEDBACK_ITEMS:]),
-                         self.retriever.vectors_of(state.disliked[-FEEDBACK_ITEMS:]))
+        if not (reference is not None and reference.vector is not None or state.target_attributes() or state.description):
+            return Turn(state, self.replies.ask(), intent=intent)
+        query = self._query(state)
+        filters = self._filters(state)
         exclude = [*state.disliked, *([reference.product_id] if reference and reference.product_id else [])]
-        hits, relaxed = self._search_with_relaxing(query, k, exclude, filters, state.constraints)
+        relaxed = relax(lambda f: self.retriever.search(query, k, exclude_ids=exclude, filters=f or None),
+                        filters, {**state.constraints, **self._limit_labels(state)}, self.roles,
+                        guessed=state.guessed, kind_of=self._kind_of)
+        searched = _as_searched(state, relaxed)
+        results = tuple(self.product(h.id, h.score) for h in relaxed.hits)
+        question = self._question_after(reading, relaxed, results)
+        reply = self.replies.search(reading.before, searched, len(results), relaxed, opening, intent=intent,
+                                    inferred=reading.inferred, adopted=reading.adopted, question=question,
+                                    unread=reading.unread, unheld=reading.unheld)
+        reply += self._coverage_note(relaxed.hits)
+        shown = searched.with_results([r.id for r in results], relaxed.left_out, question)
+        return Turn(shown, reply, results, intent)
+
+    def _more(self, reading: Reading, k: int) -> Turn:
+        """The same search's next results, past everything shown since it began."""
+        state = reading.after
+        query = self._query(state)
+        reference = state.reference
+        exclude = [*state.disliked, *state.seen, *([reference.product_id] if reference and reference.product_id else [])]
+        filters = {c: v for c, v in self._filters(state).items() if c not in state.relaxed_columns()}
+        hits = self.retriever.search(query, k, exclude_ids=exclude, filters=filters or None)
+        if not hits:
+            kept = reading.before.apply(SearchIntent(action="smalltalk"))
+            return Turn(kept, self.replies.no_more(kept), intent=reading.intent)
         results = tuple(self.product(h.id, h.score) for h in hits)
-        question = reading.question if results else None
-        reply = self.replies.search(reading.before, state, len(results), relaxed, opening, intent=intent,
-                                    inferred=reading.inferred, question=question, unread=reading.unread)
+        reply = self.replies.more(state, len(results)) + self._coverage_note(hits)
+        return Turn(state.with_results([r.id for r in results], state.relaxed), reply, results, reading.intent)
+
+    def _query(self, state: DialogueState):
+        reference = state.reference
+        found = reference if reference and reference.vector is not None else None
+        free_negatives, _ = self._split_negatives(state.negatives)
+        target = state.target_attributes()
+        query = self.retriever.compose(found, state.description, target_attributes=target or None,
+                                       negatives=free_negatives)
+        return feedback(query, self.retriever.vectors_of(state.liked[-FEEDBACK_ITEMS:]),
+                        self.retriever.vectors_of(state.disliked[-FEEDBACK_ITEMS:]))
+
+    def _filters(self, state: DialogueState) -> dict[str, list[str]]:
+        """Index filters: what is avoided, the wanted values, and numeric bounds."""
+        _, filters = self._split_negatives(state.negatives)
+        filters.update({c: [v] for c, v in state.constraints.items()})
+        catalog = self.retriever.catalog
+        for column, limit in state.limits.items():
+            filters[column] = sorted({str(v) for v in _values_within(catalog.column(column), limit)})
+        return filters
+
+    def _limit_labels(self, state: DialogueState) -> dict[str, str]:
+        """Numeric limits as constraints that may give way, named as the chips name them."""
+        return {column: self.replies.limit_label(column, limit) for column, limit in state.limits.items()}
+
+    def _kind_of(self, hit) -> str:
+        return self.retriever.catalog.attributes(hit.id).get(self.roles.kind or "", "")
+
+    def _question_after(self, reading: Reading, relaxed: Relaxed, results: tuple) -> Question | None:
+        """The question this turn leaves: which of the nearest kinds, where the asked kind does
+        not exist for the person; else the reading's (which kind the photo is, or for whom)."""
+        if not results:
+            return None
+        if relaxed.offered and len(relaxed.offered) > 1:
+            return Question(self.roles.kind, relaxed.offered)
+        return reading.question
+
+    @staticmethod
+    def _coverage_note(hits) -> str:
         coverage = getattr(hits, "coverage", None)  # a sharded index says when a shard did not answer
-        if coverage is not None and coverage.partial:
-            reply += f" (I {coverage.message}, so some products may be missing.)"
-        return Turn(state.with_results([r.id for r in results]), reply, results, intent, question)
+        return f" (I {coverage.message}, so some products may be missing.)" if coverage is not None and coverage.partial else ""
 
     def _split_negatives(self, negatives: Sequence[str]) -> tuple[list[str], dict[str, list[str]]]:
         """Negatives that name a catalogue value become "anything but" filters; the rest push the query away."""
@@ -263,37 +420,38 @@ class Assistant:
             filters[mention.column] = [v for v in allowed if v != mention.value]
         return free, filters
 
-    def _search_with_relaxing(self, query, k, exclude, filters, constraints) -> tuple[list, list[str]]:
-        """Search with every filter; when nothing passes, leave out the shopper's constraints
-        in the order of `_relaxations` (the latest request is kept longest) and say which."""
-        def search(left_out: Sequence[str]) -> list:
-            remaining = {c: v for c, v in filters.items() if c not in left_out}
-            return self.retriever.search(query, k, exclude_ids=exclude, filters=remaining or None)
 
-        hits = search(())
-        droppable = [c for c in constraints if c in filters]
-        if hits or not droppable:
-            return hits, []
-        widest = search(droppable)
-        if widest:  # else the other filters (negatives) leave nothing whatever is left out
-            for left_out in _relaxations(droppable):
-                if len(left_out) == len(droppable):
-                    break  # all of them: `widest`, searched already
-                hits = search(left_out)
-                if hits:
-                    return hits, [constraints[c] for c in left_out]
-        return widest, [constraints[c] for c in droppable]
+def _as_searched(state: DialogueState, relaxed: Relaxed) -> DialogueState:
+    """The state as its search ran: a swapped value (Maroon for Burgundy, the nearest kind for a
+    person) replaces the asked one, so chips and later turns follow the results on screen."""
+    if not relaxed.swapped:
+        return state
+    constraints = {c: relaxed.swapped[c][1] if c in relaxed.swapped else v for c, v in state.constraints.items()}
+    return replace(state, constraints=constraints)
 
 
-def _relaxations(columns: Sequence[str]) -> Iterator[tuple[str, ...]]:
-    """The sets of constraints to leave out, in the order to try them; `columns` is oldest
-    first. A newer constraint goes only once no set of older ones finds anything, and fewer
-    go before more: after "black t-shirts for men", "heels instead" drops "men", and a kind
-    chosen after a photo outlasts the colour asked for and the gender guessed before it."""
-    for newest, column in enumerate(columns):
-        for size in range(newest + 1):
-            for older in itertools.combinations(columns[:newest], size):
-                yield (*older, column)
+def _bounded(limit: Limit, numbers: dict[str, float], state: DialogueState) -> Limit:
+    """A limit in numbers: "cheaper" is below the current item's value (else the median)."""
+    if not limit.than_current:
+        return limit
+    reference = state.reference
+    current = numbers.get(reference.product_id) if reference and reference.product_id else None
+    pivot = current if current is not None else statistics.median(numbers.values())
+    if limit.than_current == "lower":
+        return Limit(at_most=pivot * 0.999 if current is not None else pivot)
+    return Limit(at_least=pivot * 1.001 if current is not None else pivot)
+
+
+def _values_within(values: Sequence[str], limit: Limit) -> list[str]:
+    kept = []
+    for value in values:
+        try:
+            number = float(value)
+        except ValueError:
+            continue
+        if (limit.at_most is None or number <= limit.at_most) and (limit.at_least is None or number >= limit.at_least):
+            kept.append(value)
+    return kept
 
 
 def _without_unread_words(intent: SearchIntent) -> tuple[SearchIntent, str]:
@@ -332,4 +490,5 @@ def _photo_as_reference(intent: SearchIntent, upload: Reference | None) -> Searc
 def _names_anything(intent: SearchIntent, upload: Reference | None) -> bool:
     """Whether a search intent still asks for something once unread words are gone."""
     return bool(intent.set_attributes or intent.negatives or intent.drop_attributes or intent.exclude_results
-                or intent.description or intent.reference in ("result", "upload") and (upload or intent.result_index))
+                or intent.description or intent.take_from or intent.limits
+                or intent.reference in ("result", "upload") and (upload or intent.result_index))

@@ -7,7 +7,7 @@ knows, the composition method and its weights cannot differ between them.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -79,15 +79,18 @@ def assistant_for(retriever: Retriever, llm: str, on_stage: Stage | None = None,
 
     if llm != "rules" and on_stage and not background:
         on_stage(f"Loading the language model {llm}…")
-    return Assistant(retriever, make_rewriter(llm, retriever.matcher, background))
+    return Assistant(retriever, make_rewriter(llm, retriever.matcher, background, retriever.catalog.words()))
 
 
-def make_rewriter(llm_spec: str, matcher: VocabularyMatcher, background: bool = False) -> Rewriter:
+def make_rewriter(llm_spec: str, matcher: VocabularyMatcher, background: bool = False,
+                  shop_words: Iterable[str] = ()) -> Rewriter:
     """`rules`, or an LLM reader (see `chat.llm.load_llm`) with the rules as its fallback,
-    loaded now, or with `background` on its own thread while the rules read."""
+    loaded now, or with `background` on its own thread while the rules read. Both tell a
+    message in another language by `chat.language`, knowing the catalogue's own words."""
+    from chat.language import ForeignCheck
     from chat.rules import RulesRewriter
 
-    rules = RulesRewriter(matcher)
+    rules = RulesRewriter(matcher, foreign=ForeignCheck(shop_words))
     if llm_spec == "rules":
         return rules
     from chat.llm import load_llm

@@ -9,8 +9,10 @@ black". The rules, on those three, are exact where the catalogue's names or thei
 appear (`VocabularyMatcher`), and their negation reading has explicit scope. So the model's
 intent stands except that:
 
-- a kind or person it writes must be named in the message, or be the current item's or the
-  search's already; otherwise the rules' reading of that column stands, or nothing;
+- a kind, person or colour it writes must be named in the message, or be the current item's
+  or the search's already where the message names no other; otherwise the rules' reading of
+  that column stands, or nothing (a colour only where the rules read one: the model reads
+  shades the rules' tables lack);
 - a person that the message names and the rules want is kept when the model left that
   column out and did not drop or avoid it ("a wallet for him"); so is a kind, but only in a
   new search ("a backpack that isn't black"): "the shirt is grey" about a picked T-shirt
@@ -32,9 +34,10 @@ Pure: the intents, the text, the state and the matcher in, an intent out.
 
 from __future__ import annotations
 
+from chat import moves
 from chat.intent import MAX_LIST_ITEMS, SearchIntent
-from chat.rules import without_filler
 from chat.state import DialogueState
+from chat.text import without_filler
 from retrieval.vocabulary import VocabularyMatcher, without_mentions
 
 
@@ -44,13 +47,16 @@ def grounded(model: SearchIntent, rules: SearchIntent, text: str, state: Dialogu
     if model.action != "search" or rules.action != "search":
         return model
     people = [matcher.people_column] if matcher.people_column else []
-    columns = [*matcher.kind_columns, *people]
+    colours = [matcher.colour_column] if matcher.colour_column and rules.set_attributes.get(matcher.colour_column) else []
+    columns = [*matcher.kind_columns, *people, *colours]
     named = {(m.column, m.value) for m in matcher.find(text.lower())}
     wanted = dict(model.set_attributes)
     refused = False
     for column in columns:
         value = wanted.pop(column, None)
-        if value and ((column, value) in named or value in _context(state, column)):
+        said = rules.set_attributes.get(column)
+        renamed = said and said != value and (column, said) in named  # the message names another value
+        if value and ((column, value) in named or value in _context(state, column) and not renamed):
             wanted[column] = value
         elif value:
             refused = True
@@ -58,7 +64,7 @@ def grounded(model: SearchIntent, rules: SearchIntent, text: str, state: Dialogu
                 wanted[column] = rules.set_attributes[column]
     fresh = model.reference == "none" or state.reference is None
     avoided = {n.casefold() for n in model.negatives}
-    for column in columns if fresh else people:
+    for column in [*matcher.kind_columns, *people] if fresh else people:
         value = rules.set_attributes.get(column)
         if (value and (column, value) in named and column not in wanted
                 and column not in model.drop_attributes and value.casefold() not in avoided):
@@ -116,3 +122,33 @@ def _negations_as_the_rules_read_them(model: SearchIntent, rules: SearchIntent,
             wanted[column] = value
     return model.model_copy(update={"set_attributes": wanted,
                                     "negatives": tuple(negatives.values())[:MAX_LIST_ITEMS]})
+
+
+def with_moves(model: SearchIntent, rules: SearchIntent, text: str, matcher: VocabularyMatcher) -> SearchIntent:
+    """`model` with the dialogue moves the rules read (`chat.moves`), which the model was never
+    taught: a change asked as a question ("what about red instead?") is a search; a restart
+    inside a longer message starts afresh; released filters, "another colour", "something
+    else", occasions, price limits, unrecorded aspects and attributes borrowed from another
+    result are the rules'; their words are not searched as text."""
+    if rules.action == "search" and model.action == "answer" and (rules.set_attributes or rules.take_from):
+        return rules
+    if model.action != "search" or rules.action != "search":
+        return model
+    occasion = {c: v for c, v in rules.set_attributes.items() if c == matcher.occasion_column
+                and c not in model.set_attributes and c not in model.drop_attributes}
+    update = {
+        "set_attributes": {**model.set_attributes, **occasion},
+        "drop_attributes": tuple(dict.fromkeys([*model.drop_attributes, *(
+            c for c in rules.drop_attributes if c not in model.set_attributes)])),
+        "negatives": tuple(dict.fromkeys([*model.negatives, *rules.negatives]))[:MAX_LIST_ITEMS],
+        "exclude_results": tuple(dict.fromkeys([*model.exclude_results, *rules.exclude_results])),
+        "limits": rules.limits, "unheld": rules.unheld, "take_from": rules.take_from,
+    }
+    if rules.take_from:
+        update.update(reference=rules.reference, result_index=rules.result_index)
+    if moves.RESET.search(text.lower()) and rules.reference == "none":
+        update.update(reference="none", result_index=None, description=rules.description)
+    elif rules.limits or rules.unheld or rules.take_from or rules.drop_attributes:
+        update["description"] = rules.description  # the model's text may hold "cheaper", "any colour"
+    return model.model_copy(update=update)
+

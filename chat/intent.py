@@ -16,9 +16,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from retrieval.vocabulary import Vocabulary, VocabularyMatcher
 
-Action = Literal["search", "answer", "reset", "smalltalk"]
+Action = Literal["search", "answer", "compare", "more", "undo", "reset", "smalltalk"]
 ReferenceKind = Literal["upload", "result", "current", "none"]
-SmallTalk = Literal["", "greeting", "thanks", "bye", "help", "praise", "unsure", "injection"]
+SmallTalk = Literal["", "greeting", "thanks", "bye", "help", "praise", "unsure", "injection", "foreign"]
 
 MAX_TEXT_CHARS = 300     # description / question: a query, not an essay
 MAX_LIST_ITEMS = 10      # negatives, drops, excluded results per turn
@@ -28,6 +28,17 @@ class IntentError(ValueError):
     """The rewriter's output is not a usable intent; the message says why, briefly."""
 
 
+class Limit(BaseModel):
+    """Bounds on a numeric attribute ("under 50"), or a move relative to the current item's value
+    ("cheaper": `than_current` "lower")."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    at_most: float | None = None
+    at_least: float | None = None
+    than_current: Literal["", "lower", "higher"] = ""
+
+
 class SearchIntent(BaseModel):
     """What one turn asks for. Reference semantics (applied by `DialogueState.apply`):
 
@@ -35,12 +46,16 @@ class SearchIntent(BaseModel):
     - "upload": a new search from the photo attached to this message; same release.
     - "result": start from shown result `result_index` (1-based), keeping the constraints.
     - "current": refine: keep the current reference and constraints, apply the changes.
+
+    The other actions change no search: `compare` sets shown results side by side, `more`
+    shows the next results of the same search, `undo` steps back one turn.
     """
 
     model_config = ConfigDict(frozen=True, extra="ignore")
 
     action: Action = Field("search", description=(
-        "search: find products; answer: a question about shown results; reset: start over; "
+        "search: find products; answer: a question about shown results; compare: set shown "
+        "results side by side; more: the next results; undo: back one step; reset: start over; "
         "smalltalk: greetings, thanks, anything that needs no search"))
     reference: ReferenceKind = Field("current", description=(
         "what the search starts from: upload = the photo sent with this message, result = "
@@ -61,6 +76,15 @@ class SearchIntent(BaseModel):
         "for answer: the attribute asked about, e.g. colour or brand"))
     small_talk: SmallTalk = Field("", description=(
         "for smalltalk: what kind (greeting, thanks, ...); the reply is written from it"))
+    take_from: dict[str, int] = Field(default_factory=dict, description=(
+        "attribute -> 1-based shown result whose value to take, e.g. {\"colour\": 2} for "
+        "\"in the colour of the second one\""))
+    compared: tuple[int, ...] = Field((), max_length=MAX_LIST_ITEMS, description=(
+        "for compare: the 1-based numbers of the shown results to set side by side"))
+    limits: dict[str, Limit] = Field(default_factory=dict, description=(
+        "numeric aspect -> bounds, e.g. {\"price\": {\"at_most\": 50}} for \"under 50\""))
+    unheld: tuple[str, ...] = Field((), max_length=MAX_LIST_ITEMS, description=(
+        "aspects asked for that are no product attribute the reader knows, e.g. [\"size\"]"))
 
     @model_validator(mode="before")
     @classmethod
@@ -79,7 +103,7 @@ class SearchIntent(BaseModel):
                 data[key] = data[key].strip()[:MAX_TEXT_CHARS]
         return data
 
-    @field_validator("drop_attributes", "negatives", "exclude_results", mode="before")
+    @field_validator("drop_attributes", "negatives", "exclude_results", "compared", "unheld", mode="before")
     @classmethod
     def _bounded(cls, items: Any) -> Any:
         """Keep the first few items of a list rather than reject a chatty answer."""
@@ -149,12 +173,16 @@ def _normalise(intent: SearchIntent, matcher: VocabularyMatcher) -> SearchIntent
             moved[mention.column] = mention.value
     attributes = {**moved, **exact}
     drops = [c for c in map(matcher.column, intent.drop_attributes) if c and c not in attributes]
+    taken = {column: index for name, index in intent.take_from.items()
+             if (column := matcher.column(name)) and index >= 1 and column not in attributes}
     negatives = [_vocabulary_form(text, matcher) for text in intent.negatives if text.strip()]
     return intent.model_copy(update={
         "set_attributes": attributes,
         "drop_attributes": tuple(dict.fromkeys(drops)),
         "negatives": tuple(dict.fromkeys(negatives)),
         "exclude_results": tuple(dict.fromkeys(i for i in intent.exclude_results if i >= 1)),
+        "compared": tuple(dict.fromkeys(i for i in intent.compared if i >= 1)),
+        "take_from": taken,
     })
 
 

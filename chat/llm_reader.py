@@ -9,8 +9,11 @@ kind, the person and negation (`chat.grounding`); the rules' reading of the same
 decoder's draft and wins the model's near-ties (`HINT_MARGIN`, wider on the product's kind:
 `KIND_HINT_MARGIN`), since a 135M model is often torn between a common value and the rare
 one the message names ("Green" or "Fluorescent Green") where the rules' tables are exact.
-The rules reader answers instead only when the model times out or fails, and each
-turn's path (llm / fallback) is counted in `path_counts` for the evaluation. The message is
+The rules reader answers instead when the model times out or fails, and alone for the
+closed-class moves the model was never taught (undo, more, compare, another language,
+questions about price or material, "in the colour of #2"; `chat.moves`), whose other
+moves it adds to the model's reading (`grounding.with_moves`). Each turn's path (llm /
+rules / fallback) is counted in `path_counts` for the evaluation. The message is
 data inside the prompt, and the model writes no words the shopper reads (`chat.replies`
 does), so an injected instruction can at worst yield another valid intent.
 """
@@ -22,7 +25,8 @@ from collections import Counter
 from collections.abc import Mapping
 from typing import Protocol
 
-from chat.grounding import grounded
+from chat import moves
+from chat.grounding import grounded, with_moves
 from chat.intent import SearchIntent
 from chat.reader_format import answer_json, answer_schema, chat_messages, prompt_names, read_answer
 from chat.rules import RulesRewriter
@@ -91,15 +95,27 @@ class LLMReader:
         model fails."""
         text = message if isinstance(message, str) else ""
         rules_intent = self.fallback.rewrite(text, state, has_upload)
+        if _closed_class(rules_intent):
+            self.path_counts["rules"] += 1
+            return rules_intent
         messages = chat_messages(text, state, has_upload, self.matcher)
         try:
             hint = answer_json(rules_intent, self.names)
             answer = self.llm.generate_json(messages, self.schema, self.time_limit_s, hint=hint,
                                           hint_margin=self.hint_margin, key_margins=self.key_margins)
             intent = grounded(read_answer(answer, self.matcher, state), rules_intent, text, state, self.matcher)
+            intent = with_moves(intent, rules_intent, text, self.matcher)
         except Exception as err:  # noqa: BLE001 - a model failure (timeout, bug, OOM) must not end the chat
             logger.warning("LLM reader failed (%s: %s): the rules read this turn", type(err).__name__, err)
             self.path_counts["fallback"] += 1
             return rules_intent
         self.path_counts["llm"] += 1
         return intent
+
+
+def _closed_class(rules: SearchIntent) -> bool:
+    """Turns the rules read exactly and the model was never taught: commands (undo, more,
+    compare), a message in another language, a question about an aspect the catalogue may not
+    record ("what's it made of?"), and attributes borrowed from another result."""
+    return (rules.action in ("undo", "more", "compare") or rules.small_talk == "foreign"
+            or rules.action == "answer" and rules.question in moves.ASPECTS_ASKED or bool(rules.take_from))

@@ -1,63 +1,95 @@
-"""What the shopper reads after a turn, written from what happened, never from what a reader
-guessed would happen.
+"""Every word the shopper reads, written from what happened, never from what a reader guessed
+would happen.
 
 The assistant applies the intent, searches, and only then asks for the reply, passing the
 state before the turn, the state after it and the results; so the reply cannot say "similar
-to your photo" when the search ran from something else. Pure functions of their inputs:
-testable without models.
+to your photo" when the search ran from something else. The web session's own messages
+(loading, undo, start over) are here too, so the app says one thing one way. Pure functions
+of their inputs: testable without models.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 
-from chat.intent import SearchIntent
-from chat.rules import without_filler
-from chat.state import DialogueState
+from chat import moves
+from chat.intent import Limit, SearchIntent
+from chat.relaxing import Relaxed
+from chat.state import DialogueState, Question
+from chat.text import without_filler
 from retrieval.vocabulary import VocabularyMatcher, normalise_word, without_mentions
 
-RESET = "Starting afresh. What are you looking for?"
-ASK = "Tell me what you're looking for, e.g. a colour and a type of item, or upload a photo."
-
-
-@dataclass(frozen=True)
-class Question:
-    """What the assistant asks the shopper to settle with one click: which of `options`
-    (values of `column`, likeliest first) the item is."""
-
-    column: str
-    options: tuple[str, ...]
+SORRY = "Sorry, something went wrong on my side. Please try again, or start over."
+LOOKING_AT_PHOTO = "Looking at your photo…"
+# What the catalogue does not record, said as the shopper would ask for it.
+_UNHELD = {"price": "prices", "size": "sizes", "stock": "stock levels", "material": "materials", "brand": "brands"}
 
 
 class Replies:
-    """Writes replies in the words of one catalogue's vocabulary."""
+    """Writes replies in the words of one catalogue's vocabulary; `detail_columns` are all the
+    columns its records have (what a question can be answered from)."""
 
-    def __init__(self, matcher: VocabularyMatcher):
+    def __init__(self, matcher: VocabularyMatcher, detail_columns: Sequence[str] = (), title_column: str | None = None):
         self.matcher = matcher
+        self.detail_columns = tuple(detail_columns)
+        self.title_column = title_column or next(
+            (c for c in ("title", "productDisplayName", "name") if c in self.detail_columns), None)
         example = matcher.example()
         self._eg = f', e.g. "{example}"' if example else ""
 
-    def search(self, before: DialogueState, after: DialogueState, count: int,
-               relaxed: Sequence[str] = (), opening: str = "", *, intent: SearchIntent | None = None,
-               inferred: Mapping[str, str] | None = None, question: Question | None = None, unread: str = "") -> str:
-        """"Here are 12 Red Tshirts for Men similar to the item you picked, avoiding Black."
-        then what the reading could not do: words it could not read, a message that named no
-        value (so only the words were searched, and the filters kept), what the photo was taken
-        for (`inferred` filters), and the turn's `question`."""
+    # --- searches -------------------------------------------------------------------------
+
+    def search(self, before: DialogueState, after: DialogueState, count: int, relaxed: Relaxed | None = None,
+               opening: str = "", *, intent: SearchIntent | None = None, inferred: Mapping[str, str] | None = None,
+               adopted: Mapping[str, str] | None = None, question: Question | None = None, unread: str = "",
+               unheld: Sequence[str] = ()) -> str:
+        """"Here are 12 Red Tshirts for Men similar to #3, avoiding Black." then what the
+        search did instead of what was asked (a nearer colour, a kind the person has, a filter
+        left out), and what the reading could not do: words it could not read, aspects the
+        catalogue does not record, a message that named no value, what the photo was taken
+        for, and the turn's question."""
+        notes = [self._unheld_note(unheld)]
         if count == 0:
-            return f"{opening}I found nothing that matches. Try fewer constraints, or start over.".strip()
-        found = self._found(before, after, count, relaxed, opening)
-        kept = {c: v for c, v in (inferred or {}).items() if v not in relaxed}
-        notes = [self._unread_note(unread), self._literal_note(before, intent), self._inferred_note(kept),
-                 self.question(question) if question else ""]
-        return " ".join([found, *(n for n in notes if n)])
+            return " ".join([f"{opening}I found nothing that matches. Try fewer constraints, or start over.".strip(),
+                             *filter(None, notes)])
+        relaxed = relaxed or Relaxed([])
+        offered = question is not None and relaxed.offered and question.options == relaxed.offered
+        kept = {c: v for c, v in (inferred or {}).items() if v not in relaxed.left_out}
+        notes = [self._unread_note(unread), *notes, self._literal_note(before, intent, unheld),
+                 self._adopted_note(adopted), self._inferred_note(kept),
+                 self._offered_note(relaxed) if offered else self.question(question) if question else ""]
+        return " ".join([self._found(before, after, count, relaxed, opening, intent), *(n for n in notes if n)])
 
     def searching(self, after: DialogueState) -> str:
         """A placeholder while the search runs, saying what it looks for."""
-        target = self.target_phrase(self._named(after))
-        what = target or (f'"{after.description}"' if after.description else "results")
-        return f"Looking for {what}{self._similar(after)}…"
+        return f"Looking for {self._what(after, 'results')}{self._similar(after)}…"
+
+    def more(self, after: DialogueState, count: int) -> str:
+        return f"Here {'is 1 more' if count == 1 else f'are {count} more'} {self._what(after, 'results')}."
+
+    def no_more(self, state: DialogueState) -> str:
+        return f"That's all I have for {self._what(state, 'this search')}: there are no more to show."
+
+    @staticmethod
+    def nothing_shown() -> str:
+        return "There are no results yet to show more of. What are you looking for?"
+
+    def undone(self, restored: DialogueState) -> str:
+        """After an undo: the search now on screen again."""
+        if not restored.results:
+            return "Undone: back to where we started. " + self.ask()
+        return f"Undone: back to {len(restored.results)} {self._what(restored, 'results')}."
+
+    @staticmethod
+    def nothing_to_undo() -> str:
+        return "There is nothing to undo."
+
+    def reset(self) -> str:
+        return "Starting over. " + self.ask()
+
+    def ask(self) -> str:
+        return f"Tell me what you're looking for{self._eg}, or attach a photo."
 
     def unread(self, words: str) -> str:
         """The reply to a message with nothing the readers could read."""
@@ -71,22 +103,64 @@ class Replies:
             return f"For {' or '.join(v.lower() for v in question.options)}?"
         return f"Is this {' or '.join(_one(v) for v in question.options)}?"
 
-    def _found(self, before: DialogueState, after: DialogueState, count: int, relaxed: Sequence[str],
-               opening: str) -> str:
-        dropped = {v.casefold() for v in relaxed}  # not searched after all: not named either
+    @staticmethod
+    def limit_label(column: str, limit: Limit) -> str:
+        """A numeric limit as a chip names it: "price up to 50", "price 20-40"."""
+        low, high = (_number(v) if v is not None else None for v in (limit.at_least, limit.at_most))
+        if low and high:
+            return f"{column} {low}-{high}"
+        return f"{column} up to {high}" if high else f"{column} from {low}"
+
+    def _found(self, before: DialogueState, after: DialogueState, count: int, relaxed: Relaxed, opening: str,
+               intent: SearchIntent | None) -> str:
+        dropped = {v.casefold() for v in relaxed.left_out}  # not searched after all: not named either
         named = {c: v for c, v in self._named(after).items() if v.casefold() not in dropped}
         target = self.target_phrase(named)
         what = target or (f'results for "{after.description}"' if after.description else "results")
-        parts = [f"{'Here is 1' if count == 1 else f'Here are {count}'} {what}{self._similar(after)}"]
+        parts = [f"{'Here is 1' if count == 1 else f'Here are {count}'} {what}{self._similar(after, before)}"]
+        parts[0] += self._borrowed(intent, after)
         if after.description and target and self._says_more(after.description, named):
             parts[0] += f' matching "{after.description}"'
+        if after.limits:
+            parts.append(", ".join(self.limit_label(c, v) for c, v in after.limits.items()
+                                   if self.limit_label(c, v) not in relaxed.left_out))
         if after.negatives:
             parts.append("avoiding " + ", ".join(after.negatives))
         rejected = len(set(after.disliked) - set(before.disliked))
         if rejected:
             parts.append(f"leaving out {rejected} result{'s' if rejected > 1 else ''}")
-        note = f"Nothing matched {' + '.join(relaxed)}, so I left that out. " if relaxed else ""
-        return f"{opening}{note}{', '.join(parts)}.".strip()
+        found = ", ".join(p for p in parts if p)
+        return f"{opening}{self._relaxed_note(after, relaxed)}{found}.".strip()
+
+    def _relaxed_note(self, after: DialogueState, relaxed: Relaxed) -> str:
+        """What was searched instead: "There are no Dresses for Men, so here are the nearest
+        for Men." / "No Burgundy ones, so here is the nearest colour." / "Nothing matched Red,
+        so I left that out."."""
+        notes = []
+        kind = self.matcher.kind_columns[0] if self.matcher.kind_columns else None
+        person = after.constraints.get(self.matcher.people_column or "")
+        for column, (asked, searched) in relaxed.swapped.items():
+            if column == kind and person:
+                notes.append(f"There are no {asked} for {person}, so here are the nearest for {person}:")
+            else:
+                notes.append(f"There is nothing in {asked}, so I took the nearest, {searched}:")
+        if relaxed.left_out:
+            notes.append(f"Nothing matched {' + '.join(relaxed.left_out)}, so I left that out.")
+        return " ".join(notes) + " " if notes else ""
+
+    def _borrowed(self, intent: SearchIntent | None, after: DialogueState) -> str:
+        """", in the colour of #2 (Blue)": which result gave which value."""
+        if intent is None or not intent.take_from:
+            return ""
+        look = intent.result_index if intent.reference == "result" else None
+        parts = [f"the {self._aspect(c)} of #{i} ({after.constraints.get(c, '?')})"
+                 for c, i in intent.take_from.items() if i != look]
+        return ", with " + " and ".join(parts) if parts else ""
+
+    def _aspect(self, column: str) -> str:
+        m = self.matcher
+        return {m.colour_column: "colour", m.people_column: "person"}.get(column) or (
+            "kind" if column in m.kind_columns else column)
 
     def _says_more(self, description: str, named: Mapping[str, str]) -> bool:
         """Whether the free text says more than the values the reply names: "brown flat for my
@@ -96,34 +170,58 @@ class Replies:
         return bool(without_filler(without_mentions(
             text, [m for m in self.matcher.find(text) if m.value.casefold() in values])))
 
-    @staticmethod
-    def _named(after: DialogueState) -> dict[str, str]:
-        """What a reply may say the results are: a picked product's attributes are its record,
-        but a photo's are guesses, so for a photo only what the filters enforce is named
-        ("Blue items similar to your photo", not "Blue Swimwear" over blue scarves)."""
+    def _what(self, state: DialogueState, otherwise: str) -> str:
+        target = self.target_phrase(self._named(state))
+        return target or (f'"{state.description}"' if state.description else otherwise)
+
+    def _named(self, after: DialogueState) -> dict[str, str]:
+        """What a reply may say the results are: a picked product's colour, kind and person are
+        its record (its usage is named only where asked for), but a photo's are guesses, so for a
+        photo only what the filters enforce is named ("Blue items similar to your photo", not
+        "Blue Swimwear" over blue scarves)."""
         reference = after.reference
         if reference is not None and reference.source == "upload":
             return dict(after.constraints)
-        return after.target_attributes()
+        m = self.matcher
+        roles = {m.colour_column, m.people_column, *m.kind_columns}
+        return {c: v for c, v in after.target_attributes().items() if c in roles or c in after.constraints}
 
     @staticmethod
     def _unread_note(unread: str) -> str:
         return f'I read English only, so I left out "{unread}".' if unread else ""
 
-    def _literal_note(self, before: DialogueState, intent: SearchIntent | None) -> str:
+    @staticmethod
+    def _unheld_note(unheld: Sequence[str]) -> str:
+        if not unheld:
+            return ""
+        nouns = [_UNHELD.get(a, a) for a in unheld]
+        return f"This catalogue doesn't record {' or '.join(nouns)}, so I couldn't go by that."
+
+    def _literal_note(self, before: DialogueState, intent: SearchIntent | None, unheld: Sequence[str]) -> str:
         """When a message named no colour, kind or person, say that its words were searched as
         they are, and which earlier filters still apply."""
-        if intent is None or not intent.description or intent.set_attributes or intent.negatives:
+        if (intent is None or not intent.description or intent.set_attributes or intent.negatives
+                or intent.take_from or intent.limits or unheld):
             return ""
         kept = before.constraints if intent.reference == "current" else {}
         filters = f", keeping your filters ({', '.join(kept.values())})" if kept else ""
         return (f'I didn\'t find a colour, type or person I know in "{intent.description}", so I searched '
                 f"for those words as they are{filters}.")
 
+    def _adopted_note(self, adopted: Mapping[str, str] | None) -> str:
+        if not adopted:
+            return ""
+        return f"I searched for it as {_one(next(iter(adopted.values())))}, the likelier answer."
+
     def _inferred_note(self, inferred: Mapping[str, str] | None) -> str:
         if not inferred:
             return ""
         return f"I took your photo for {self.target_phrase(inferred)}: remove a filter above if that's wrong."
+
+    @staticmethod
+    def _offered_note(relaxed: Relaxed) -> str:
+        others = relaxed.offered[1:]
+        return f"Or would you rather see {' or '.join(others)}?" if others else ""
 
     def _example_request(self) -> str:
         """An example message in the catalogue's words: "black tshirts for men"."""
@@ -145,30 +243,71 @@ class Replies:
         person = target.get(m.people_column or "")
         return f"{phrase} for {person}" if person else phrase
 
+    # --- questions, comparisons, small talk ------------------------------------------------
+
     def small_talk(self, kind: str) -> str:
         """A friendly reply that steers back to shopping."""
         return {
             "injection": "I can only help you find products. What are you looking for?",
             "thanks": "You're welcome! Anything else you'd like to find?",
             "bye": "Bye, happy shopping!",
-            "help": f"Tell me what you want{self._eg}, upload a photo, or pick a result and say "
-                    'what to change ("like this but in red").',
+            "help": f"Tell me what you want{self._eg}, attach a photo, or pick a result and say what to "
+                    'change. Also: "undo", "show more", "compare 1 and 2".',
             "greeting": f"Hi! What are you looking for{self._eg}?",
             "praise": "Glad you like it! Shall I find more like it, or change something?",
             "unsure": f"No problem. Try a colour and a type of item{self._eg}, or upload a photo.",
+            "foreign": (f'Sorry, I read English only for now, so I changed nothing: your results and filters are as '
+                        f'they were. Try e.g. "{self._example_request()}", or attach a photo.'),
         }.get(kind, f"Sorry, I didn't catch that. Could you describe the item{self._eg}? "
                     "(I understand English.)")
 
-    def answer(self, intent: SearchIntent, state: DialogueState, record: Mapping[str, str] | None,
-               title: str = "") -> str:
-        """Answer a question about a shown result (or the current item) from its record."""
-        if record is None:
+    def answer(self, intent: SearchIntent, details: Mapping[str, str] | None) -> str:
+        """Answer a question about a shown result (or the current item) from its record; an
+        aspect the catalogue does not record is said to be unknown, never guessed."""
+        if details is None:
             return 'Which item do you mean? Say e.g. "what colour is the second one?".'
-        subject = f"Result {intent.result_index}" if intent.result_index else "It"
-        if intent.question in record:
-            return f"{subject} is {record[intent.question]} ({title})."
-        details = ", ".join(v for v in record.values() if v)
-        return f'{subject} is "{title}" ({details}).'
+        subject = f"#{intent.result_index}" if intent.result_index else "It"
+        title = details.get(self.title_column or "", "")
+        column = self._asked_column(intent.question) if intent.question else None
+        if column and details.get(column):
+            return f"{subject}'s {_spoken(column)} is {details[column]} ({title})." if column not in self.matcher.columns \
+                else f"{subject} is {details[column]} ({title})."
+        summary = f'{subject} is "{title}" ({self.target_phrase(details)}).' if title else \
+            f"{subject} is {self.target_phrase(details)}."
+        if not intent.question:
+            return summary
+        recorded = ", ".join(_spoken(c) for c in self.detail_columns if c != self.title_column)
+        asked = _UNHELD.get(intent.question, intent.question)
+        return f"The catalogue doesn't record {asked}; it lists {recorded}. {summary}"
+
+    def _asked_column(self, question: str) -> str | None:
+        """The column a question's word names: a reader column or role ("colour"), or a column
+        of the record ("season", "price" where the catalogue has one)."""
+        column = self.matcher.column(question)
+        if column:
+            return column
+        return moves.aspect_column(question, [c for c in self.detail_columns if c != self.title_column])
+
+    def compare(self, numbers: Sequence[int], records: Sequence[Mapping[str, str]]) -> str:
+        """Shown results side by side: what they share, then how they differ, from their records."""
+        if len(numbers) < 2 or not all(records):
+            return 'Which results shall I compare? Say e.g. "compare 1 and 2".'
+        columns = [c for c in self.detail_columns if c != self.title_column and any(r.get(c) for r in records)]
+        shared = {c: records[0].get(c, "") for c in columns if len({r.get(c, "") for r in records}) == 1}
+        different = [c for c in columns if c not in shared]
+        names = " and ".join(f"#{n}" for n in numbers)
+        lines = [f"#{n}: {r.get(self.title_column or '', '')}" for n, r in zip(numbers, records)]
+        both = "Both" if len(numbers) == 2 else "All"
+        common = self.target_phrase(shared)
+        extra = [v for c, v in shared.items() if c not in self.matcher.columns and v and c in self.detail_columns]
+        if common or extra:
+            lines.append(f"{both} are {common}{' (' + ', '.join(extra) + ')' if extra else ''}.".replace(" are .", " share nothing."))
+        for column in different:
+            values = ", ".join(f"#{n} {r.get(column) or '?'}" for n, r in zip(numbers, records))
+            lines.append(f"{_spoken(column).capitalize()}: {values}.")
+        if not different:
+            lines.append(f"Their records are the same in every detail: compare the photos of {names}.")
+        return f"Comparing {names}:\n" + "\n".join(lines)
 
     @staticmethod
     def no_such_result(state: DialogueState) -> str:
@@ -177,12 +316,16 @@ class Replies:
         return f"I showed {len(state.results)} results; which one do you mean (1-{len(state.results)})?"
 
     @staticmethod
-    def _similar(state: DialogueState) -> str:
+    def _similar(state: DialogueState, before: DialogueState | None = None) -> str:
         reference = state.reference
         if reference is None:
             return ""
-        return " similar to your photo" if reference.source == "upload" else " similar to the item you picked"
-
+        if reference.source == "upload":
+            return " similar to your photo"
+        shown = (before or state).results
+        if before is not None and reference.product_id in shown and before.reference != reference:
+            return f" similar to #{shown.index(reference.product_id) + 1}"
+        return " similar to the item you picked"
 
 
 def _one(value: str) -> str:
@@ -193,3 +336,12 @@ def _one(value: str) -> str:
         return " ".join(words)
     phrase = " ".join([*words[:-1], single])
     return f"{'an' if phrase[0] in 'aeiou' else 'a'} {phrase}"
+
+
+def _spoken(column: str) -> str:
+    """A column name as words: "baseColour" -> "base colour", "price_inr" -> "price inr"."""
+    return " ".join(w.lower() for w in re.findall(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+", column)) or column
+
+
+def _number(value: float) -> str:
+    return f"{value:g}"

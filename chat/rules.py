@@ -21,10 +21,13 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from chat.intent import SearchIntent
+from chat import moves
+from chat.intent import Limit, SearchIntent
 from chat.state import DialogueState
+from chat.text import without_filler
 from retrieval.vocabulary import Mention, Vocabulary, VocabularyMatcher
 
 MAX_MESSAGE_CHARS = 1000     # a shopping request fits; a pasted essay is cut, not parsed
@@ -52,7 +55,7 @@ _POINTER = re.compile(r"\b(?:this|these|those|it|its|same|similar)\b(?:\s+ones?\
                       r"goes|go|fits|looks|matches|i|you|we|they)\b)(?:\s+ones?\b)?")
 # Words that mark a change of the current item: "as heels", "I'd rather have heels", "heels
 # instead" mean the item being discussed, as heels (a new kind alone starts afresh).
-_CHANGE_MARKER = re.compile(r"\b(?:as|rather|instead)\b")
+_CHANGE_MARKER = re.compile(r"\b(?:as|rather|instead)\b|^(?:(?:ok|hmm|and|so)[\s,]+)?(?:what|how)\s+about\b")
 _NONE_OF = re.compile(r"\bnone\s+of\s+(?:these|those|them|the\s+above)\b|\b(?:do\s+not|don'?t)"
                       r"\s+like\s+(?:any\s+of\s+)?(?:these|those|them)\b|\bnot\s+these\b")
 
@@ -76,17 +79,24 @@ _NEGATION_END = frozenset({
     "wait", "actually", "sorry", "other",  # "no wait, flats", "white with no other colour"
     "more", "less",  # "less revealing and more red": the scope ends where the opposite begins
 })
+# Words before a colour that make it a detail of the item, not its colour.
+_DETAIL = re.compile(r"\b(?:with|has|have|having|featuring|plus|and\s+(?:a|an|some))\s+(?:(?:a|an|some|the|small|"
+                     r"little|big|large|tiny|thin|thick|bright|dark|light)\s+){0,2}$")
+# A description of the item under discussion ("the shirt is aqua", "has long sleeves").
+_DESCRIBING = re.compile(r"^(?:(?:the|this|that|it|its|my)\s+)?(?:[a-z-]+\s+){0,3}?(?:is|are|has|have|looks?|seems?)\b")
+_REQUEST_CUE = re.compile(r"\b(?:show|see|find|search|look(?:ing)?|want|need|get|got|buy|after|prefer|would|could|can|"
+                          r"please|instead|rather|about|any|some|something|anything|new|do\s+you|i'?d|i'?m)\b")
+# A complaint about what was just named: that value is avoided, not wanted.
+_COMPLAINT = re.compile(
+    r"\b(?:hurts?|hurting|pinch(?:es)?|itch(?:y|es)?|uncomfortable|(?:are|is|look|looks|feel|feels|seem|seems)\s+"
+    r"(?:way\s+|far\s+|much\s+)?too\s+[a-z]+|ugly|boring|annoying|sucks?|awful|horrible|hideous|tacky|dated|"
+    r"old[\s-]fashioned|(?:are|is)\s+(?:a\s+)?pain|kill(?:s|ing)?\s+(?:me|my)|(?:do|does)(?:n'?t|\s+not)\s+suit|"
+    r"(?:are|is)(?:n'?t|\s+not)\s+(?:comfortable|for\s+me|my\s+thing|my\s+style)|give\s+me\s+blisters)\b")
+_CLAUSE_END = re.compile(r"[,.;!?]|\b(?:but|since|because|cause|cos|as|and\s+(?:i|we)|so\s+(?:i|we|show|give|can|could|"
+                         r"please|let'?s|maybe))\b")
 _NOT_CONTENT = frozenset({"this", "that", "these", "those", "it", "one", "ones", "and", "or",
                           "nor", "a", "an", "the", "please", "thanks"})
 
-_RESET = re.compile(r"\b(?:start(?:ing)?\s+(?:over|again|afresh)|new\s+search|reset|"
-                    r"clear\s+(?:all|everything|the\s+search|search|filters)|from\s+scratch|"
-                    r"forget\s+(?:it|that|everything|all\s+(?:of\s+)?that))\b")
-_DROPS = (
-    re.compile(r"\b(?:any|whatever|every|all)\s+([a-z]+)"),
-    re.compile(r"\b([a-z]+)\s+(?:doesn'?t|does\s+not|don'?t|do\s+not)\s+matter\b"),
-    re.compile(r"\b(?:do\s+not|don'?t)\s+care\s+(?:about|what|which)\s+(?:the\s+)?([a-z]+)\b"),
-)
 _INJECTION = re.compile(
     r"\b(?:ignore|disregard|forget|override)\s+(?:\w+\s+){0,3}(?:instructions?|prompts?|rules|"
     r"messages|guidelines)\b|\bsystem\s+prompt\b|\byou\s+are\s+now\b|\bact\s+as\b|"
@@ -97,13 +107,16 @@ _QUESTION_START = re.compile(r"^(?:what|which|who|whose|is|are|how|tell\s+me|"
                              r"can\s+you\s+tell\s+me)\b")
 # Questions that are really requests: answer them with results.
 _REQUEST = re.compile(r"\b(?:do\s+you\s+have|have\s+you\s+got|got\s+(?:any|it|this|that|one|them)|"
+                      r"(?:any|some)(?:thing|one)?\s+(?:like|similar)|similar\s+(?:to|ones?)|"
+                      r"what\s+about|how\s+about|what\s+if|instead|rather|how\s+would|would\s+(?:it|this|that|they)|"
+                      r"(?:could|can)\s+(?:it|this|that|they|these|those|you)|"
                       r"any\s+(?:similar|others?|more)|is\s+there|are\s+there|"
                       r"(?:can|could|may)\s+(?:i|we)\s+(?:see|get|have)|"
-                      r"available|in\s+stock|come\s+in|show|find|search|look\s+for|more)\b")
-_ASKED_WORDS = {"brand": "brand", "make": "brand", "material": "material",
-                "fabric": "material", "made": "material", "price": "price", "cost": "price",
-                "size": "size", "fit": "size"}
-_HOW_MUCH = re.compile(r"\bhow\s+much\b")
+                      r"available|come\s+in|show|find|search|look\s+for|more)\b")
+# "what season is it for?", "which brand is the second one?": the noun asked about.
+_ASKED_NOUN = re.compile(r"\b(?:what|which)(?:'s|\s+is|\s+are)?\s+(?:the\s+|its\s+|their\s+)?([a-z]+)")
+_NOT_ASKED = frozenset({"is", "are", "it", "this", "that", "one", "ones", "the", "about", "if", "do", "does", "of",
+                        "kind", "sort", "difference", "else", "you", "they", "them"})
 
 _SMALLTALK = {  # checked in this order; the first that matches is the kind
     "injection": _INJECTION,
@@ -121,28 +134,6 @@ _SMALLTALK = {  # checked in this order; the first that matches is the kind
                          r"lovely|perfect|cool|awesome|beautiful|gorgeous|amazing)\b|"
                          r"^i\s+(?:really\s+)?(?:love|like)\s+(?:it|this|that|them|these|those)\b"),
 }
-# Leading words that carry no description ("I'm after a ...", "can you show me some ...").
-_LEAD_FILLER = re.compile(
-    r"^(?:(?:so\s+much|a\s+lot|hi|hello|hey|ok(?:ay)?|so|well|and|also|now|then|but|maybe|"
-    r"perhaps|please|just|yes|yeah|yep|no|nah|nope|great|cool|nice|perfect|lovely|awesome|good|fine|"
-    r"sure|oh|um|hmm|actually|instead|there|thanks|thank\s+you|wow|lol)\b"
-    r"|(?:what|how)\s+about\b|(?:go(?:ing)?\s+)?back\s+to\b|(?:make|change|turn|switch)"
-    r"(?:\s+(?:it|that|this|them|these|those))?"
-    r"(?:\s+(?:to|into))?\b|help\s+me(?:\s+(?:find|choose|pick|get))?\b"
-    r"|(?:i'?m|i\s+am|we'?re|we\s+are)\s+(?:after|looking\s+for|searching\s+for|hunting\s+for|"
-    r"shopping\s+for|trying\s+to\s+find|in\s+the\s+market\s+for)\b"
-    r"|(?:i'?d|i\s+would|we'?d)\s+(?:like|love|prefer)(?:\s+to\s+(?:see|find|buy|get|have))?\b"
-    r"|(?:i|we)\s+(?:want|need|like|prefer)(?:\s+to\s+(?:see|find|buy|get|have))?\b"
-    r"|(?:can|could|would|will)\s+(?:you|i|we)(?:\s+please)?(?:\s+(?:show|find|get|see|have|"
-    r"search\s+for|look\s+for|give))?(?:\s+(?:me|us))?\b"
-    r"|(?:show|find|get|give|search\s+for|look\s+for|looking\s+for|searching\s+for|search|"
-    r"see)(?:\s+(?:me|us))?\b"
-    r"|(?:do|have)\s+you\s+(?:have|got|sell|stock)(?:\s+any)?\b"
-    r"|(?:a|an|the|some|any|something|anything|one|ones|like|in|more)\b)[\s,.;:!?-]*")
-_TRAIL_FILLER = re.compile(r"[\s,.;:!?-]*\b(?:please|thanks|thank\s+you|instead|then|too|again|"
-                           r"and|or|but|in|for|with|like|maybe|perhaps|my|our|your|their|the|a|an|of|to)$")
-
-
 @dataclass
 class _Reading:
     """What one message says, before deciding the intent (mutable scratch, never returned)."""
@@ -155,6 +146,10 @@ class _Reading:
     pointer: bool = False
     drops: list[str] = field(default_factory=list)
     reset: bool = False
+    limits: dict[str, Limit] = field(default_factory=dict)       # "under 50", "cheaper"
+    unheld: tuple[str, ...] = ()                                 # aspects no column holds: size, stock
+    borrowed: moves.Borrowed = field(default_factory=moves.Borrowed)
+    something_else: bool = False                                 # "something else", "another one"
     smalltalk: str | None = None                                 # first _SMALLTALK kind seen
     removed: list[tuple[int, int]] = field(default_factory=list)  # spans not to describe
 
@@ -162,25 +157,47 @@ class _Reading:
 class RulesRewriter:
     """Rewrites a message into a SearchIntent with rules; see the module docstring."""
 
-    def __init__(self, vocabulary: Vocabulary | VocabularyMatcher):
+    def __init__(self, vocabulary: Vocabulary | VocabularyMatcher, foreign: Callable[..., bool] | None = None):
+        """`foreign(text)` says whether a message is in a language other than English
+        (`chat.language`); without it every message is read as English."""
         self.matcher = (vocabulary if isinstance(vocabulary, VocabularyMatcher)
                         else VocabularyMatcher(vocabulary))
+        self.foreign = foreign
 
     def rewrite(self, message: str, state: DialogueState, has_upload: bool = False
                 ) -> SearchIntent:
         """The intent of `message`; `has_upload` means a photo came with this message."""
-        reading = self._read(_clean(message), state)
+        text = _clean(message)
+        command = self._command(text, state)
+        if command is not None:
+            return command
+        reading = self._read(text, state)
         description = _describe(reading)
-        if _is_question(reading):
+        if _is_question(reading) and not (has_upload and not self._asked_column(reading)):
             return self._answer(reading, state, has_upload)
         if reading.reset and not (reading.mentions or reading.negatives or has_upload):
             return SearchIntent(action="reset", reference="none")
         structured = (reading.mentions or reading.negatives or reading.drops or reading.indices
-                      or reading.excluded or has_upload)
+                      or reading.excluded or has_upload or reading.limits or reading.borrowed.take_from)
         kind = reading.smalltalk
-        if not structured and (kind == "injection" or not (description or reading.pointer)):
+        if reading.something_else and not structured and state.reference is None:
+            return SearchIntent(action="more")
+        if not structured and not reading.unheld and (kind == "injection" or not (description or reading.pointer)):
             return SearchIntent(action="smalltalk", small_talk=kind or "")
         return self._search(reading, description, state, has_upload)
+
+    def _command(self, text: str, state: DialogueState) -> SearchIntent | None:
+        """A message that is a whole command (undo, more, compare) or not in English."""
+        action = moves.command(text)
+        if action:
+            return SearchIntent(action=action)
+        compared = moves.compared_results(text, state)
+        if compared is not None:
+            return SearchIntent(action="compare", compared=compared)
+        if self.foreign is not None and not self.matcher.find(text, misspelt=False):
+            if self.foreign(text, strict=bool(self.matcher.find(text))):
+                return SearchIntent(action="smalltalk", small_talk="foreign")
+        return None
 
     def _read(self, text: str, state: DialogueState) -> _Reading:
         """Find references, negations, drops and attribute mentions in lower-cased text."""
@@ -189,7 +206,10 @@ class RulesRewriter:
             for match in pattern.finditer(text):
                 reading.smalltalk = reading.smalltalk or kind
                 reading.removed.append(match.span())
-        chat = list(reading.removed)  # "that's great" points at nothing
+        resets = [m.span() for m in moves.RESET.finditer(text)]
+        reading.reset = bool(resets)
+        reading.removed += resets
+        chat = list(reading.removed)  # "that's great", "forget that" point at nothing
         pointers = [m.span() for m in _LIKE_POINTER.finditer(text)]
         pointers += [m.span() for m in _POINTER.finditer(text) if not _inside(m.span(), pointers)]
         pointers += [m.span() for m in _CHANGE_MARKER.finditer(text) if not _inside(m.span(), pointers)]
@@ -205,16 +225,22 @@ class RulesRewriter:
         reading.indices = [i for span, i in indices if not _inside(span, negated) and i != 0]
         reading.pointer = any(not _inside(p, negated) for p in pointers)
         reading.removed += pointers + [span for span, _ in indices]
-        for pattern in _DROPS:
-            for match in pattern.finditer(text):
-                column = self.matcher.column(match.group(1))
-                if column:
-                    reading.drops.append(column)
-                    reading.removed.append(match.span())
-        reset = _RESET.search(text)
-        if reset:
-            reading.reset = True
-            reading.removed.append(reset.span())
+        drops, spans = moves.drops(text, state, self.matcher)
+        others, avoided, other_spans = moves.another(text, state, self.matcher)
+        reading.drops += drops + others
+        reading.negatives += avoided
+        reading.limits, limit_spans = moves.limits(text)
+        reading.unheld, aspect_spans = moves.aspects_wanted(text)
+        reading.borrowed = moves.borrowed(text, state, self.matcher)
+        reading.something_else = bool(moves.SOMETHING_ELSE.search(text))
+        reading.removed += spans + other_spans + limit_spans + aspect_spans + reading.borrowed.spans
+        reading.removed += [m.span() for m in moves.SOMETHING_ELSE.finditer(text)]
+        if reading.borrowed.spans:  # "#2's colour": the result named there is no pick of its own
+            reading.indices = [reading.borrowed.look] if reading.borrowed.look else []
+        if reading.something_else and state.reference is not None and state.reference.product_id in state.results:
+            reading.excluded.append(state.results.index(state.reference.product_id) + 1)
+        taken = spans + other_spans + limit_spans + aspect_spans + reading.borrowed.spans
+        reading.mentions = [m for m in reading.mentions if not _inside((m.start, m.end), taken)]
         return reading
 
     def _read_negations(self, reading: _Reading, state: DialogueState,
@@ -235,6 +261,13 @@ class RulesRewriter:
             if values or not results:
                 reading.negatives += values or _free_words(reading.text[cue_end:end])
         negated = [(start, end) for start, _, end in spans]
+        for mention in mentions:  # "flats instead, heels hurt": heels are avoided
+            complaint = _complaint_after(reading.text, mention)
+            contrast = mention.column == self.matcher.colour_column or any(
+                m.column == mention.column and m.value != mention.value for m in mentions)
+            if complaint and contrast and not _inside((mention.start, mention.end), negated):
+                reading.negatives.append(mention.value)
+                negated.append((mention.start, complaint))
         reading.removed += negated
         reading.mentions = [m for m in mentions if not _inside((m.start, m.end), negated)]
         return negated
@@ -244,9 +277,10 @@ class RulesRewriter:
         """A search intent: reference by the module's rules, then attribute changes."""
         index = _resolve_index(reading.indices[-1], state) if reading.indices else None
         kinds = self.matcher.kind_columns
-        wanted = {m.column: m.value for m in reading.mentions}
+        wanted = self._wanted(reading)
         new_kind = any(column in kinds for column in wanted)
-        reference = _reference_kind(reading, index, has_upload, new_kind)
+        fresh = new_kind and not (state.reference is not None and _describes_current(reading.text, wanted, kinds))
+        reference = _reference_kind(reading, index, has_upload, fresh)
         drops = list(reading.drops)
         people = self.matcher.people_column
         if reference in ("none", "upload"):
@@ -258,12 +292,26 @@ class RulesRewriter:
             # One kind at a time: "this but as a dress" must not also keep "Topwear".
             drops += [c for c in kinds if c in state.constraints and c not in wanted]
         excluded = [_resolve_index(i, state) for i in reading.excluded]
+        taken = reading.borrowed.take_from
         return SearchIntent(
-            reference=reference, result_index=index, set_attributes=wanted,
+            reference=reference, result_index=index,
+            set_attributes={c: v for c, v in wanted.items() if c not in taken},
             drop_attributes=tuple(dict.fromkeys(drops)),
             negatives=tuple(dict.fromkeys(reading.negatives)),
             exclude_results=tuple(dict.fromkeys(i for i in excluded if state.result_id(i))),
-            description=description)
+            description=description, take_from=taken, limits=reading.limits, unheld=reading.unheld)
+
+    def _wanted(self, reading: _Reading) -> dict[str, str]:
+        """Column -> value of the positive mentions, the last of a column winning; but a colour
+        said as a detail ("is black with white words", "has an orange graphic") gives way to one
+        said of the item itself."""
+        colour = self.matcher.colour_column
+        wanted: dict[str, str] = {}
+        details: dict[str, str] = {}
+        for mention in reading.mentions:
+            detail = mention.column == colour and _DETAIL.search(reading.text[max(0, mention.start - 25):mention.start])
+            (details if detail else wanted)[mention.column] = mention.value
+        return {**details, **wanted}
 
     def _answer(self, reading: _Reading, state: DialogueState, has_upload: bool) -> SearchIntent:
         """A question about a shown result, the current item or the photo."""
@@ -273,17 +321,25 @@ class RulesRewriter:
                             question=self._asked_column(reading))
 
     def _asked_column(self, reading: _Reading) -> str:
-        """The attribute asked about: a column word, a known non-column word ("brand"), or
-        the column of a value named in a yes/no question ("is it red?")."""
-        if _HOW_MUCH.search(reading.text):
-            return "price"
+        """The attribute asked about: a column word ("what colour"), an aspect that may have no
+        column ("how much", "what material"), the column of a value named in a yes/no question
+        ("is it red?"), or the noun asked about ("what season is it for?"), which the answer
+        looks up among the catalogue's columns."""
+        aspect = moves.aspect_asked(reading.text)
+        if aspect == "price":  # "how much is the blue one?" names a colour, asks a price
+            return aspect
         for word in re.finditer(r"[a-z]+", reading.text):
-            if _inside(word.span(), reading.removed):
-                continue
-            column = self.matcher.column(word.group())
-            if column or word.group() in _ASKED_WORDS:
-                return column or _ASKED_WORDS[word.group()]
-        return reading.mentions[0].column if reading.mentions else ""
+            column = None if _inside(word.span(), reading.removed) else self.matcher.column(word.group())
+            if column:
+                return column
+        if aspect:
+            return aspect
+        if reading.mentions:
+            return reading.mentions[0].column
+        noun = _ASKED_NOUN.search(reading.text)
+        if noun is None or noun.group(1) in _NOT_ASKED or _overlaps(noun.span(1), reading.removed):
+            return ""
+        return noun.group(1)
 
 
 def small_talk_kind(message: str) -> str:
@@ -319,6 +375,15 @@ def _reference_kind(reading: _Reading, index: int | None, has_upload: bool,
     return "none" if reading.reset or new_kind else "current"
 
 
+def _describes_current(text: str, wanted: dict[str, str], kinds: tuple[str, ...]) -> bool:
+    """Whether a message naming a kind describes the item under discussion rather than asking
+    for a new one: "the loose fitting shirt is aqua in color", "shirt tail hem" (a kind and
+    nothing else, with no request in it), as crowd captions and feedback do."""
+    if _REQUEST_CUE.search(text):
+        return False
+    return bool(_DESCRIBING.match(text)) or all(column in kinds for column in wanted)
+
+
 def _resolve_index(index: int, state: DialogueState) -> int:
     """Turn "last" (-1) into the number of shown results (1 when none are: a result that
     was not shown, which the assistant asks about)."""
@@ -343,6 +408,16 @@ def _negation_span(text: str, cue: re.Match) -> tuple[int, int, int] | None:
         if words >= 4:
             break
     return (cue.start(), cue.end(), end) if end else None
+
+
+def _complaint_after(text: str, mention: Mention) -> int | None:
+    """Where the clause of a mentioned value ends when it complains about it ("heels hurt",
+    "the black is too dark"); None when it makes no complaint. The caller avoids the
+    value only where it is a colour or the message wants another value of its column: "the
+    dress is too short" still wants a dress."""
+    clause = _CLAUSE_END.search(text, mention.end)
+    end = clause.start() if clause else len(text)
+    return end if _COMPLAINT.search(text, mention.end, end) else None
 
 
 def _free_words(scope: str) -> list[str]:
@@ -383,13 +458,3 @@ def _describe(reading: _Reading) -> str:
     return without_filler(text)[:MAX_DESCRIPTION_CHARS]
 
 
-def without_filler(text: str) -> str:
-    """`text` without the leading and trailing words that describe nothing ("can you show me",
-    "maybe", "please"); "" when no word is left. Shared with the grounding and the replies."""
-    text = text.strip(" ,.;:!?-")
-    previous = None
-    while previous != text:
-        previous = text
-        text = _LEAD_FILLER.sub("", text, count=1).strip(" ,.;:!?-")
-        text = _TRAIL_FILLER.sub("", text).strip(" ,.;:!?-")
-    return text if re.search(r"[^\W\d_]{2}", text) else ""

@@ -11,13 +11,22 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 
-from chat.intent import SearchIntent
+from chat.intent import Limit, SearchIntent
 from retrieval.reference import Reference
 
 UNDO_DEPTH = 10           # turns the UI can undo; older states are dropped
 DESCRIPTION_CHARS = 300   # the free-text target; a 10,000-character paste must not bloat the state
 MAX_NEGATIVES = 10
 MAX_REMEMBERED_IDS = 200  # liked / disliked ids
+
+@dataclass(frozen=True)
+class Question:
+    """What the assistant asks the shopper to settle with one click: which of `options`
+    (values of `column`, likeliest first) is meant."""
+
+    column: str
+    options: tuple[str, ...]
+
 
 @dataclass(frozen=True)
 class DialogueState:
@@ -28,40 +37,57 @@ class DialogueState:
     negatives: tuple[str, ...] = ()                              # values or free text to avoid
     description: str = ""                                        # latest free-text target
     results: tuple[str, ...] = ()                                # ids shown last, in order
+    seen: tuple[str, ...] = ()                                   # ids shown before them by this search
+    limits: dict[str, Limit] = field(default_factory=dict)       # numeric column -> bounds
+    relaxed: tuple[str, ...] = ()                                # constraint values the shown search left out
+    guessed: tuple[str, ...] = ()                                # columns whose constraint a photo suggested
+    asked: Question | None = None                                # what the last turn asked, until answered
     liked: tuple[str, ...] = ()                                  # ids picked or liked
     disliked: tuple[str, ...] = ()                               # ids rejected
     turn: int = 0
     previous: DialogueState | None = field(default=None, compare=False, repr=False)
 
-    def apply(self, intent: SearchIntent, *, reference: Reference | None = None) -> DialogueState:
+    def apply(self, intent: SearchIntent, *, reference: Reference | None = None,
+              guessed: tuple[str, ...] = ()) -> DialogueState:
         """The state after this turn.
 
         `reference` is needed when the intent starts from an upload (the photo's embedding)
         and welcome when it starts from a result (that product's vector and attributes);
-        without it a result becomes a bare product id. Raises ValueError when the
-        intent names a result that was not shown or an upload that was not given.
+        without it a result becomes a bare product id. `guessed` names the columns whose
+        value the caller inferred from a photo rather than read in the message: they give
+        way first when nothing matches. Raises ValueError when the intent names a result
+        that was not shown or an upload that was not given.
         """
         if intent.action == "reset":
             after = DialogueState()
         elif intent.action == "search":
-            after = self._search(intent, reference)
-        else:  # answer, smalltalk: the search itself does not change
+            after = self._search(intent, reference, guessed)
+        elif intent.action == "more":  # the same search, past what it showed
+            after = replace(self, seen=_unique([*self.seen, *self.results]))
+        else:  # answer, compare, smalltalk: the search itself does not change
             after = self
         return replace(after, turn=self.turn + 1, previous=_trimmed(self, UNDO_DEPTH - 1))
 
-    def with_results(self, ids: list[str] | tuple[str, ...]) -> DialogueState:
-        """Record what this turn showed; part of the same turn for undo."""
-        return replace(self, results=tuple(ids))
+    def with_results(self, ids: list[str] | tuple[str, ...], relaxed: tuple[str, ...] = (),
+                     asked: Question | None = None) -> DialogueState:
+        """Record what this turn showed, the constraint values its search left out, and what
+        it asks; part of the same turn for undo."""
+        return replace(self, results=tuple(ids), relaxed=tuple(relaxed), asked=asked)
+
+    def asking(self, question: Question | None) -> DialogueState:
+        """The state with `question` waiting for an answer (None: nothing asked)."""
+        return replace(self, asked=question)
 
     def release(self, value: str) -> DialogueState:
-        """The state without the constraint or negative `value` (as the UI's chip names it),
-        as a turn of its own so that undo brings it back. A click needs no rewriter. The
-        free-text description goes too: it usually repeats the released word ("black
-        t-shirt"), and the remaining constraints and reference still describe the target."""
+        """The state without the constraint, negative or numeric limit `value` (as the UI's
+        chip names it), as a turn of its own so that undo brings it back. A click needs no
+        reader. The free-text description goes too: it usually repeats the released word
+        ("black t-shirt"), and the remaining constraints and reference still describe the target."""
         key = value.casefold()
         return replace(
             self, constraints={c: v for c, v in self.constraints.items() if v.casefold() != key},
             negatives=tuple(n for n in self.negatives if n.casefold() != key), description="",
+            limits={c: v for c, v in self.limits.items() if c.casefold() != key}, asked=None,
             turn=self.turn + 1, previous=_trimmed(self, UNDO_DEPTH - 1))
 
     def with_liked(self, product_id: str) -> DialogueState:
@@ -71,6 +97,10 @@ class DialogueState:
     def without_liked(self, product_id: str) -> DialogueState:
         """Take a like back (the ♥ toggles); like `with_liked`, not a turn."""
         return replace(self, liked=tuple(i for i in self.liked if i != product_id))
+
+    def relaxed_columns(self) -> set[str]:
+        """The constraint columns the search on screen left out."""
+        return {c for c, v in self.constraints.items() if v in self.relaxed}
 
     def undo(self) -> DialogueState:
         """The state before the last turn (itself when there is nothing to undo)."""
@@ -92,7 +122,7 @@ class DialogueState:
         avoided = {n.casefold() for n in self.negatives}
         return {c: v for c, v in wanted.items() if v.casefold() not in avoided}
 
-    def _search(self, intent: SearchIntent, reference: Reference | None) -> DialogueState:
+    def _search(self, intent: SearchIntent, reference: Reference | None, guessed: tuple[str, ...]) -> DialogueState:
         """Apply a search turn. A new search (reference none/upload) starts from a clean slate
         but remembers what was shown, picked and rejected."""
         fresh = intent.reference in ("none", "upload")
@@ -113,12 +143,18 @@ class DialogueState:
         negatives = [n for n in base.negatives if n.casefold() not in wanted] + added
         rejected = [self.result_id(i) for i in intent.exclude_results]
         picked = [new_reference.product_id] if intent.reference == "result" else []
+        limits = {c: v for c, v in base.limits.items() if c not in intent.drop_attributes}
+        limits.update(intent.limits)
+        said = {*intent.set_attributes, *intent.drop_attributes}
+        still_guessed = [c for c in base.guessed if c in constraints and c not in said]
         return replace(
-            base, reference=new_reference, constraints=constraints,
+            base, reference=new_reference, constraints=constraints, limits=limits,
             negatives=_unique(negatives)[-MAX_NEGATIVES:],
             description=_clip(intent.description, DESCRIPTION_CHARS) or base.description,
             liked=_unique([*base.liked, *picked])[-MAX_REMEMBERED_IDS:],
-            disliked=_unique([*base.disliked, *rejected])[-MAX_REMEMBERED_IDS:])
+            disliked=_unique([*base.disliked, *rejected])[-MAX_REMEMBERED_IDS:],
+            seen=(), relaxed=(), asked=None,
+            guessed=_unique([*still_guessed, *(c for c in guessed if c in constraints)]))
 
     def _resolve_reference(self, intent: SearchIntent, given: Reference | None
                            ) -> Reference | None:

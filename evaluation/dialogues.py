@@ -1,6 +1,11 @@
 """Simulated shopper: multi-turn dialogues (D.jsonl) for `python -m evaluation.assistant --dialogs`.
 
     python -m evaluation.dialogues --catalog DIR --gallery IDS.txt --out D.jsonl [--n 200] [--seed 0]
+        [--moves | --captions Q.jsonl --caption-folder DIR]
+
+With `--moves`, the dialogues of `evaluation.move_dialogues` (undo, more, compare, another
+language, ...); with `--captions`, caption queries said over several turns
+(`evaluation.caption_dialogues`).
 
 A dialogue (3-5 turns) walks from an opening to a target through attribute changes. The
 simulator never sees results, so the target is defined by what the shopper said: the gallery
@@ -246,8 +251,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", required=True, type=Path, help="D.jsonl to write")
     parser.add_argument("--n", type=int, default=200)
     parser.add_argument("--seed", type=int, default=0)
+    shape = parser.add_mutually_exclusive_group()
+    shape.add_argument("--moves", action="store_true", help="one move per dialogue (evaluation.move_dialogues)")
+    shape.add_argument("--captions", type=Path, help="Q.jsonl of caption queries to say over several turns")
+    parser.add_argument("--caption-folder", type=Path, default=Path("../shared/data/fashioniq-captions"),
+                        help="the FashionIQ caption files the --captions queries were joined from")
     args = parser.parse_args(argv)
-    dialogues = make_dialogues(load_gallery(args.catalog, args.gallery), args.n, args.seed)
+    gallery = load_gallery(args.catalog, args.gallery)
+    if args.moves:
+        from evaluation.move_dialogues import make_move_dialogues
+
+        dialogues = make_move_dialogues(gallery, args.n, args.seed)
+    elif args.captions:
+        from evaluation.caption_dialogues import caption_dialogues, caption_pairs
+
+        if not args.caption_folder.is_dir():
+            parser.error(f"--caption-folder {args.caption_folder} does not exist")
+        queries = [json.loads(line) for line in args.captions.read_text().splitlines() if line.strip()]
+        dialogues = caption_dialogues(queries, caption_pairs(args.caption_folder))
+    else:
+        dialogues = make_dialogues(gallery, args.n, args.seed)
     args.out.write_text("".join(json.dumps(d) + "\n" for d in dialogues))
     print(f"wrote {len(dialogues)} dialogues to {args.out}")
     return 0

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -38,6 +39,13 @@ class Product:
     title: str
     image_path: Path
     attributes: Mapping[str, str]
+
+
+def _numeric(values: pd.Series) -> bool:
+    """Whether a column holds numbers (a price, a rating): every non-empty cell parses, and it
+    has more than one value."""
+    present = values[values.str.strip() != ""]
+    return present.nunique() > 1 and pd.to_numeric(present, errors="coerce").notna().all()
 
 
 def _offenders(values: Iterable[object]) -> str:
@@ -87,10 +95,12 @@ class Catalog:
         self._image_paths = dict(zip(table["id"], image_paths))
         self.title_column = next((c for c in TITLE_COLUMNS if c in table.columns), None)
         excluded = {"id", "image", self.title_column}
+        self.numeric_columns = [c for c in table.columns if c not in excluded and _numeric(table[c])]
         self.attribute_columns = [
             c for c in table.columns
-            if c not in excluded and 1 < table[c].nunique() <= MAX_ATTRIBUTE_VALUES
+            if c not in excluded and c not in self.numeric_columns and 1 < table[c].nunique() <= MAX_ATTRIBUTE_VALUES
         ]
+        self.detail_columns = [c for c in table.columns if c not in ("id", "image")]
 
     @property
     def ids(self) -> list[str]:
@@ -123,6 +133,23 @@ class Catalog:
 
     def attributes(self, product_id: str) -> dict[str, str]:
         return dict(self.product(product_id).attributes)
+
+    def details(self, product_id: str) -> dict[str, str]:
+        """Everything the catalogue records of a product (title, attributes, numbers, free text):
+        what a shopper's question about it is answered from."""
+        row = self._table.loc[product_id]
+        return {c: row[c] for c in self.detail_columns if row[c]}
+
+    def numbers(self, name: str) -> dict[str, float]:
+        """A numeric column's value by product id, where given."""
+        return {pid: float(v) for pid, v in zip(self._table.index, self._table[name]) if v.strip()}
+
+    def words(self) -> set[str]:
+        """Every word of the titles and attribute values, lower-cased: the shop's own words
+        ("kurta", brand names), which an English dictionary may lack."""
+        columns = [c for c in (self.title_column, *self.attribute_columns) if c]
+        text = " ".join(" ".join(self._table[c].unique()) for c in columns)
+        return set(re.findall(r"[^\W\d_]+", text.casefold()))
 
     def column(self, name: str, ids: Sequence[str] | None = None) -> list[str]:
         """One attribute's value for every product (or for `ids`), in order."""

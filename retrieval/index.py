@@ -144,6 +144,10 @@ def _reusable(out: Path, catalog: Catalog, encoder_spec: str) -> VectorStore | N
     except (IndexMismatchError, VectorStoreError) as err:
         logger.warning("Rebuilding the index in %s, because the saved one cannot be used: %s", out, err)
         return None
+    missing = sorted(set(catalog_attributes(catalog, 1)) - set(store.columns))
+    if missing:  # saved before numeric columns were filterable
+        logger.warning("Rebuilding the index in %s, because it cannot filter on %s", out, ", ".join(missing))
+        return None
     # Indexes from before the precision was recorded were computed in fp32.
     precision = manifest.get("precision", "fp32")
     logger.info("Index in %s is up to date (%d items, built in %s): nothing to do", out, len(store), precision)
@@ -151,8 +155,9 @@ def _reusable(out: Path, catalog: Catalog, encoder_spec: str) -> VectorStore | N
 
 
 def catalog_attributes(catalog: Catalog, rows: int | None = None) -> dict[str, list[str]]:
-    """Each attribute column's values for the catalogue's first `rows` products (all by default)."""
-    return {c: catalog.column(c)[:rows] for c in catalog.attribute_columns}
+    """Each filterable column's values (attributes and numbers such as a price) for the
+    catalogue's first `rows` products (all by default)."""
+    return {c: catalog.column(c)[:rows] for c in (*catalog.attribute_columns, *catalog.numeric_columns)}
 
 
 def partial_store(vectors: np.ndarray, catalog: Catalog) -> VectorStore:

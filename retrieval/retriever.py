@@ -258,10 +258,15 @@ DESCRIPTION_COLUMNS = ("baseColour", "articleType", "gender")
 
 
 def reader_matcher(vocabulary: Vocabulary, description_columns: Sequence[str]) -> VocabularyMatcher:
-    """The values the readers know: only the description columns', since a change is grounded
-    in what a description can say. Benchmarks of the readers build theirs here too, so they
-    read with the vocabulary a served assistant has."""
-    return VocabularyMatcher({c: vocabulary[c] for c in description_columns if c in vocabulary})
+    """The values the readers know: the description columns', since a change is grounded in what
+    a description can say, and the occasion column's ("for the office": Formal), which the
+    readers take only from occasion phrases and the search uses as a filter. Benchmarks of the
+    readers build theirs here too, so they read with the vocabulary a served assistant has."""
+    columns = [c for c in description_columns if c in vocabulary]
+    occasion = VocabularyMatcher(vocabulary).occasion_column
+    if occasion and occasion not in columns:
+        columns.append(occasion)
+    return VocabularyMatcher({c: vocabulary[c] for c in columns})
 
 
 def default_description_columns(catalog: Catalog) -> list[str]:

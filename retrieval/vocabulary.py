@@ -8,9 +8,14 @@ whose attribute values are English words, and never proposes a value the catalog
 
 from __future__ import annotations
 
+import functools
 import re
+import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+
+from rapidfuzz import process
+from rapidfuzz.distance import DamerauLevenshtein, Indel
 
 Vocabulary = Mapping[str, Mapping[str, int]]
 
@@ -121,6 +126,28 @@ _SHADES: dict[str, tuple[str, ...]] = {
     "nude": ("nude", "beige"),
     "taupe": ("taupe", "grey", "brown"),
     "jet black": ("black",), "snow white": ("white",),
+    "sapphire": ("royal blue", "blue", "navy blue"), "powder blue": ("light blue", "sky blue", "blue"),
+    "ice blue": ("light blue", "sky blue", "blue"), "periwinkle": ("lavender", "blue"),
+    "tangerine": ("orange",), "pumpkin": ("orange",), "amber": ("mustard", "orange", "yellow"),
+    **dict.fromkeys(("aubergine", "eggplant"), ("purple", "maroon")), "orchid": ("lavender", "purple"),
+    **dict.fromkeys(("onyx", "ebony", "jet"), ("black",)),
+    **dict.fromkeys(("lemon", "canary", "sunflower", "butter yellow"), ("yellow",)),
+    **dict.fromkeys(("merlot", "marsala", "oxblood red"), ("burgundy", "maroon", "red")),
+    "chartreuse": ("lime green", "green"), "pistachio": ("lime green", "sea green", "green"),
+    "forest": ("green",), **dict.fromkeys(("sage", "moss"), ("olive", "sea green", "green")),
+    **dict.fromkeys(("raspberry", "berry", "cerise"), ("magenta", "pink")), "blood red": ("red", "maroon"),
+    "rainbow": ("multi", "multicolour"),
+    **dict.fromkeys(("caramel", "cognac", "toffee", "fawn"), ("tan", "beige", "brown")),
+    **dict.fromkeys(("pearl", "bone", "optic white"), ("off white", "white")),
+    **dict.fromkeys(("oatmeal", "stone", "ecru"), ("beige", "cream")), "champagne": ("beige", "cream", "gold"),
+    **dict.fromkeys(("slate", "ash", "gunmetal", "graphite"), ("charcoal", "grey")),
+    **dict.fromkeys(("brick", "cinnamon"), ("rust", "red", "brown")), "mahogany": ("coffee brown", "brown", "maroon"),
+    "rose gold": ("copper", "gold", "pink"), "neon pink": ("magenta", "pink"),
+    **{f"{stem}ish": (colour,) for stem, colour in (
+        ("redd", "red"), ("grey", "grey"), ("gray", "grey"), ("blu", "blue"), ("blue", "blue"), ("green", "green"),
+        ("pink", "pink"), ("orang", "orange"), ("yellow", "yellow"), ("brown", "brown"), ("purpl", "purple"),
+        ("black", "black"), ("whit", "white"), ("gold", "gold"))},
+    "orangey": ("orange",),
 }
 
 # Basic colour words: a column whose values use them is the colour column.
@@ -142,16 +169,20 @@ _CHILD_WORDS = ("kid", "child", "children", "toddler")  # a boy or a girl, unsai
 _PEOPLE: dict[str, tuple[str, ...]] = {
     **dict.fromkeys((
         "woman", "women", "lady", "ladies", "female", "womenswear", "wife", "girlfriend",
-        "mum", "mom", "mother", "mommy", "mummy", "sister", "aunt", "auntie", "grandma",
-        "grandmother", "granny", "fiancee", "bride", "for her", "herself",
+        "mum", "mom", "mother", "mommy", "mummy", "mama", "sister", "aunt", "auntie", "grandma",
+        "grandmother", "granny", "gran", "nan", "nana", "grandmum", "grandmom", "fiancee", "bride",
+        "bridesmaid", "missus", "wifey", "stepmum", "stepmom", "stepmother", "godmother",
+        "mother in law", "sister in law", "daughter in law", "niece in law", "for her", "herself",
     ), _WOMEN),
     **dict.fromkeys((
         "man", "men", "gent", "gents", "gentleman", "gentlemen", "male", "menswear",
-        "husband", "boyfriend", "dad", "daddy", "father", "brother", "uncle", "grandpa",
-        "grandfather", "fiance", "groom", "for him", "himself", "guy",
+        "husband", "hubby", "boyfriend", "dad", "daddy", "papa", "father", "brother", "uncle",
+        "grandpa", "grandad", "granddad", "grandfather", "gramps", "fiance", "groom", "groomsman",
+        "stepdad", "stepfather", "godfather", "father in law", "brother in law", "son in law",
+        "for him", "himself", "guy",
     ), _MEN),
-    **dict.fromkeys(("girl", "daughter", "niece", "granddaughter"), _GIRLS),
-    **dict.fromkeys(("boy", "son", "nephew", "grandson"), _BOYS),
+    **dict.fromkeys(("girl", "daughter", "niece", "granddaughter", "stepdaughter", "goddaughter"), _GIRLS),
+    **dict.fromkeys(("boy", "son", "nephew", "grandson", "stepson", "godson"), _BOYS),
     **dict.fromkeys((*_CHILD_WORDS, "baby", "infant"), _KIDS),
     "unisex": ("unisex",),
 }
@@ -203,6 +234,26 @@ _SYNONYMS: dict[str, tuple[str, ...]] = {
     "autumn": ("fall", "autumn"), "fall": ("fall", "autumn"),
 }
 
+# Occasions, read only in phrases like "for the office" ("formal" alone is no filter: a caption
+# saying "is more formal" must not narrow the search to one usage value).
+_OCCASION_VALUES = frozenset({"casual", "formal", "party", "sports", "ethnic", "travel", "home", "smart casual",
+                              "office", "work", "wedding", "festive", "beach", "evening"})
+_OCCASIONS: dict[str, tuple[str, ...]] = {
+    **dict.fromkeys(("office", "work", "business", "meeting", "meetings", "interview", "interviews", "formal"),
+                    ("formal", "office", "business", "smart casual")),
+    **dict.fromkeys(("gym", "workout", "workouts", "running", "training", "sport", "sports", "yoga", "jogging"),
+                    ("sports", "sportswear", "activewear")),
+    **dict.fromkeys(("party", "parties", "night out", "clubbing", "dinner"), ("party", "evening")),
+    **dict.fromkeys(("everyday", "daily wear", "weekend", "weekends", "casual"), ("casual",)),
+    **dict.fromkeys(("travel", "travelling", "holiday", "holidays", "vacation", "trip", "beach"),
+                    ("travel", "holiday", "vacation", "beach")),
+    **dict.fromkeys(("home", "lounging", "sleep", "sleeping", "bed"), ("home", "loungewear")),
+    **dict.fromkeys(("festival", "festivals", "festive", "diwali", "eid", "puja", "wedding", "weddings"),
+                    ("ethnic", "festive", "wedding")),
+}
+_OCCASION_PHRASE = re.compile(r"\b(?:for|to)\s+(?:the\s+|a\s+|an\s+|my\s+|our\s+|wearing\s+(?:to|at)\s+(?:the\s+)?)?"
+                              r"([a-z]+(?:\s+[a-z]+)?)")
+
 # Words naming a *role* of a column, resolved from the values rather than the column's name.
 _COLOUR_ROLE = frozenset({"colour", "shade", "hue", "tone"})
 _PEOPLE_ROLE = frozenset({"gender", "sex", "who", "whom"})
@@ -237,8 +288,10 @@ def attribute_vocabulary(vocabulary: Vocabulary, max_values: int = MAX_ATTRIBUTE
 
 
 def normalise_word(word: str) -> str:
-    """Fold case, spelling and plural so "T-Shirts", "tshirt" and "t shirt" meet."""
-    word = _SPELLING.get(word.casefold(), word.casefold())
+    """Fold case, accents, spelling and plural so "T-Shirts", "tshirt" and "t shirt" meet
+    ("fiancé" and "fiance" too)."""
+    word = _folded(word)
+    word = _SPELLING.get(word, word)
     if word not in _PLURALIA_TANTUM and len(word) > 3 and not word.endswith(("ss", "us")):
         if word.endswith(("ches", "shes", "sses", "xes", "zes")):
             word = word[:-2]
@@ -247,6 +300,21 @@ def normalise_word(word: str) -> str:
         if word.endswith("ie"):  # hoodies/hoody/hoodie, accessories/accessory meet at "y"
             word = word[:-2] + "y"
     return _SPELLING.get(word, word)
+
+
+def _folded(word: str) -> str:
+    """Case- and accent-folded: "Fiancé" -> "fiance"."""
+    decomposed = unicodedata.normalize("NFKD", word.casefold())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+@functools.cache
+def english_words() -> frozenset[str] | set[str]:
+    """An English dictionary (pyspellchecker's word list), so that a real word ("back",
+    "blank") is never taken for a misspelt value ("black")."""
+    from spellchecker import SpellChecker
+
+    return SpellChecker().word_frequency.dictionary.keys()
 
 
 def without_mentions(text: str, mentions: Iterable[Mention]) -> str:
@@ -276,16 +344,22 @@ class VocabularyMatcher:
     def __init__(self, vocabulary: Vocabulary, max_values: int = MAX_ATTRIBUTE_VALUES):
         self.vocabulary = attribute_vocabulary(vocabulary, max_values)
         self.columns = tuple(self.vocabulary)
-        self._by_column = self._index_columns()
-        self._index = self._index_values()
         self.colour_column = self._role_column(
             lambda v: bool(_COLOUR_WORDS & {normalise_word(w) for w in _WORD.findall(v)}))
         people = {phrase_key(v) for v in _PEOPLE_VALUES}
         self.people_column = self._role_column(lambda v: phrase_key(v) in people)
+        occasion = self._role_column(lambda v: v in _OCCASION_VALUES)
+        self.occasion_column = occasion if occasion not in (self.colour_column, self.people_column) else None
+        self._by_column = self._index_columns()
+        self._index = self._index_values()
         self.kind_columns = self._kind_columns()
         self._add_table(_SHADES, self.colour_column)
         self._add_table(_PEOPLE, self.people_column)
         self._add_table(_SYNONYMS, None)
+        self._occasions = self._resolved(_OCCASIONS, self.occasion_column)
+        fuzzy_columns = {self.colour_column, *self.kind_columns}  # people words are short and common
+        self._fuzzy_keys = sorted(k for k, (c, _) in self._index.items() if len(k) >= 4 and k.isalpha()
+                                  and c in fuzzy_columns)
         self.children = self._children()
 
     def _index_columns(self) -> dict[str, dict[str, str]]:
@@ -307,6 +381,8 @@ class VocabularyMatcher:
         index: dict[str, tuple[str, str]] = {}
         rank: dict[str, tuple[int, int]] = {}
         for column, keys in self._by_column.items():
+            if column == self.occasion_column:  # read in occasion phrases only (`find`)
+                continue
             for key, value in keys.items():
                 score = (self.vocabulary[column][value], len(self.vocabulary[column]))
                 if key not in rank or score > rank[key]:
@@ -322,7 +398,7 @@ class VocabularyMatcher:
 
     def _kind_columns(self) -> tuple[str, ...]:
         """Columns saying what the item is, finest first; by name, else the largest column."""
-        others = [c for c in self.columns if c not in (self.colour_column, self.people_column)]
+        others = [c for c in self.columns if c not in (self.colour_column, self.people_column, self.occasion_column)]
         kinds = [c for c in others if _KIND_NAME_WORDS & set(column_words(c))]
         if not kinds and others:
             kinds = [max(others, key=lambda c: len(self.vocabulary[c]))]
@@ -340,6 +416,15 @@ class VocabularyMatcher:
                     self._index[key] = target
                     break
 
+    def _resolved(self, table: Mapping[str, tuple[str, ...]], column: str | None) -> dict[str, tuple[str, str]]:
+        """word key -> (column, value): the first of a word's candidates that `column` has."""
+        resolved = {}
+        for word, candidates in table.items():
+            target = next(filter(None, (self._lookup(phrase_key(c), column) for c in candidates)), None)
+            if column is not None and target:
+                resolved[phrase_key(word)] = target
+        return resolved
+
     def _lookup(self, key: str, column: str | None) -> tuple[str, str] | None:
         """A value by key, in one column or in any."""
         if column is None:
@@ -347,8 +432,11 @@ class VocabularyMatcher:
         value = self._by_column.get(column, {}).get(key)
         return (column, value) if value else None
 
-    def find(self, text: str) -> list[Mention]:
-        """All non-overlapping mentions, longest phrase first ("navy blue" beats "blue")."""
+    def find(self, text: str, misspelt: bool = True) -> list[Mention]:
+        """All non-overlapping mentions, longest phrase first ("navy blue" beats "blue"); then,
+        with `misspelt`, a misspelt value ("bleu", "blak") where a word is no English word but
+        within one or two edits of exactly one value's name; then occasions said as such ("for
+        the office")."""
         words = list(_WORD.finditer(text))
         keys = [normalise_word(w.group()) for w in words]
         candidates = []
@@ -365,7 +453,63 @@ class VocabularyMatcher:
                 taken |= span
                 mentions.append(Mention(column, value, words[i].start(),
                                         words[i - negative_n - 1].end()))
+        for i, word in enumerate(words):
+            target = None if i in taken or not misspelt else self._misspelt(word.group())
+            if target:
+                mentions.append(Mention(*target, word.start(), word.end()))
+        mentions += self._occasion_mentions(text, mentions)
         return sorted(mentions, key=lambda m: m.start)
+
+    def _misspelt(self, word: str) -> tuple[str, str] | None:
+        """The colour or kind a misspelt word names: one edit for words of up to five letters,
+        two for longer ones, the first letter kept, and only where no other value is as near."""
+        folded = _folded(word)
+        if len(folded) < 4 or not folded.isalpha() or folded in _STOPWORDS or folded in english_words():
+            return None
+        limit = 1 if len(folded) <= 5 else 2
+        near = process.extract(normalise_word(folded), self._fuzzy_keys, scorer=DamerauLevenshtein.distance,
+                               score_cutoff=limit, limit=5)
+        near += process.extract(folded, self._fuzzy_keys, scorer=DamerauLevenshtein.distance,
+                                score_cutoff=limit, limit=5)
+        if not near:
+            return None
+        # A slip keeps the first letter ("blak", "bleu"); "eine" is no misspelt "wine". Of two
+        # values as near, a letter left out ("gren": green) beats one replaced (grey).
+        near = [(DamerauLevenshtein.distance(folded, key), Indel.distance(folded, key), key)
+                for key, _, _ in near if key[0] == folded[0]]
+        if not near:
+            return None
+        best = min(near)[:2]
+        targets = {self._index[key] for *distance, key in near if tuple(distance) == best}
+        return targets.pop() if len(targets) == 1 else None
+
+    def _occasion_mentions(self, text: str, found: list[Mention]) -> list[Mention]:
+        """"for the office" -> the occasion column's Formal, where the catalogue has one."""
+        mentions = []
+        for match in _OCCASION_PHRASE.finditer(text.lower()):
+            words = match.group(1).split()
+            for n in (2, 1)[-len(words):] if len(words) > 1 else (1,):
+                target = self._occasions.get(phrase_key(" ".join(words[:n])))
+                start = match.start(1)
+                end = start + len(" ".join(words[:n]))
+                if target and not any(m.start < end and start < m.end for m in found):
+                    mentions.append(Mention(*target, start, end))
+                    break
+        return mentions
+
+    def neighbours(self, colour: str) -> tuple[str, ...]:
+        """The catalogue colours nearest to `colour`, nearest first, itself left out: its shade
+        table entry ("Burgundy" -> Maroon, Red; "Charcoal" -> Grey, Black), then the colours its
+        name is made of ("Lime Green" -> Green, "Grey Melange" -> Grey)."""
+        if self.colour_column is None:
+            return ()
+        candidates = list(_SHADES.get(_folded(colour), ()))
+        words = colour.split()
+        if len(words) > 1:
+            candidates += reversed(words)
+        found = (self._lookup(phrase_key(c), self.colour_column) for c in candidates)
+        values = [target[1] for target in found if target]
+        return tuple(v for v in dict.fromkeys(values) if v.casefold() != colour.casefold())
 
     def _children(self) -> tuple[str, ...]:
         """The people values a child word leaves open: the catalogue's boys' and girls' values

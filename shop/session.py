@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 
 from chat.intent import SearchIntent
-from chat.replies import Question
-from chat.state import DialogueState
+from chat.replies import LOOKING_AT_PHOTO, SORRY
+from chat.state import DialogueState, Question
 from shop.uploads import UploadError, load_upload, thumbnail_url
 
 if TYPE_CHECKING:  # the assistant pulls in torch; the app imports this module before loading it
@@ -33,10 +33,6 @@ if TYPE_CHECKING:  # the assistant pulls in torch; the app imports this module b
 logger = logging.getLogger(__name__)
 
 REMEMBERED_PHOTOS = 5  # uploads whose thumbnail can still be shown as "refining: your photo"
-SHORT_ANSWER_WORDS = 4  # "a dress", "it's a kurta": a typed answer to a question, not a new search
-SORRY = "Sorry, something went wrong on my side. Please try again, or start over."
-ASK = "Tell me what you're looking for (e.g. \"a black t-shirt for men\"), or attach a photo."
-LOOKING = "Looking at your photo…"
 
 Feedback = Literal["like", "unlike", "dislike"]
 
@@ -59,7 +55,10 @@ class Session:
     dialogue: DialogueState = field(default_factory=DialogueState)
     photos: tuple[Photo, ...] = ()
     hearts: tuple[str, ...] = ()
-    question: Question | None = None
+
+    @property
+    def question(self) -> Question | None:
+        return self.dialogue.asked
 
     def photo_of_reference(self) -> Photo | None:
         """The upload the current reference came from, if it is still remembered."""
@@ -85,11 +84,13 @@ class Card:
 
 @dataclass(frozen=True)
 class Chip:
-    """An active constraint ("Red") or negative ("not Black"); `value` releases it."""
+    """An active constraint ("Red"), negative ("not Black") or limit ("price up to 50");
+    `value` releases it. A `relaxed` chip is one the results on screen could not follow."""
 
     value: str
     label: str
     negative: bool = False
+    relaxed: bool = False
 
 
 @dataclass(frozen=True)
@@ -166,7 +167,7 @@ class Shop:
 
     def _stream(self, session: Session, text: str, image: str | None) -> Iterator[View]:
         if not text and not image:
-            yield self.view(session, ASK)
+            yield self.view(session, self.assistant.replies.ask())
             return
         if self.gallery_size == 0:
             yield self.view(session, "The catalogue is empty, so there is nothing to search yet.")
@@ -176,12 +177,8 @@ class Shop:
         except UploadError as err:
             yield self.view(session, str(err))
             return
-        answer = None if photo else self._typed_answer(session, text)
-        if answer:
-            yield self.choose(session, answer)
-            return
         if photo:
-            yield replace(self.view(session, LOOKING), pending=True)
+            yield replace(self.view(session, LOOKING_AT_PHOTO), pending=True)
         reading = self.assistant.read(session.dialogue, text, image=photo)
         if reading.turn is None:
             yield replace(self.view(session, self.assistant.searching(reading)), pending=True)
@@ -198,7 +195,7 @@ class Shop:
         its options (or another value of the same attribute, in any spelling)."""
         question = session.question
         if question is None:
-            return self.view(session, "There is no question to answer right now. " + ASK)
+            return self.view(session, "There is no question to answer right now. " + self.assistant.replies.ask())
         chosen = self.assistant.retriever.matcher.value(question.column, str(value))
         if chosen is None:
             return self.view(session, f"Please choose {' or '.join(question.options)}.")
@@ -215,7 +212,7 @@ class Shop:
         dialogue = self.assistant.select(session.dialogue, number)
         title = self.assistant.product(product_id).title
         reply = f"Refining #{number}: {title}. Tell me what to change, e.g. \"in red\" or \"for women\"."
-        return self.view(replace(session, dialogue=dialogue, question=None), reply)
+        return self.view(replace(session, dialogue=dialogue.asking(None)), reply)
 
     @_never_raises
     def feedback(self, session: Session, number: int, kind: Feedback) -> View:
@@ -253,11 +250,11 @@ class Shop:
     def undo(self, session: Session) -> View:
         if not session.dialogue.can_undo:
             return self.view(session, "There is nothing to undo.")
-        return self.view(replace(session, dialogue=session.dialogue.undo(), question=None),
-                         "Undone: back to the previous results.")
+        restored = session.dialogue.undo()
+        return self.view(replace(session, dialogue=restored), self.assistant.replies.undone(restored))
 
     def start_over(self) -> View:
-        return self.view(Session(), "Starting over. " + ASK)
+        return self.view(Session(), self.assistant.replies.reset())
 
     def view(self, session: Session, reply: str, found: tuple[ShownProduct, ...] = ()) -> View:
         """The view of a session. `found` are this turn's results (with their scores); without
@@ -271,25 +268,18 @@ class Shop:
         )
         return View(session, reply, cards, self.chips(dialogue), self._refining(session, cards))
 
-    @staticmethod
-    def chips(dialogue: DialogueState) -> tuple[Chip, ...]:
-        wanted = tuple(Chip(v, v) for v in dialogue.constraints.values())
-        return wanted + tuple(Chip(n, f"not {n}", negative=True) for n in dialogue.negatives)
+    def chips(self, dialogue: DialogueState) -> tuple[Chip, ...]:
+        """The filters of the search on screen; one it could not follow is marked relaxed."""
+        relaxed = set(dialogue.relaxed)
+        label = self.assistant.replies.limit_label
+        wanted = tuple(Chip(v, f"{v} (none found)" if v in relaxed else v, relaxed=v in relaxed)
+                       for v in dialogue.constraints.values())
+        limits = tuple(Chip(c, label(c, limit), relaxed=label(c, limit) in relaxed) for c, limit in dialogue.limits.items())
+        return wanted + limits + tuple(Chip(n, f"not {n}", negative=True) for n in dialogue.negatives)
 
     def _after_turn(self, session: Session, turn: Turn) -> View:
         """The view after a turn; its question (if any) waits for the shopper's answer."""
-        return self.view(replace(session, dialogue=turn.state, question=turn.question), turn.reply, turn.results)
-
-    def _typed_answer(self, session: Session, text: str) -> str | None:
-        """A short message naming one value of the asked attribute ("a dress") answers the
-        question; anything longer is a new message."""
-        question = session.question
-        if question is None or len(text.split()) > SHORT_ANSWER_WORDS:
-            return None
-        mentions = self.assistant.retriever.matcher.find(text)
-        if len(mentions) == 1 and mentions[0].column == question.column:
-            return mentions[0].value
-        return None
+        return self.view(replace(session, dialogue=turn.state), turn.reply, turn.results)
 
     def _details(self, product: ShownProduct) -> str:
         return " · ".join(v for c in self.detail_columns if (v := product.attributes.get(c)))
@@ -305,9 +295,8 @@ class Shop:
         product = card.product if card else self.assistant.product(reference.product_id)
         return Refining(product.title, product.id, number=card.number if card else None)
 
-    @staticmethod
-    def _no_such_result(session: Session, number: int) -> str:
+    def _no_such_result(self, session: Session, number: int) -> str:
         shown = len(session.dialogue.results)
         if not shown:
-            return "There are no results yet. " + ASK
+            return "There are no results yet. " + self.assistant.replies.ask()
         return f"There is no result #{number}: {shown} are shown."

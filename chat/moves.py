@@ -1,0 +1,316 @@
+"""The dialogue moves a shopper makes besides naming what they want: commands (undo, more,
+compare, start over, remove a filter), aspects the catalogue may not record (price, size,
+stock), numeric bounds ("under 50"), attributes borrowed from another result ("in the colour
+of #2") and "another colour".
+
+Each reader is a pure function of the cleaned, lower-cased message (and, where a move refers
+to what is on screen, the dialogue state): it returns what it found and the character spans
+it used, so that the rules reader leaves those words out of the searched text. The LLM reader
+takes these moves from the rules (`chat.llm_reader`): they are closed-class phrasings that
+patterns read exactly, and the fine-tuned model was never taught them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from chat.intent import Limit
+from chat.state import DialogueState
+from retrieval.vocabulary import VocabularyMatcher
+
+Span = tuple[int, int]
+
+_FILLER = (r"(?:(?:oh|ok(?:ay)?|hmm+|um+|no|nah|oops|sorry|wait|actually|please|pls|can\s+you|could\s+you|"
+           r"can\s+we|could\s+we|let'?s|i\s+want\s+to|i'?d\s+like\s+to|just|so|well|and|then|the|me|us)\b[\s,.!?]*)*")
+_END = r"[\s,.!?]*(?:please|pls|thanks|thank\s+you)?[\s,.!?]*$"
+
+UNDO = re.compile(
+    rf"^{_FILLER}(?:undo(?:\s+(?:that|it|this|the\s+last(?:\s+(?:step|change|one))?))?|"
+    r"(?:go|going|step|take\s+(?:me|us))\s+back(?:\s+(?:one|a)\s+step)?(?:\s+to\s+(?:the\s+)?"
+    r"(?:previous|last|earlier|old|other)\s+(?:results?|ones|search|page|step))?|"
+    r"back(?:\s+to\s+(?:the\s+)?(?:previous|last|earlier)\s+(?:results?|ones|search))?|"
+    r"(?:show\s+(?:me\s+)?)?(?:the\s+)?(?:previous|last|earlier)\s+(?:results?|ones|search)(?:\s+again)?|"
+    r"revert(?:\s+(?:that|it))?|that\s+was\s+better(?:,?\s+go\s+back)?)"
+    rf"{_END}")
+MORE = re.compile(
+    rf"^{_FILLER}(?:(?:show|see|load|give|get)\s+(?:me\s+|us\s+)?(?:some\s+)?more(?:\s+(?:results|options|of\s+(?:these|those|them)))?|"
+    r"(?:some\s+|any\s+)?more(?:\s+(?:results|options|please))?|next(?:\s+(?:page|results|ones|\d+))?|"
+    r"(?:what|anything)\s+else(?:\s+(?:do\s+you\s+have|have\s+you\s+got|is\s+there))?|"
+    r"(?:show\s+(?:me\s+)?)?(?:the\s+)?next\s+(?:page|results|ones|few)|keep\s+going|"
+    r"(?:are\s+there\s+|got\s+|do\s+you\s+have\s+)?any\s+(?:more|others)(?:\s+like\s+(?:these|those|them))?)"
+    rf"\??{_END}")
+# "something else" / "another one": the current item is not it; show the next best instead.
+SOMETHING_ELSE = re.compile(r"\b(?:something|anything)\s+else\b|\b(?:show\s+(?:me\s+)?)?(?:another|a\s+different)"
+                            r"(?:\s+one)?\b(?!\s+(?:colou?rs?|shades?|types?|kinds?|genders?|styles?))|"
+                            r"\bdifferent\s+ones\b|\bnext\s+one\b")
+COMPARE = re.compile(r"\bcompare\b|\bcomparison\b|\b(?:vs\.?|versus)\b|\bdifferences?\s+between\b|"
+                     r"\bhow\s+(?:do|does|are)\s+.{1,40}\s+differ\b|\bwhich\s+(?:one\s+)?is\s+better\b|"
+                     r"\bside\s+by\s+side\b")
+_BARE_NUMBER = re.compile(r"(?<![\w$£€.])(\d{1,2})(?![\w.%]|\s*(?:\$|£|€|rs|inr|usd|eur|gbp|dollars?|pounds?|euros?)\b)")
+_FIRST_N = re.compile(r"\b(?:the\s+)?(?:first|top)\s+(two|three|four|2|3|4)\b")
+_COUNT = {"two": 2, "three": 3, "four": 4}
+
+RESET = re.compile(
+    r"\b(?:start(?:ing)?\s+(?:over|again|afresh|from\s+(?:the\s+beginning|scratch|zero))|new\s+search|reset|"
+    r"begin\s+again|(?:a\s+)?fresh\s+start|clean\s+slate|from\s+scratch|change\s+of\s+plans?|"
+    r"scrap\s+(?:that|this|it|everything|all\s+(?:of\s+)?that)|"
+    r"clear\s+(?:all|everything|the\s+search|search)(?!\s+(?:the\s+|my\s+)?(?:filters|constraints|chips))|"
+    r"forget\s+(?:it|that|this|everything|all\s+(?:of\s+)?(?:that|this)|(?:about\s+)?(?:all\s+)?(?:that|this|those|these)"
+    r"(?:\s+ones)?|what\s+i\s+said)|"
+    r"(?:something|anything)\s+(?:completely|totally|entirely)\s+different)\b")
+
+# "remove the colour filter", "drop red", "any gender", "colour doesn't matter".
+_DROP_VERB = (r"(?:drop|remove|clear|ignore|delete|cancel|scrap|get\s+rid\s+of|take\s+(?:off|away|out)|"
+              r"forget(?:\s+about)?|never\s*mind)")
+DROPS = (
+    re.compile(rf"\b{_DROP_VERB}\s+(?:the\s+|that\s+|my\s+)?([a-z][a-z ]*?)(?:\s+(?:filter|chip|constraint|bit|part|requirement))?\b"
+               r"(?=\s*(?:[,.;!?]|$|and\b|but\b|please\b|then\b|filters?\b))"),
+    re.compile(r"\b(?:any|whatever|every|all)\s+([a-z]+)\b(?!\s+of\b)"),
+    re.compile(r"\b([a-z]+)\s+(?:doesn'?t|does\s+not|don'?t|do\s+not)\s+matter\b"),
+    re.compile(r"\b([a-z]+)\s+(?:isn'?t|is\s+not)\s+(?:important|a\s+must|needed|required)\b"),
+    re.compile(r"\b(?:do\s+not|don'?t)\s+(?:care|mind)\s+(?:about|what|which)\s+(?:the\s+)?([a-z]+)\b"),
+    re.compile(r"\bnot\s+(?:fussed|bothered|picky)\s+(?:about|on)\s+(?:the\s+)?([a-z]+)\b"),
+)
+ALL_FILTERS = re.compile(rf"\b{_DROP_VERB}\s+(?:all\s+(?:the\s+|my\s+)?|the\s+|my\s+)?(?:filters|constraints|chips)\b|"
+                         r"\bno\s+filters\b|\bwithout\s+(?:any\s+)?filters\b")
+# "in another colour", "a different type": leave the current value out, say nothing new.
+ANOTHER = re.compile(r"\b(?:in\s+)?(?:(?:some|any|an|a)\s+)?(?:other|another|different|new)\s+(colou?rs?|shades?|"
+                     r"types?|kinds?|genders?)\b")
+
+# Aspects a shopper asks about or for that a fashion catalogue may not record. A catalogue
+# column with the aspect's name answers it (`chat.catalog_facts`); otherwise the reply says
+# it is not recorded and the words are not searched.
+PRICE_WORDS = re.compile(r"\b(?:cheap(?:er|est)?|less\s+expensive|more\s+affordable|affordable|inexpensive|budget|"
+                         r"bargain|on\s+sale|discount(?:ed)?|lower\s+price[sd]?|low[\s-]cost|not\s+(?:too|so)\s+expensive)\b")
+PRICEY_WORDS = re.compile(r"\b(?:more\s+expensive|pricier|premium|high[\s-]end|luxury|luxurious|designer)\b")
+_AMOUNT = r"(?:[$£€]|rs\.?\s*|inr\s*|usd\s*)?\s*(\d+(?:[.,]\d+)?)\s*(?:[$£€]|dollars?|pounds?|euros?|bucks|rs|rupees|inr|usd)?"
+AT_MOST = re.compile(rf"\b(?:under|below|less\s+than|cheaper\s+than|max(?:imum)?|up\s+to|within|no\s+more\s+than|at\s+most|"
+                     rf"not\s+over|not\s+more\s+than|budget\s+(?:of|is)|for\s+less\s+than)\s+{_AMOUNT}")
+AT_LEAST = re.compile(rf"\b(?:over|above|more\s+than|at\s+least|min(?:imum)?|pricier\s+than)\s+{_AMOUNT}")
+BETWEEN = re.compile(rf"\bbetween\s+{_AMOUNT}\s+and\s+{_AMOUNT}")
+PRICE_QUESTION = re.compile(r"\bhow\s+much\b|\bprice[sd]?\b|\bcosts?\b|\bexpensive\b|\bcheap\b|\bworth\b")
+SIZE_WORDS = re.compile(r"\bsizes?\b|\bsizing\b|\bxx?s\b|\bxx{0,2}l\b|\bplus[\s-]size\b|\bpetite\b|\bin\s+my\s+size\b|"
+                        r"\bsize\s+\d+\b|\buk\s+\d+\b|\beu\s+\d+\b|\bus\s+\d+\b")
+STOCK_WORDS = re.compile(r"\bin\s+stock\b|\bout\s+of\s+stock\b|\bstock\b|\bsold\s+out\b|\bavailab(?:le|ility)\b(?!\s+in\b)|"
+                         r"\bdeliver(?:y|ed|s)?\b|\bship(?:s|ping|ped)?\b|\bdispatch(?:ed)?\b|\breturns?\s+policy\b")
+MATERIAL_WORDS = re.compile(r"\bmaterials?\b|\bfabrics?\b|\bmade\s+(?:of|from|out\s+of)\b|\bwhat\s+is\s+it\s+made\b|"
+                            r"\bcotton\b|\bleather\b|\bsilk\b|\bwool(?:len)?\b|\blinen\b|\bpolyester\b|\bsynthetic\b|\bwaterproof\b")
+BRAND_WORDS = re.compile(r"\bbrands?\b|\bmake\b(?=\s+is\b)|\bwho\s+makes\b|\bmanufacturer\b|\blabel\b")
+ASPECTS_ASKED = {"price": PRICE_QUESTION, "size": SIZE_WORDS, "stock": STOCK_WORDS, "material": MATERIAL_WORDS,
+                 "brand": BRAND_WORDS}
+# In a request only these are read as aspects: material words there describe the look ("a
+# leather jacket"), and are searched as words.
+ASPECTS_WANTED = {"size": SIZE_WORDS, "stock": STOCK_WORDS}
+
+# "the colour of #2", "#2's colour", "in the colour of the second one", "the style of #4".
+_REF = (r"(?:#\s*\d{1,2}|(?:number|no\.?|result|item|option|product|pic|picture|photo)\s*#?\s*\d{1,2}|"
+        r"(?:the\s+)?(?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|eleventh|twelfth|last|"
+        r"\d{1,2}(?:st|nd|rd|th))(?:\s+(?:one|item|result|product|option|pic|picture|photo|look))?|"
+        r"(?:this|that|it|my\s+photo|the\s+photo|my\s+picture|the\s+picture|the\s+one\s+i\s+(?:picked|chose|clicked)))")
+_ASPECT = r"(colou?r|shade|hue|tone|type|kind|category|gender|style|look|shape|design|cut|silhouette|model|vibe|feel)"
+ASPECT_OF = re.compile(rf"\b(?:the\s+|same\s+)?{_ASPECT}\s+(?:of|from|as)\s+(?:the\s+)?({_REF})")
+REF_ASPECT = re.compile(rf"({_REF})'?s\s+{_ASPECT}\b")
+LOOK_WORDS = frozenset({"style", "look", "shape", "design", "cut", "silhouette", "model", "vibe", "feel"})
+_ORDINALS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7, "eighth": 8,
+             "ninth": 9, "tenth": 10, "eleventh": 11, "twelfth": 12}
+
+
+# The column names a catalogue may give an aspect.
+ASPECT_NAMES = {
+    "price": ("price", "mrp", "cost", "amount", "selling price", "sale price"),
+    "material": ("material", "fabric", "composition"),
+    "size": ("size", "sizes"),
+    "stock": ("stock", "in stock", "availability", "inventory", "quantity"),
+    "brand": ("brand", "brand name", "make", "manufacturer", "label"),
+}
+
+
+@dataclass
+class Borrowed:
+    """Attributes taken from shown results, and which result gives the look (None: the current
+    item, or the photo sent with the message)."""
+
+    take_from: dict[str, int] = field(default_factory=dict)
+    look: int | None = None
+    spans: list[Span] = field(default_factory=list)
+
+
+def command(text: str) -> str | None:
+    """"undo" or "more" when the whole message is that command, else None."""
+    if UNDO.match(text):
+        return "undo"
+    if MORE.match(text):
+        return "more"
+    return None
+
+
+def compared_results(text: str, state: DialogueState) -> tuple[int, ...] | None:
+    """The result numbers a "compare" message sets side by side (() when it names too few), or
+    None when the message is no comparison."""
+    if not COMPARE.search(text) or not state.results:
+        return None
+    first_n = _FIRST_N.search(text)
+    if first_n:
+        count = _COUNT.get(first_n.group(1)) or int(first_n.group(1))
+        return tuple(range(1, min(count, len(state.results)) + 1))
+    numbers = [result_number(m.group(0), state) for m in re.finditer(_REF, text)]
+    numbers += [int(m.group(1)) for m in _BARE_NUMBER.finditer(text)]
+    found = tuple(dict.fromkeys(n for n in numbers if n and 1 <= n <= len(state.results)))
+    return found if len(found) >= 2 else ()
+
+
+def result_number(phrase: str, state: DialogueState) -> int | None:
+    """The 1-based result a reference phrase names: "#3", "the second one", "last", "this"
+    (the current item, when it is shown)."""
+    phrase = phrase.strip()
+    digits = re.search(r"\d{1,2}", phrase)
+    if digits:
+        return int(digits.group())
+    if re.search(r"\blast\b", phrase):
+        return len(state.results) or None
+    word = next((w for w in re.findall(r"[a-z]+", phrase) if w in _ORDINALS), None)
+    if word:
+        return _ORDINALS[word]
+    reference = state.reference
+    if reference is not None and reference.product_id in state.results:
+        return state.results.index(reference.product_id) + 1
+    return None
+
+
+def borrowed(text: str, state: DialogueState, matcher: VocabularyMatcher) -> Borrowed:
+    """"the colour of #2 with the style of #4": the colour from result 2, the look (the image
+    searched from, and its kind) from result 4. A result named without an aspect ("like #1 but
+    in #3's colour") is the look. Nothing when the message borrows no attribute."""
+    found = Borrowed()
+    pairs = [(m.group(1), m.group(2), m.span()) for m in ASPECT_OF.finditer(text)]
+    pairs += [(m.group(2), m.group(1), m.span()) for m in REF_ASPECT.finditer(text)]
+    attributes = [(a, r, s) for a, r, s in pairs if a not in LOOK_WORDS]
+    if not attributes:
+        return found
+    for aspect, ref, span in pairs:
+        number = result_number(ref, state) if not re.search(r"photo|picture", ref) else None
+        found.spans.append(span)
+        if aspect in LOOK_WORDS:
+            found.look = number
+            continue
+        column = matcher.column(aspect)
+        if column and number:
+            found.take_from[column] = number
+    if found.look is None:
+        taken = set(found.take_from.values())
+        bare = [result_number(m.group(0), state) for m in re.finditer(rf"#\s*\d{{1,2}}|\b{_REF}", text)
+                if not any(s <= m.start() < e for s, e in found.spans)]
+        found.look = next((n for n in bare if n and n not in taken and re.search(r"\d|first|second|third|fourth|fifth|"
+                                                                              r"sixth|seventh|eighth|ninth|tenth|last",
+                                                                              text)), None)
+    if found.look is not None and state.result_id(found.look) is not None:
+        for column in matcher.kind_columns[:1]:
+            found.take_from.setdefault(column, found.look)
+    return found
+
+
+def limits(text: str) -> tuple[dict[str, Limit], list[Span]]:
+    """Price wishes: "cheaper" (below the current item), "under 50", "between 20 and 40"."""
+    spans: list[Span] = []
+    at_most = at_least = None
+    for match in BETWEEN.finditer(text):
+        low, high = sorted((_number(match.group(1)), _number(match.group(2))))
+        at_least, at_most = low, high
+        spans.append(match.span())
+    for pattern, is_max in ((AT_MOST, True), (AT_LEAST, False)):
+        for match in pattern.finditer(text):
+            if any(s <= match.start() < e for s, e in spans):
+                continue
+            if is_max:
+                at_most = _number(match.group(1))
+            else:
+                at_least = _number(match.group(1))
+            spans.append(match.span())
+    relative = ""
+    for pattern, direction in ((PRICE_WORDS, "lower"), (PRICEY_WORDS, "higher")):
+        for match in pattern.finditer(text):
+            relative = relative or direction
+            spans.append(match.span())
+    if at_most is None and at_least is None and not relative:
+        return {}, []
+    return {"price": Limit(at_most=at_most, at_least=at_least, than_current="" if at_most or at_least else relative)}, spans
+
+
+def aspects_wanted(text: str) -> tuple[tuple[str, ...], list[Span]]:
+    """Aspects a request names that no attribute column holds in a fashion catalogue (size,
+    stock): said in the reply, left out of the searched text."""
+    found, spans = [], []
+    for aspect, pattern in ASPECTS_WANTED.items():
+        for match in pattern.finditer(text):
+            found.append(aspect)
+            spans.append(_phrase_around(text, match.span()))
+    return tuple(dict.fromkeys(found)), spans
+
+
+def aspect_asked(text: str) -> str:
+    """The aspect a question asks about that is no attribute column: "price", "material", ...,
+    or "" for none."""
+    return next((aspect for aspect, pattern in ASPECTS_ASKED.items() if pattern.search(text)), "")
+
+
+def drops(text: str, state: DialogueState, matcher: VocabularyMatcher) -> tuple[list[str], list[Span]]:
+    """Columns the shopper releases: "any colour", "drop the gender", "remove red", "no filters"."""
+    if ALL_FILTERS.search(text):
+        return list(state.constraints), [m.span() for m in ALL_FILTERS.finditer(text)]
+    columns, spans = [], []
+    for pattern in DROPS:
+        for match in pattern.finditer(text):
+            column = _released_column(match.group(1).strip(), state, matcher)
+            if column:
+                columns.append(column)
+                spans.append(match.span())
+    return columns, spans
+
+
+def another(text: str, state: DialogueState, matcher: VocabularyMatcher) -> tuple[list[str], list[str], list[Span]]:
+    """"in another colour": the columns to release and the current values to avoid."""
+    columns, avoided, spans = [], [], []
+    for match in ANOTHER.finditer(text):
+        column = matcher.column(match.group(1))
+        if column is None:
+            continue
+        current = state.target_attributes().get(column)
+        columns.append(column)
+        avoided += [current] if current else []
+        spans.append(match.span())
+    return columns, avoided, spans
+
+
+def aspect_column(aspect: str, columns: Sequence[str]) -> str | None:
+    """The catalogue column that records `aspect` ("price": a "price" or "mrp" column, also
+    "price_inr"), or None when the catalogue has none: then the shopper is told so."""
+    names = {_key(n) for n in ASPECT_NAMES.get(aspect, (aspect,))}
+    exact = next((c for c in columns if _key(c) in names), None)
+    return exact or next((c for c in columns if any(len(n) >= 4 and n in _key(c) for n in names)), None)
+
+
+def _key(name: str) -> str:
+    return re.sub(r"[^a-z]", "", name.casefold())
+
+
+def _released_column(words: str, state: DialogueState, matcher: VocabularyMatcher) -> str | None:
+    """The column a released phrase names: a column word ("colour") or a constrained value ("red")."""
+    column = matcher.column(words)
+    if column:
+        return column
+    value = matcher.canonical(words)
+    if value and state.constraints.get(value.column, "").casefold() == value.value.casefold():
+        return value.column
+    return None
+
+
+def _phrase_around(text: str, span: Span) -> Span:
+    """A matched aspect word with the preposition and article before it ("in size 10", "in stock")."""
+    before = re.search(r"(?:\b(?:in|is|are|it'?s|with|for|a|an|the|my|your)\s+)*$", text[:span[0]])
+    return (before.start() if before else span[0], span[1])
+
+
+def _number(text: str) -> float:
+    return float(text.replace(",", ""))
