@@ -36,6 +36,7 @@ from chat.relaxing import Relaxed, Roles, relax
 from chat.replies import Replies
 from chat.rules import small_talk_kind
 from chat.state import DialogueState, Question
+from chat.text import text_left
 from retrieval.catalog import Product
 from retrieval.compose import feedback
 from retrieval.reference import Reference
@@ -142,6 +143,9 @@ class Assistant:
         if inferred:
             intent = intent.model_copy(update={"set_attributes": {**inferred, **intent.set_attributes}})
         after = state.apply(intent, reference=self._reference_for(intent, state, upload), guessed=tuple(inferred))
+        left = None if intent.description else text_left(state.description, intent, self.retriever.matcher)
+        if left is not None:
+            after = replace(after, description=left)
         adopted = self._passed_over(state, after, intent)
         if adopted:  # described as the likelier kind, and still asked
             reference = replace(after.reference, attributes={**after.reference.attributes, **adopted})
@@ -341,7 +345,7 @@ class Assistant:
         exclude = [*state.disliked, *([reference.product_id] if reference and reference.product_id else [])]
         relaxed = relax(lambda f: self.retriever.search(query, k, exclude_ids=exclude, filters=f or None),
                         filters, {**state.constraints, **self._limit_labels(state)}, self.roles,
-                        guessed=state.guessed, kind_of=self._kind_of)
+                        guessed=state.guessed, kind_of=self._kind_of, avoid=self._split_negatives(state.negatives)[1])
         searched = _as_searched(state, relaxed)
         results = tuple(self.product(h.id, h.score) for h in relaxed.hits)
         question = self._question_after(reading, relaxed, results)
@@ -349,7 +353,7 @@ class Assistant:
                                     inferred=reading.inferred, adopted=reading.adopted, question=question,
                                     unread=reading.unread, unheld=reading.unheld)
         reply += self._coverage_note(relaxed.hits)
-        shown = searched.with_results([r.id for r in results], relaxed.left_out, question)
+        shown = searched.with_results([r.id for r in results], relaxed.left_out, question, tuple(r.score for r in results))
         return Turn(shown, reply, results, intent)
 
     def _more(self, reading: Reading, k: int) -> Turn:
@@ -365,7 +369,8 @@ class Assistant:
             return Turn(kept, self.replies.no_more(kept), intent=reading.intent)
         results = tuple(self.product(h.id, h.score) for h in hits)
         reply = self.replies.more(state, len(results)) + self._coverage_note(hits)
-        return Turn(state.with_results([r.id for r in results], state.relaxed), reply, results, reading.intent)
+        return Turn(state.with_results([r.id for r in results], state.relaxed, scores=tuple(r.score for r in results)),
+                    reply, results, reading.intent)
 
     def _query(self, state: DialogueState):
         reference = state.reference

@@ -37,8 +37,8 @@ from __future__ import annotations
 from chat import moves
 from chat.intent import MAX_LIST_ITEMS, SearchIntent
 from chat.state import DialogueState
-from chat.text import without_filler
-from retrieval.vocabulary import VocabularyMatcher, without_mentions
+from chat.text import text_left
+from retrieval.vocabulary import VocabularyMatcher
 
 
 def grounded(model: SearchIntent, rules: SearchIntent, text: str, state: DialogueState,
@@ -74,7 +74,7 @@ def grounded(model: SearchIntent, rules: SearchIntent, text: str, state: Dialogu
         return intent
     if refused:
         return intent.model_copy(update={"description": rules.description})
-    left = _text_left(intent, state, matcher)
+    left = text_left(state.description, intent, matcher)
     if left is None:
         return intent
     return intent.model_copy(update={"description": left or rules.description})
@@ -86,25 +86,6 @@ def _context(state: DialogueState, column: str) -> set[str]:
     if state.reference is not None:
         values.add(state.reference.attributes.get(column, ""))
     return values - {""}
-
-
-def _text_left(intent: SearchIntent, state: DialogueState, matcher: VocabularyMatcher) -> str | None:
-    """The search's free text without the values that `intent`, refining the search, sets
-    otherwise or avoids ("black slim jeans", then "make them blue": "slim jeans"); "" when
-    nothing but catalogue values and filler is left, None when the turn changes nothing the
-    text names."""
-    if intent.reference in ("none", "upload") or not state.description:
-        return None  # a new search starts without the old text
-    text = state.description.lower()
-    mentions = matcher.find(text)
-    avoided = {n.casefold() for n in intent.negatives}
-    changed = [m for m in mentions if m.value.casefold() in avoided
-               or intent.set_attributes.get(m.column, m.value).casefold() != m.value.casefold()]
-    if not changed:
-        return None
-    if not without_filler(without_mentions(text, mentions)):
-        return ""  # it said nothing but catalogue values ("women's jeans")
-    return without_filler(without_mentions(text, changed))
 
 
 def _negations_as_the_rules_read_them(model: SearchIntent, rules: SearchIntent,

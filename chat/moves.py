@@ -62,7 +62,7 @@ RESET = re.compile(
     r"(?:something|anything)\s+(?:completely|totally|entirely)\s+different)\b")
 
 # "remove the colour filter", "drop red", "any gender", "colour doesn't matter".
-_DROP_VERB = (r"(?:drop|remove|clear|ignore|delete|cancel|scrap|get\s+rid\s+of|take\s+(?:off|away|out)|"
+_DROP_VERB = (r"(?:drop|remove|clear|lose|ignore|delete|cancel|scrap|get\s+rid\s+of|take\s+(?:off|away|out)|"
               r"forget(?:\s+about)?|never\s*mind)")
 DROPS = (
     re.compile(rf"\b{_DROP_VERB}\s+(?:the\s+|that\s+|my\s+)?([a-z][a-z ]*?)(?:\s+(?:filter|chip|constraint|bit|part|requirement))?\b"
@@ -110,6 +110,9 @@ _REF = (r"(?:#\s*\d{1,2}|(?:number|no\.?|result|item|option|product|pic|picture|
         r"\d{1,2}(?:st|nd|rd|th))(?:\s+(?:one|item|result|product|option|pic|picture|photo|look))?|"
         r"(?:this|that|it|my\s+photo|the\s+photo|my\s+picture|the\s+picture|the\s+one\s+i\s+(?:picked|chose|clicked)))")
 _ASPECT = r"(colou?r|shade|hue|tone|type|kind|category|gender|style|look|shape|design|cut|silhouette|model|vibe|feel)"
+_NUMBERED = re.compile(r"#\s*\d{1,2}|\b(?:number|no\.?|result|item|option)\s*#?\s*\d{1,2}\b|\b(?:the\s+)?(?:first|second|"
+                       r"third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|eleventh|twelfth|last|\d{1,2}(?:st|nd|rd|th))"
+                       r"\s+(?:one|item|result|product|option|pic|picture|photo|look)\b")
 ASPECT_OF = re.compile(rf"\b(?:the\s+|same\s+)?{_ASPECT}\s+(?:of|from|as)\s+(?:the\s+)?({_REF})")
 REF_ASPECT = re.compile(rf"({_REF})'?s\s+{_ASPECT}\b")
 LOOK_WORDS = frozenset({"style", "look", "shape", "design", "cut", "silhouette", "model", "vibe", "feel"})
@@ -198,13 +201,11 @@ def borrowed(text: str, state: DialogueState, matcher: VocabularyMatcher) -> Bor
         column = matcher.column(aspect)
         if column and number:
             found.take_from[column] = number
-    if found.look is None:
+    if found.look is None:  # "like #1 but in #3's colour": the result named bare is the look
         taken = set(found.take_from.values())
-        bare = [result_number(m.group(0), state) for m in re.finditer(rf"#\s*\d{{1,2}}|\b{_REF}", text)
+        bare = [result_number(m.group(0), state) for m in re.finditer(_NUMBERED, text)
                 if not any(s <= m.start() < e for s, e in found.spans)]
-        found.look = next((n for n in bare if n and n not in taken and re.search(r"\d|first|second|third|fourth|fifth|"
-                                                                              r"sixth|seventh|eighth|ninth|tenth|last",
-                                                                              text)), None)
+        found.look = next((n for n in bare if n and n not in taken), None)
     if found.look is not None and state.result_id(found.look) is not None:
         for column in matcher.kind_columns[:1]:
             found.take_from.setdefault(column, found.look)

@@ -49,20 +49,23 @@ class Relaxed:
 
 
 def relax(search: Search, filters: Filters, constraints: Mapping[str, str], roles: Roles,
-          guessed: Sequence[str] = (), kind_of: Callable[[object], str] | None = None) -> Relaxed:
+          guessed: Sequence[str] = (), kind_of: Callable[[object], str] | None = None,
+          avoid: Filters | None = None) -> Relaxed:
     """Search with every filter, then give way in the module's order until something is found.
     `constraints` (column -> wanted value, oldest first) are the filters that may give way;
-    other filters (values to avoid) always hold. `kind_of(hit)` reads a hit's kind."""
+    `avoid` (column -> values still allowed) holds whatever gives way, and other filters hold
+    always. `kind_of(hit)` reads a hit's kind."""
     hits = search(filters)
     if hits:
         return Relaxed(hits)
-    filters, swapped, offered, left = _settle_kind_and_person(search, filters, constraints, roles, kind_of)
+    avoid = avoid or {}
+    filters, swapped, offered, left = _settle_kind_and_person(search, filters, constraints, roles, kind_of, avoid)
     constraints = {c: swapped[c][1] if c in swapped else v for c, v in constraints.items()
                    if v not in left}
-    widest = {c: v for c, v in filters.items() if c not in constraints}
+    widest = _without(filters, constraints, list(constraints), avoid).filters
     if not search(widest):  # what must hold (values to avoid) leaves nothing, whatever gives way
         return Relaxed([], tuple(constraints.values()) + left, swapped, offered)
-    for attempt in _attempts(filters, constraints, roles, guessed):
+    for attempt in _attempts(filters, constraints, roles, guessed, avoid):
         hits = search(attempt.filters)
         if hits:
             return Relaxed(hits, (*left, *attempt.left_out), {**swapped, **attempt.swapped}, offered)
@@ -77,7 +80,7 @@ class _Attempt:
 
 
 def _settle_kind_and_person(search: Search, filters: Filters, constraints: Mapping[str, str], roles: Roles,
-                            kind_of: Callable[[object], str] | None
+                            kind_of: Callable[[object], str] | None, avoid: Filters
                             ) -> tuple[Filters, dict[str, tuple[str, str]], tuple[str, ...], tuple[str, ...]]:
     """Step 1: where the kind and the person never meet, the older gives way."""
     kind, person = roles.kind, roles.person
@@ -87,26 +90,27 @@ def _settle_kind_and_person(search: Search, filters: Filters, constraints: Mappi
         return filters, {}, (), ()
     order = list(constraints)
     if order.index(person) < order.index(kind):  # "heels instead" after "t-shirts for men"
-        return {c: v for c, v in filters.items() if c != person}, {}, (), (constraints[person],)
-    without_kind = {c: v for c, v in filters.items() if c != kind and c != roles.colour}
+        return _without(filters, constraints, [person], avoid).filters, {}, (), (constraints[person],)
+    without_kind = _without(filters, constraints, [kind, roles.colour] if roles.colour in constraints else [kind],
+                            avoid).filters
     hits = search(without_kind) if kind_of else []
     kinds = list(dict.fromkeys(k for k in map(kind_of, hits[:_NEAREST_POOL]) if k)) if kind_of else []
     if not kinds:
-        return {c: v for c, v in filters.items() if c != kind}, {}, (), (constraints[kind],)
+        return _without(filters, constraints, [kind], avoid).filters, {}, (), (constraints[kind],)
     swapped = {kind: (constraints[kind], kinds[0])}
     return {**filters, kind: [kinds[0]]}, swapped, tuple(kinds[:NEAREST_KINDS]), ()
 
 
-def _attempts(filters: Filters, constraints: Mapping[str, str], roles: Roles, guessed: Sequence[str]
-              ) -> Iterator[_Attempt]:
+def _attempts(filters: Filters, constraints: Mapping[str, str], roles: Roles, guessed: Sequence[str],
+              avoid: Filters) -> Iterator[_Attempt]:
     """Steps 2-5, each a set of filters to search (first as step 1 left them)."""
     yield _Attempt(filters)
     droppable = [c for c in constraints if c in filters]
     guesses = [c for c in droppable if c in guessed]
     for left_out in _relaxations(guesses):
-        yield _without(filters, constraints, left_out)
+        yield _without(filters, constraints, left_out, avoid)
     said = [c for c in droppable if c not in guessed]
-    base = {c: v for c, v in filters.items() if c not in guesses}
+    base = _without(filters, constraints, guesses, avoid).filters
     gone = tuple(constraints[c] for c in guesses)
     colour = roles.colour if roles.colour in said else None
     if colour:
@@ -116,15 +120,17 @@ def _attempts(filters: Filters, constraints: Mapping[str, str], roles: Roles, gu
                 yield _Attempt({**base, colour: [value]}, gone, {colour: (asked, value)})
     wishes = [c for c in said if c not in (roles.kind, roles.person)]
     for left_out in _relaxations(wishes):
-        yield _without(base, constraints, left_out, gone)
+        yield _without(base, constraints, left_out, avoid, gone)
     for left_out in _relaxations(said):
-        yield _without(base, constraints, left_out, gone)
+        yield _without(base, constraints, left_out, avoid, gone)
 
 
-def _without(filters: Filters, constraints: Mapping[str, str], columns: Sequence[str],
+def _without(filters: Filters, constraints: Mapping[str, str], columns: Sequence[str], avoid: Filters,
              gone: tuple[str, ...] = ()) -> _Attempt:
+    """`filters` with the constraints of `columns` left out (what they avoid still holds)."""
     kept = {c: v for c, v in filters.items() if c not in columns}
-    return _Attempt(kept, gone + tuple(constraints[c] for c in columns))
+    kept.update({c: avoid[c] for c in columns if c in avoid})
+    return _Attempt(kept, gone + tuple(constraints[c] for c in columns if c in constraints))
 
 
 def _relaxations(columns: Sequence[str]) -> Iterator[tuple[str, ...]]:

@@ -91,7 +91,8 @@ _COMPLAINT = re.compile(
     r"\b(?:hurts?|hurting|pinch(?:es)?|itch(?:y|es)?|uncomfortable|(?:are|is|look|looks|feel|feels|seem|seems)\s+"
     r"(?:way\s+|far\s+|much\s+)?too\s+[a-z]+|ugly|boring|annoying|sucks?|awful|horrible|hideous|tacky|dated|"
     r"old[\s-]fashioned|(?:are|is)\s+(?:a\s+)?pain|kill(?:s|ing)?\s+(?:me|my)|(?:do|does)(?:n'?t|\s+not)\s+suit|"
-    r"(?:are|is)(?:n'?t|\s+not)\s+(?:comfortable|for\s+me|my\s+thing|my\s+style)|give\s+me\s+blisters)\b")
+    r"(?:are|is)(?:n'?t|\s+not)\s+(?:comfortable|for\s+me|my\s+thing|my\s+style)|give\s+me\s+blisters|"
+    r"makes?\s+(?:me|my\s+[a-z]+)\s+(?:too\s+[a-z]+|hurt|ache|sweat|itch))\b")
 _CLAUSE_END = re.compile(r"[,.;!?]|\b(?:but|since|because|cause|cos|as|and\s+(?:i|we)|so\s+(?:i|we|show|give|can|could|"
                          r"please|let'?s|maybe))\b")
 _NOT_CONTENT = frozenset({"this", "that", "these", "those", "it", "one", "ones", "and", "or",

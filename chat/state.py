@@ -37,6 +37,7 @@ class DialogueState:
     negatives: tuple[str, ...] = ()                              # values or free text to avoid
     description: str = ""                                        # latest free-text target
     results: tuple[str, ...] = ()                                # ids shown last, in order
+    scores: tuple[float, ...] = field(default=(), compare=False)  # their search scores
     seen: tuple[str, ...] = ()                                   # ids shown before them by this search
     limits: dict[str, Limit] = field(default_factory=dict)       # numeric column -> bounds
     relaxed: tuple[str, ...] = ()                                # constraint values the shown search left out
@@ -69,10 +70,10 @@ class DialogueState:
         return replace(after, turn=self.turn + 1, previous=_trimmed(self, UNDO_DEPTH - 1))
 
     def with_results(self, ids: list[str] | tuple[str, ...], relaxed: tuple[str, ...] = (),
-                     asked: Question | None = None) -> DialogueState:
-        """Record what this turn showed, the constraint values its search left out, and what
-        it asks; part of the same turn for undo."""
-        return replace(self, results=tuple(ids), relaxed=tuple(relaxed), asked=asked)
+                     asked: Question | None = None, scores: tuple[float, ...] = ()) -> DialogueState:
+        """Record what this turn showed (and the search's scores), the constraint values its
+        search left out, and what it asks; part of the same turn for undo."""
+        return replace(self, results=tuple(ids), scores=tuple(scores), relaxed=tuple(relaxed), asked=asked)
 
     def asking(self, question: Question | None) -> DialogueState:
         """The state with `question` waiting for an answer (None: nothing asked)."""

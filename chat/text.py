@@ -1,13 +1,17 @@
-"""Text helpers shared by the readers and the replies: what of a phrase describes the product.
+"""Text helpers shared by the readers, the assistant and the replies: what of a phrase
+describes the product.
 
 `without_filler` strips the words around a request that describe nothing ("can you show me",
-"please", "maybe"): the rules search what is left, the LLM reader's grounding checks whether
-a search's text still says anything, and the replies quote it only where it does.
+"please", "maybe"): the rules search what is left, and the replies quote a search's text only
+where it says more. `text_left` keeps a search's text true to the latest turn.
 """
 
 from __future__ import annotations
 
 import re
+
+from chat.intent import SearchIntent
+from retrieval.vocabulary import VocabularyMatcher, without_mentions
 
 # Leading words that carry no description ("I'm after a ...", "can you show me some ...").
 _LEAD_FILLER = re.compile(
@@ -26,7 +30,8 @@ _LEAD_FILLER = re.compile(
     r"|(?:show|find|get|give|search\s+for|look\s+for|looking\s+for|searching\s+for|search|"
     r"see)(?:\s+(?:me|us))?\b"
     r"|(?:do|have)\s+you\s+(?:have|got|sell|stock)(?:\s+any)?\b"
-    r"|let'?s|let\s+us"
+    r"|let'?s|let\s+us|got(?:\s+(?:it|this|that|one|any|them))?|(?:a\s+)?(?:bit|little|tad)|only"
+    r"|what'?s|whats|what\s+is|things?\s+that\s+(?:are|is)"
     r"|(?:a|an|the|some|any|something|anything|one|ones|like|in|more)\b)[\s,.;:!?-]*")
 _TRAIL_FILLER = re.compile(r"[\s,.;:!?-]*\b(?:please|pls|plz|thanks|thank\s+you|instead|then|too|again|since|because|as|"
                            r"and|or|but|in|for|with|like|maybe|perhaps|my|our|your|their|the|a|an|of|to)$")
@@ -42,3 +47,23 @@ def without_filler(text: str) -> str:
         text = _LEAD_FILLER.sub("", text, count=1).strip(" ,.;:!?-")
         text = _TRAIL_FILLER.sub("", text).strip(" ,.;:!?-")
     return text if re.search(r"[^\W\d_]{2}", text) else ""
+
+
+def text_left(description: str, intent: SearchIntent, matcher: VocabularyMatcher) -> str | None:
+    """The search's free text without the values that `intent`, refining the search, sets
+    otherwise, avoids or releases ("black slim jeans", then "make them blue": "slim jeans";
+    then "any colour": "slim jeans"); "" when nothing but catalogue values and filler is left,
+    None when the turn changes nothing the text names. Text must not go on searching for, or a
+    reply quoting, what the shopper has changed."""
+    if intent.reference in ("none", "upload") or not description:
+        return None  # a new search starts without the old text
+    text = description.lower()
+    mentions = matcher.find(text)
+    avoided = {n.casefold() for n in intent.negatives}
+    changed = [m for m in mentions if m.value.casefold() in avoided or m.column in intent.drop_attributes
+               or intent.set_attributes.get(m.column, m.value).casefold() != m.value.casefold()]
+    if not changed:
+        return None
+    if not without_filler(without_mentions(text, mentions)):
+        return ""  # it said nothing but catalogue values ("women's jeans")
+    return without_filler(without_mentions(text, changed))

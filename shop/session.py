@@ -260,7 +260,8 @@ class Shop:
         """The view of a session. `found` are this turn's results (with their scores); without
         them the cards are rebuilt from the ids the dialogue state remembers."""
         dialogue = session.dialogue
-        products = found or tuple(self.assistant.product(i) for i in dialogue.results)
+        scores = dialogue.scores if len(dialogue.scores) == len(dialogue.results) else (0.0,) * len(dialogue.results)
+        products = found or tuple(self.assistant.product(i, s) for i, s in zip(dialogue.results, scores))
         picked = dialogue.reference.product_id if dialogue.reference else None
         cards = tuple(
             Card(n, p, self._details(p), liked=p.id in session.hearts, picked=p.id == picked)

@@ -1,7 +1,10 @@
-"""Assistant turns end to end: rewriter -> state -> composed, filtered search -> reply, on the
-shared stand-in encoder and a small gallery of real products. Every behaviour runs with the
-rules and with the LLM reader (a stand-in model that writes the rules' reading in the
-reader's answer format, so the LLM path, its parsing and its replies run without a model)."""
+"""Assistant turns end to end: rewriter -> state -> composed, filtered search -> reply, on a
+small gallery of real products (the shared catalogue and stand-in encoder where ../shared is
+present, else the sample catalogue and compact encoder the repository ships). Every behaviour
+runs with the rules and with the LLM reader (a stand-in model that writes the rules' reading
+in the reader's answer format, so the LLM path, its parsing and its replies run without a
+model), including the moves besides attribute changes: undo, more, compare, questions the
+catalogue cannot answer, another language, two references, a kind the person lacks."""
 
 from __future__ import annotations
 
@@ -11,19 +14,20 @@ import pytest
 
 from chat.assistant import Assistant
 from chat.factory import assistant_for
+from chat.language import ForeignCheck
 from chat.llm_reader import LLMReader
 from chat.reader_format import answer_json, prompt_names
 from chat.rules import RulesRewriter
 from chat.state import DialogueState
-from tests.conftest import SHARED_CATALOG, SHARED_ENCODER
+from tests.conftest import COMPACT_ENCODER, SAMPLE_CATALOG, SHARED_CATALOG, SHARED_ENCODER
 
 # (colour, article type, gender) combinations in the gallery, a few products each.
 COMBINATIONS = [(c, "Tshirts", g) for c in ("Black", "Blue", "Red") for g in ("Men", "Women")]
-COMBINATIONS += [("Black", "Shirts", "Men"), ("Blue", "Shirts", "Men"), ("Black", "Heels", "Women"), ("Red", "Heels", "Women")]
+COMBINATIONS += [("Black", "Shirts", "Men"), ("Blue", "Shirts", "Men"), ("Black", "Heels", "Women"), ("Red", "Heels", "Women"),
+                 ("Red", "Dresses", "Women"), ("Grey", "Tshirts", "Men")]
 PER_COMBINATION = 6
-
-pytestmark = pytest.mark.skipif(not (SHARED_CATALOG.exists() and SHARED_ENCODER.exists()),
-                                reason=f"needs the shared catalogue and stand-in encoder under {SHARED_CATALOG.parents[1]}")
+ON_SHARED = SHARED_CATALOG.exists() and SHARED_ENCODER.exists()
+CATALOG, ENCODER = (SHARED_CATALOG, SHARED_ENCODER) if ON_SHARED else (SAMPLE_CATALOG, COMPACT_ENCODER)
 
 
 class RulesEchoingModel:
@@ -57,19 +61,19 @@ def retriever(tmp_path_factory):
 
     from retrieval.retriever import open_retriever
 
-    table = pd.read_csv(SHARED_CATALOG / "products.csv", dtype=str, keep_default_na=False)
+    table = pd.read_csv(CATALOG / "products.csv", dtype=str, keep_default_na=False)
     ids = [pid for colour, kind, gender in COMBINATIONS
            for pid in table[(table.baseColour == colour) & (table.articleType == kind) & (table.gender == gender)].id[:PER_COMBINATION]]
     folder = tmp_path_factory.mktemp("assistant")
     (folder / "gallery.txt").write_text("\n".join(ids))
-    return open_retriever(SHARED_CATALOG, f"local-dir:{SHARED_ENCODER}", folder / "gallery.txt", index_dir=folder / "index")
+    return open_retriever(CATALOG, f"local-dir:{ENCODER}", folder / "gallery.txt", index_dir=folder / "index")
 
 
 @pytest.fixture(scope="module", params=["rules", "llm"])
 def assistant(request, retriever):
     if request.param == "rules":
         return assistant_for(retriever, "rules")  # what the app and the evaluation build
-    rules = RulesRewriter(retriever.matcher)
+    rules = RulesRewriter(retriever.matcher, foreign=ForeignCheck(retriever.catalog.words()))
     return Assistant(retriever, EchoReader(RulesEchoingModel(rules), retriever.matcher, fallback=rules))
 
 
@@ -116,11 +120,11 @@ def test_disliked_results_are_never_shown_again(assistant):
     assert rejected <= set(third.state.disliked)
 
 
-def test_when_nothing_matches_the_oldest_constraint_gives_way_not_the_latest_request(assistant):
+def test_a_kind_the_person_lacks_drops_the_older_person_not_the_colour(assistant):
     first = assistant.step(DialogueState(), "black t-shirts for men")
     turn = assistant.step(first.state, "show me heels instead")  # no men's heels in the gallery
     assert attributes(turn, "articleType") == {"Heels"} and attributes(turn, "baseColour") == {"Black"}
-    assert "Nothing matched Men, so I left that out." in turn.reply
+    assert "Nothing matched Men, so I left that out." in turn.reply and turn.state.relaxed == ("Men",)
 
 
 @pytest.mark.parametrize("message", [
@@ -151,3 +155,100 @@ def test_a_photo_sent_with_the_message_is_what_gets_searched(retriever):
     assert turn.state.reference is not None and turn.state.reference.source == "upload"
     assert attributes(turn, "baseColour") == {"Red"}
     assert "Heels" in attributes(turn, "articleType")  # the photo's kind, not any red item
+
+
+# --- the moves besides attribute changes ----------------------------------------------------------
+
+def test_undo_said_in_words_brings_the_previous_results_back(assistant):
+    first = assistant.step(DialogueState(), "black t-shirts for men")
+    second = assistant.step(first.state, "in red please")
+    undone = assistant.step(second.state, "hmm no, undo that")
+    assert undone.state.results == first.state.results and undone.state.constraints == first.state.constraints
+    assert undone.reply.startswith("Undone: back to") and "Black Tshirts for Men" in undone.reply
+
+
+def test_show_more_pages_through_the_same_search(assistant):
+    first = assistant.step(DialogueState(), "black t-shirts for men", k=3)
+    more = assistant.step(first.state, "show me more", k=3)
+    assert more.results and not {r.id for r in more.results} & {r.id for r in first.results}
+    assert attributes(more, "baseColour") == {"Black"} and attributes(more, "articleType") == {"Tshirts"}
+    assert more.reply.startswith("Here are 3 more Black Tshirts for Men")
+    last = assistant.step(more.state, "more please", k=12)
+    end = assistant.step(last.state, "any more?", k=12)
+    assert "That's all I have" in end.reply and end.state.results == last.state.results
+
+
+def test_compare_sets_two_results_side_by_side_and_changes_nothing(assistant):
+    first = assistant.step(DialogueState(), "t-shirts for women")
+    turn = assistant.step(first.state, "compare 1 and 2")
+    one, two = first.results[:2]
+    assert turn.reply.startswith("Comparing #1 and #2") and one.title in turn.reply and two.title in turn.reply
+    assert "Both are" in turn.reply and "Tshirts for Women" in turn.reply
+    assert turn.state.results == first.state.results and turn.state.constraints == first.state.constraints
+
+
+def test_what_the_catalogue_does_not_record_is_said_and_not_searched(assistant):
+    first = assistant.step(DialogueState(), "red heels for my wife")
+    asked = assistant.step(first.state, "what's the material of the first one?")
+    assert "doesn't record material" in asked.reply and asked.state.results == first.state.results
+    cheaper = assistant.step(first.state, "anything cheaper?")
+    assert "doesn't record prices" in cheaper.reply and "cheaper" not in cheaper.state.description
+    assert attributes(cheaper, "articleType") == {"Heels"} and attributes(cheaper, "baseColour") == {"Red"}
+    later = assistant.step(cheaper.state, "in black")
+    assert "cheaper" not in later.reply and attributes(later, "baseColour") == {"Black"}
+
+
+def test_a_message_in_another_language_changes_nothing(assistant):
+    first = assistant.step(DialogueState(), "black t-shirts for men")
+    turn = assistant.step(first.state, "zapatos negros por favor")
+    assert "English only" in turn.reply and not turn.results
+    assert turn.state.results == first.state.results and turn.state.constraints == first.state.constraints
+
+
+def test_for_men_on_dresses_shows_the_nearest_kinds_men_have(assistant):
+    first = assistant.step(DialogueState(), "red dresses for women")
+    turn = assistant.step(first.state, "for men instead")
+    assert turn.reply.startswith("There are no Dresses for Men, so here are the nearest for Men")
+    assert attributes(turn, "gender") == {"Men"} and "Dresses" not in attributes(turn, "articleType")
+    assert turn.state.constraints["articleType"] in attributes(turn, "articleType"), "the chip is not what is shown"
+    assert turn.question is None or turn.state.constraints["articleType"] == turn.question.options[0]
+
+
+def test_a_colour_the_rest_lacks_gives_way_to_its_neighbour(assistant):
+    turn = assistant.step(DialogueState(), "charcoal t-shirts for men")
+    assert "nothing in Charcoal, so I took the nearest, Grey" in turn.reply
+    assert attributes(turn, "baseColour") == {"Grey"} and turn.state.constraints["baseColour"] == "Grey"
+
+
+def test_another_colour_leaves_the_current_one_out_and_no_words_behind(assistant):
+    first = assistant.step(DialogueState(), "black t-shirts for men")
+    turn = assistant.step(first.state, "got it in another colour?")
+    assert "Black" not in attributes(turn, "baseColour") and attributes(turn, "articleType") == {"Tshirts"}
+    assert not turn.state.description and "another" not in turn.reply
+    later = assistant.step(turn.state, "for women")
+    assert attributes(later, "gender") == {"Women"} and "Black" not in attributes(later, "baseColour")
+
+
+def test_the_colour_of_one_result_with_the_look_of_another(assistant):
+    first = assistant.step(DialogueState(), "t-shirts and shirts for men")
+    shown = first.results
+    colour_of, look_of = next((i, j) for i in range(len(shown)) for j in range(len(shown))
+                              if shown[i].attributes["baseColour"] != shown[j].attributes["baseColour"])
+    turn = assistant.step(first.state, f"the colour of #{colour_of + 1} with the style of #{look_of + 1}")
+    assert attributes(turn, "baseColour") == {shown[colour_of].attributes["baseColour"]}
+    assert attributes(turn, "articleType") == {shown[look_of].attributes["articleType"]}
+    assert f"similar to #{look_of + 1}, with the colour of #{colour_of + 1}" in turn.reply
+
+
+def test_a_passed_over_question_about_the_photo_searches_the_likelier_kind(retriever):
+    from dataclasses import replace
+
+    product = next(pid for pid in retriever.store.ids if retriever.store.attributes_of(pid)["articleType"] == "Heels")
+    photo = replace(retriever.reference_from_catalog(product), source="upload", product_id=None, attributes={},
+                    ranked={"articleType": (("Heels", 0.5), ("Flats", 0.3))})
+    assistant = assistant_for(retriever, "rules")
+    asked = assistant.step(DialogueState(), "something like this", image=photo)
+    assert asked.question is not None and asked.question.options == ("Heels", "Flats")
+    moved_on = assistant.step(asked.state, "in red")
+    assert moved_on.state.reference.attributes["articleType"] == "Heels" and "as a heel" in moved_on.reply
+    assert moved_on.question == asked.question, "the question is still open"

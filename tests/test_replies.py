@@ -6,7 +6,7 @@ import pytest
 from chat.intent import SearchIntent, select_result
 from chat.replies import Replies
 from chat.rules import RulesRewriter
-from chat.state import DialogueState, Reference
+from chat.state import DialogueState, Question, Reference
 from retrieval.vocabulary import VocabularyMatcher
 
 SHOWN = tuple(f"p{i}" for i in range(1, 11))
@@ -73,3 +73,41 @@ def test_a_result_that_was_not_shown_gets_a_question():
 ])
 def test_a_description_the_target_already_says_is_not_repeated(matcher, message, reply):
     assert turn(matcher, message, DialogueState()) == reply
+
+
+RECORDS = [{"productDisplayName": "Nike Men Black Tee", "baseColour": "Black", "articleType": "Tshirts", "gender": "Men",
+            "season": "Summer", "usage": "Casual"},
+           {"productDisplayName": "Puma Men Navy Tee", "baseColour": "Navy Blue", "articleType": "Tshirts", "gender": "Men",
+            "season": "Fall", "usage": "Casual"}]
+DETAILS = ("gender", "articleType", "baseColour", "season", "usage", "productDisplayName")
+
+
+def test_compare_says_what_is_shared_and_what_differs(matcher):
+    reply = Replies(matcher, DETAILS).compare((1, 2), RECORDS)
+    assert reply.splitlines() == ["Comparing #1 and #2:", "#1: Nike Men Black Tee", "#2: Puma Men Navy Tee",
+                                  "Both are Tshirts for Men (Casual).", "Base colour: #1 Black, #2 Navy Blue.",
+                                  "Season: #1 Summer, #2 Fall."]
+    assert "Which results" in Replies(matcher, DETAILS).compare((1,), RECORDS[:1])
+
+
+@pytest.mark.parametrize("question, said", [
+    ("colour", "#2 is Navy Blue (Puma Men Navy Tee)."), ("season", "#2's season is Fall (Puma Men Navy Tee)."),
+    ("material", "The catalogue doesn't record materials; it lists gender, article type, base colour, season, usage."),
+    ("price", "The catalogue doesn't record prices"),
+    ("", '#2 is "Puma Men Navy Tee" (Navy Blue Tshirts for Men).'),
+])
+def test_answers_come_from_the_record_and_say_what_it_lacks(matcher, question, said):
+    intent = SearchIntent(action="answer", reference="result", result_index=2, question=question)
+    assert said in Replies(matcher, DETAILS).answer(intent, RECORDS[1])
+
+
+def test_a_search_says_what_the_catalogue_does_not_record_and_what_it_searched_instead(matcher):
+    from chat.relaxing import Relaxed
+
+    before = DialogueState(constraints={"articleType": "Dresses", "gender": "Women"})
+    after = DialogueState(constraints={"articleType": "Kurtas", "gender": "Men"})
+    reply = Replies(matcher).search(before, after, 5, Relaxed([], swapped={"articleType": ("Dresses", "Kurtas")},
+                                                              offered=("Kurtas", "Shirts")),
+                                    question=Question("articleType", ("Kurtas", "Shirts")), unheld=("price",))
+    assert reply == ("There are no Dresses for Men, so here are the nearest for Men: Here are 5 Kurtas for Men. "
+                     "This catalogue doesn't record prices, so I couldn't go by that. Or would you rather see Shirts?")

@@ -295,3 +295,23 @@ def test_a_catalogue_without_colour_or_gender_says_so_at_start(tmp_path):
 def test_the_upload_thumbnail_is_small(shop, photo):
     thumbnail = shop.send(Session(), "this in red", photo).refining.thumbnail
     assert thumbnail.startswith("data:image/jpeg;base64,") and len(thumbnail) < 8_000
+
+
+def test_a_filter_the_results_could_not_follow_is_shown_as_such(shop):
+    view = searched(shop)  # red t-shirts for women: two in this catalogue
+    rejected = shop.send(view.session, "none of these")
+    chips = {c.value: c for c in rejected.chips}
+    assert chips["Red"].relaxed and chips["Red"].label == "Red (none found)"
+    assert not chips["Tshirts"].relaxed and not chips["Women"].relaxed
+    assert rejected.cards and all(c.product.attributes["baseColour"] != "Red" for c in rejected.cards)
+    assert rejected.reply.startswith("Nothing matched Red, so I left that out.")
+    again = shop.send(rejected.session, "for men")
+    assert not any(c.relaxed for c in again.chips), "a new search that finds Red clears the mark"
+
+
+def test_typed_undo_and_the_undo_button_say_the_same(shop):
+    view = searched(shop)
+    changed = shop.send(view.session, "in blue")
+    typed, clicked = shop.send(changed.session, "undo"), shop.undo(changed.session)
+    assert typed.reply == clicked.reply and typed.reply.startswith("Undone: back to 2 Red Tshirts for Women")
+    assert [c.product.id for c in typed.cards] == [c.product.id for c in view.cards]

@@ -6,8 +6,8 @@ import pickle
 import numpy as np
 import pytest
 
-from chat.intent import SearchIntent, select_result
-from chat.state import UNDO_DEPTH, DialogueState, Reference
+from chat.intent import Limit, SearchIntent, select_result
+from chat.state import UNDO_DEPTH, DialogueState, Question, Reference
 
 SHOWN = [f"p{i}" for i in range(1, 11)]
 
@@ -193,3 +193,40 @@ def test_apply_is_pure():
         state.apply(search(set_attributes={"baseColour": "Red"}, negatives=("Black",),
                            exclude_results=(1,)))
     assert state == snapshot and state.constraints == snapshot.constraints
+
+
+def test_more_remembers_what_was_shown_until_the_search_changes():
+    state = black_tshirts()
+    more = state.apply(SearchIntent(action="more")).with_results(["q1", "q2"])
+    assert more.seen == tuple(SHOWN) and more.constraints == state.constraints
+    again = more.apply(SearchIntent(action="more"))
+    assert again.seen == (*SHOWN, "q1", "q2")
+    assert again.apply(search(set_attributes={"baseColour": "Red"})).seen == ()
+    assert more.undo() == state
+
+
+def test_numeric_limits_hold_until_released_or_a_new_search():
+    state = black_tshirts().apply(search(limits={"price": Limit(at_most=50)}))
+    assert state.limits == {"price": Limit(at_most=50)}
+    assert state.apply(search(set_attributes={"baseColour": "Red"})).limits == state.limits
+    assert state.release("price").limits == {} and state.release("price").undo() == state
+    assert state.apply(search(reference="none", set_attributes={"articleType": "Jeans"})).limits == {}
+
+
+def test_a_question_waits_until_a_search_turn_moves_on():
+    asked = black_tshirts().asking(Question("articleType", ("Tshirts", "Shirts")))
+    assert asked.apply(SearchIntent(action="answer")).asked == asked.asked
+    assert asked.apply(search(set_attributes={"baseColour": "Red"})).asked is None
+
+
+def test_guesses_from_a_photo_are_remembered_until_said_otherwise():
+    photo = Reference("upload", vector=[1.0, 0.0])
+    state = DialogueState().apply(search(reference="upload", set_attributes={"articleType": "Heels", "gender": "Women"}),
+                                  reference=photo, guessed=("articleType", "gender"))
+    assert state.guessed == ("articleType", "gender")
+    assert state.apply(search(set_attributes={"gender": "Girls"})).guessed == ("articleType",)
+
+
+def test_what_the_shown_search_left_out_is_kept_with_its_results():
+    state = black_tshirts().with_results(["a"], relaxed=("Black",))
+    assert state.relaxed == ("Black",) and state.relaxed_columns() == {"baseColour"}

@@ -1,0 +1,225 @@
+"""The dialogue moves as the rules read them (chat.moves through RulesRewriter), on the real
+catalogue's vocabulary: commands, questions, what the catalogue does not record, borrowed
+attributes, releasing filters, complaints, misspellings, people words, occasions, and
+messages in another language. Phrasings here are the tests' own, not the move files'."""
+
+import pytest
+
+from chat.intent import Limit, select_result
+from chat.language import ForeignCheck
+from chat.rules import RulesRewriter
+from chat.state import DialogueState, Reference
+from retrieval.vocabulary import VocabularyMatcher
+
+SHOWN = tuple(f"p{i}" for i in range(1, 13))
+READER_COLUMNS = ("baseColour", "articleType", "gender", "usage")
+
+
+@pytest.fixture(scope="module")
+def rules(shared_vocabulary):
+    matcher = VocabularyMatcher({c: shared_vocabulary[c] for c in READER_COLUMNS})
+    return RulesRewriter(matcher, foreign=ForeignCheck(["kurta", "dupatta", "lehenga", "choli"]))
+
+
+def searching() -> DialogueState:
+    """Black t-shirts for men on screen, the third one picked."""
+    state = DialogueState(constraints={"baseColour": "Black", "articleType": "Tshirts", "gender": "Men"},
+                          results=SHOWN)
+    picked = Reference("catalog", product_id="p3", attributes={"baseColour": "Black", "articleType": "Tshirts",
+                                                               "gender": "Men"})
+    return state.apply(select_result(3), reference=picked)
+
+
+@pytest.mark.parametrize("message", ["undo", "Undo that please", "go back", "oops, go back a step",
+                                     "back to the previous results", "show me the last results again"])
+def test_undo_said_in_words(rules, message):
+    assert rules.rewrite(message, searching()).action == "undo"
+
+
+@pytest.mark.parametrize("message", ["go back to black", "back pockets please", "a backpack"])
+def test_back_inside_a_request_is_no_undo(rules, message):
+    assert rules.rewrite(message, searching()).action == "search"
+
+
+@pytest.mark.parametrize("message", ["show more", "more please", "any more?", "next page", "what else have you got?",
+                                     "load more results", "keep going"])
+def test_show_more(rules, message):
+    assert rules.rewrite(message, searching()).action == "more"
+
+
+@pytest.mark.parametrize("message, compared", [
+    ("compare 1 and 2", (1, 2)), ("compare the second and the fifth one", (2, 5)), ("#3 vs #4", (3, 4)),
+    ("what's the difference between 1 and 6?", (1, 6)), ("which one is better, 2 or 3?", (2, 3)),
+    ("compare the first three", (1, 2, 3)), ("compare them", ()),
+])
+def test_compare(rules, message, compared):
+    intent = rules.rewrite(message, searching())
+    assert intent.action == "compare" and intent.compared == compared
+
+
+@pytest.mark.parametrize("message, wanted", [
+    ("right, start over: a green kurta for my wife", {"baseColour": "Green", "articleType": "Kurtas", "gender": "Women"}),
+    ("scrap that, I need brown boots", {"baseColour": "Brown", "articleType": "Booties"}),
+    ("forget all that, new idea: white sneakers", {"baseColour": "White", "articleType": "Casual Shoes"}),
+])
+def test_a_restart_inside_a_longer_message_is_a_new_search_without_its_words(rules, message, wanted):
+    """Whom the shopping was for is forgotten too: the shopper said to start over."""
+    intent = rules.rewrite(message, searching())
+    assert intent.reference == "none" and intent.set_attributes == wanted
+    assert not {"start", "scrap", "forget", "idea"} & set(intent.description.split())
+
+
+@pytest.mark.parametrize("message, dropped", [
+    ("any colour is fine", ("baseColour",)), ("drop the gender", ("gender",)),
+    ("remove the colour filter", ("baseColour",)), ("forget about the colour", ("baseColour",)),
+    ("lose the black", ("baseColour",)), ("remove black", ("baseColour",)),
+    ("clear all the filters", ("baseColour", "articleType", "gender")),
+])
+def test_releasing_filters(rules, message, dropped):
+    intent = rules.rewrite(message, searching())
+    assert intent.action == "search" and intent.drop_attributes == dropped
+    assert "Black" not in intent.set_attributes.values()
+
+
+@pytest.mark.parametrize("message", ["in another colour", "got it in a different colour?", "other colours please"])
+def test_another_colour_avoids_the_current_one_and_searches_no_words(rules, message):
+    intent = rules.rewrite(message, searching())
+    assert intent.drop_attributes == ("baseColour",) and intent.negatives == ("Black",) and not intent.description
+
+
+@pytest.mark.parametrize("message", ["not this one, something else", "nah, another one", "show me a different one"])
+def test_something_else_leaves_out_the_current_item(rules, message):
+    intent = rules.rewrite(message, searching())
+    assert intent.exclude_results == (3,) and intent.reference == "current" and not intent.set_attributes
+
+
+def test_something_else_with_nothing_picked_is_the_next_results(rules):
+    assert rules.rewrite("something else", DialogueState(results=SHOWN)).action == "more"
+
+
+@pytest.mark.parametrize("message, limit, unheld", [
+    ("something cheaper", Limit(than_current="lower"), ()), ("under 50 please", Limit(at_most=50), ()),
+    ("between $20 and $40", Limit(at_least=20, at_most=40), ()), ("a bit more premium", Limit(than_current="higher"), ()),
+    ("in size M", None, ("size",)), ("only what's in stock", None, ("stock",)),
+])
+def test_price_wishes_are_limits_and_unrecorded_aspects_are_said(rules, message, limit, unheld):
+    intent = rules.rewrite(message, searching())
+    assert intent.limits == ({"price": limit} if limit else {}) and intent.unheld == unheld
+    assert not intent.description, "the words were searched as text"
+
+
+@pytest.mark.parametrize("message, question, index", [
+    ("what's the material of the first one?", "material", 1), ("how much is #2?", "price", 2),
+    ("is the third one in stock?", "stock", 3), ("which brand makes #4?", "brand", 4),
+    ("what season is the second one for?", "season", 2), ("is #5 for women?", "gender", 5),
+])
+def test_questions_about_results_name_the_aspect(rules, message, question, index):
+    intent = rules.rewrite(message, searching())
+    assert (intent.action, intent.question, intent.result_index) == ("answer", question, index)
+
+
+@pytest.mark.parametrize("message, colour", [
+    ("what about navy instead?", "Navy Blue"), ("how about it in red?", "Red"), ("could I see this in green?", "Green"),
+    ("is there a white one?", "White"),
+])
+def test_a_change_asked_as_a_question_is_a_search(rules, message, colour):
+    intent = rules.rewrite(message, searching())
+    assert intent.action == "search" and intent.set_attributes.get("baseColour") == colour
+
+
+@pytest.mark.parametrize("message, take_from, look", [
+    ("the colour of #2 with the style of #4", {"baseColour": 2, "articleType": 4}, 4),
+    ("like #1 but in #3's colour", {"baseColour": 3, "articleType": 1}, 1),
+    ("the shape of the second one in the colour of the fifth", {"baseColour": 5, "articleType": 2}, 2),
+    ("this in the colour of the sixth one", {"baseColour": 6}, None),
+])
+def test_two_references_borrow_named_attributes_and_the_look(rules, message, take_from, look):
+    intent = rules.rewrite(message, searching())
+    assert intent.take_from == take_from and intent.result_index == look
+    assert intent.reference == ("result" if look else "current") and not intent.description
+
+
+def test_a_photo_with_the_colour_of_a_result(rules):
+    intent = rules.rewrite("this but in the colour of the second one", searching(), has_upload=True)
+    assert intent.reference == "upload" and intent.take_from == {"baseColour": 2}
+
+
+@pytest.mark.parametrize("message, wanted, avoided", [
+    ("flats instead, heels hurt", "Flats", "Heels"), ("heels are way too high, show me flats", "Flats", "Heels"),
+    ("sandals please since boots make my feet too hot", "Sandals", "Booties"),
+    ("the red looks tacky, try blue", "Blue", "Red"),
+])
+def test_a_complaint_avoids_what_it_is_about(rules, message, wanted, avoided):
+    intent = rules.rewrite(message, searching())
+    assert wanted in intent.set_attributes.values() and intent.negatives == (avoided,)
+
+
+def test_a_complaint_about_the_item_itself_keeps_its_kind(rules):
+    intent = rules.rewrite("the dress is too short", searching())
+    assert intent.set_attributes.get("articleType") == "Dresses" and not intent.negatives
+
+
+@pytest.mark.parametrize("message, person", [
+    ("for my grandad", "Men"), ("for my nan", "Women"), ("for my niece", "Girls"), ("for my nephew", "Boys"),
+    ("for my fiancé", "Men"), ("for my fiancée", "Women"), ("for my mother-in-law", "Women"),
+    ("for my son-in-law", "Men"), ("for my stepdaughter", "Girls"),
+])
+def test_people_words(rules, message, person):
+    assert rules.rewrite(message, searching()).set_attributes == {"gender": person}
+
+
+@pytest.mark.parametrize("message, usage", [
+    ("shirts for the office", "Formal"), ("something for work", "Formal"), ("shoes for the gym", "Sports"),
+    ("a kurta for diwali", "Ethnic"),
+])
+def test_occasions_said_as_such_are_the_usage(rules, message, usage):
+    assert rules.rewrite(message, searching()).set_attributes.get("usage") == usage
+
+
+@pytest.mark.parametrize("message", ["something more casual", "formal shirts", "a casual look"])
+def test_an_adjective_alone_is_no_occasion_filter(rules, message):
+    assert "usage" not in rules.rewrite(message, searching()).set_attributes
+
+
+@pytest.mark.parametrize("message, colour", [("bleu", "Blue"), ("blak please", "Black"), ("in purpel", "Purple"),
+                                             ("gren ones", "Green"), ("in whitte", "White")])
+def test_misspelt_colours_are_that_colour(rules, message, colour):
+    assert rules.rewrite(message, searching()).set_attributes.get("baseColour") == colour
+
+
+@pytest.mark.parametrize("message", ["blank", "back", "slack", "the bleak one", "eine"])
+def test_real_words_are_not_taken_for_misspelt_values(rules, message):
+    assert not rules.matcher.find(message)
+
+
+@pytest.mark.parametrize("message", [
+    "zapatos negros por favor", "je voudrais une robe rouge", "ich suche eine schwarze Jacke", "vorrei una borsa nera",
+    "tem essa camisa em verde?", "een blauwe jurk alstublieft",
+])
+def test_a_message_in_another_language_changes_nothing(rules, message):
+    intent = rules.rewrite(message, searching())
+    assert (intent.action, intent.small_talk) == ("smalltalk", "foreign")
+
+
+@pytest.mark.parametrize("message", [
+    "sapphre pls", "hmm, raibnow maybe?", "a lehenga choli", "is suede.", "kurta with dupatta", "nope", "merci",
+    "has a v neck and is more fitted", "bleu dress", "salwar kameez in pink",
+])
+def test_english_odd_or_misspelt_is_not_foreign(rules, message):
+    assert rules.rewrite(message, searching()).small_talk != "foreign"
+
+
+@pytest.mark.parametrize("message", ["is black with white words", "has an orange graphic and is black"])
+def test_a_colour_said_as_a_detail_gives_way_to_the_items_colour(rules, message):
+    assert rules.rewrite(message, searching()).set_attributes["baseColour"] == "Black"
+
+
+@pytest.mark.parametrize("message", ["the loose fitting shirt is aqua", "shirt with a pocket", "shirt tail hem"])
+def test_a_kind_describing_the_current_item_refines_it(rules, message):
+    intent = rules.rewrite(message, searching())
+    assert intent.reference == "current" and intent.set_attributes.get("articleType") == "Shirts"
+
+
+def test_a_new_request_with_a_kind_starts_afresh(rules):
+    intent = rules.rewrite("red heels for my wife", searching())
+    assert intent.reference == "none" and intent.set_attributes["articleType"] == "Heels"
