@@ -22,6 +22,10 @@ from retrieval.vocabulary import VocabularyMatcher, normalise_word, without_ment
 
 SORRY = "Sorry, something went wrong on my side. Please try again, or start over."
 LOOKING_AT_PHOTO = "Looking at your photo…"
+WELCOME = ("Results appear here. Describe what you're after, attach a photo, or try an example "
+           "on the left; then click a result to refine from it.")
+NO_RESULTS = "No products match. Remove a filter above, undo, or start over."
+EMPTY_CATALOGUE = "The catalogue is empty, so there is nothing to search yet."
 # What the catalogue does not record, said as the shopper would ask for it.
 _UNHELD = {"price": "prices", "size": "sizes", "stock": "stock levels", "material": "materials", "brand": "brands"}
 
@@ -314,6 +318,49 @@ class Replies:
         if not state.results:
             return "There are no results to pick from yet. What are you looking for?"
         return f"I showed {len(state.results)} results; which one do you mean (1-{len(state.results)})?"
+
+    # --- clicks and buttons (the web session's actions) ---------------------------------------
+
+    def no_such_card(self, state: DialogueState, number: int) -> str:
+        if not state.results:
+            return "There are no results yet. " + self.ask()
+        return f"There is no result #{number}: {len(state.results)} are shown."
+
+    @staticmethod
+    def refining(number: int, title: str) -> str:
+        return f"Refining #{number}: {title}. Tell me what to change, e.g. \"in red\" or \"for women\"."
+
+    @staticmethod
+    def liked(number: int, title: str) -> str:
+        return f"Noted: you like #{number}, {title}."
+
+    @staticmethod
+    def unliked(number: int, title: str) -> str:
+        return f"Like taken back: #{number}, {title}."
+
+    @staticmethod
+    def leaving_out(title: str) -> str:
+        return f"I'll leave out {title}. "
+
+    @staticmethod
+    def removed(label: str) -> str:
+        return f"Removed {label}. "
+
+    @staticmethod
+    def not_a_filter(value: str) -> str:
+        return f"\"{value}\" is not one of the active filters."
+
+    def no_question(self) -> str:
+        return "There is no question to answer right now. " + self.ask()
+
+    @staticmethod
+    def choose_one(question: Question) -> str:
+        return f"Please choose {' or '.join(question.options)}."
+
+    @staticmethod
+    def relaxed_chip(value: str) -> str:
+        """A chip the results on screen could not follow."""
+        return f"{value} (none found)"
 
     @staticmethod
     def _similar(state: DialogueState, before: DialogueState | None = None) -> str:

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 
 from chat.intent import SearchIntent
-from chat.replies import LOOKING_AT_PHOTO, SORRY
+from chat.replies import EMPTY_CATALOGUE, LOOKING_AT_PHOTO, NO_RESULTS, SORRY, WELCOME
 from chat.state import DialogueState, Question
 from shop.uploads import UploadError, load_upload, thumbnail_url
 
@@ -31,6 +31,8 @@ if TYPE_CHECKING:  # the assistant pulls in torch; the app imports this module b
     from chat.assistant import Assistant, ShownProduct, Turn
 
 logger = logging.getLogger(__name__)
+
+__all__ = ["NO_RESULTS", "WELCOME", "Session", "Shop", "View"]  # the app's words come through here (app.py imports shop/ only)
 
 REMEMBERED_PHOTOS = 5  # uploads whose thumbnail can still be shown as "refining: your photo"
 
@@ -170,7 +172,7 @@ class Shop:
             yield self.view(session, self.assistant.replies.ask())
             return
         if self.gallery_size == 0:
-            yield self.view(session, "The catalogue is empty, so there is nothing to search yet.")
+            yield self.view(session, EMPTY_CATALOGUE)
             return
         try:
             photo = load_upload(image) if image else None
@@ -195,10 +197,10 @@ class Shop:
         its options (or another value of the same attribute, in any spelling)."""
         question = session.question
         if question is None:
-            return self.view(session, "There is no question to answer right now. " + self.assistant.replies.ask())
+            return self.view(session, self.assistant.replies.no_question())
         chosen = self.assistant.retriever.matcher.value(question.column, str(value))
         if chosen is None:
-            return self.view(session, f"Please choose {' or '.join(question.options)}.")
+            return self.view(session, self.assistant.replies.choose_one(question))
         turn = self.assistant.choose(session.dialogue, question.column, chosen)
         return self._after_turn(session, turn)
 
@@ -211,8 +213,7 @@ class Shop:
             return self.view(session, self._no_such_result(session, number))
         dialogue = self.assistant.select(session.dialogue, number)
         title = self.assistant.product(product_id).title
-        reply = f"Refining #{number}: {title}. Tell me what to change, e.g. \"in red\" or \"for women\"."
-        return self.view(replace(session, dialogue=dialogue.asking(None)), reply)
+        return self.view(replace(session, dialogue=dialogue.asking(None)), self.assistant.replies.refining(number, title))
 
     @_never_raises
     def feedback(self, session: Session, number: int, kind: Feedback) -> View:
@@ -226,15 +227,15 @@ class Shop:
         if kind == "like":
             liked = replace(session, dialogue=session.dialogue.with_liked(product_id),
                             hearts=(*(h for h in session.hearts if h != product_id), product_id))
-            return self.view(liked, f"Noted: you like #{number}, {title}.")
+            return self.view(liked, self.assistant.replies.liked(number, title))
         if kind == "unlike":
             unliked = replace(session, dialogue=session.dialogue.without_liked(product_id),
                               hearts=tuple(h for h in session.hearts if h != product_id))
-            return self.view(unliked, f"Like taken back: #{number}, {title}.")
+            return self.view(unliked, self.assistant.replies.unliked(number, title))
         if kind != "dislike":
             return self.view(session, f"Feedback is \"like\", \"unlike\" or \"dislike\", not {kind!r}.")
         dialogue = session.dialogue.apply(SearchIntent(exclude_results=(number,)))
-        turn = self.assistant.search_again(dialogue, f"I'll leave out {title}.")
+        turn = self.assistant.search_again(dialogue, self.assistant.replies.leaving_out(title))
         return self._after_turn(replace(session, dialogue=turn.state), turn)
 
     @_never_raises
@@ -242,14 +243,14 @@ class Shop:
         """Remove one constraint or negative (a chip's value) and search again."""
         chip = next((c for c in self.chips(session.dialogue) if c.value.casefold() == str(value).casefold()), None)
         if chip is None:
-            return self.view(session, f"\"{value}\" is not one of the active filters.")
-        turn = self.assistant.search_again(session.dialogue.release(chip.value), f"Removed {chip.label}.")
+            return self.view(session, self.assistant.replies.not_a_filter(value))
+        turn = self.assistant.search_again(session.dialogue.release(chip.value), self.assistant.replies.removed(chip.label))
         return self._after_turn(replace(session, dialogue=turn.state), turn)
 
     @_never_raises
     def undo(self, session: Session) -> View:
         if not session.dialogue.can_undo:
-            return self.view(session, "There is nothing to undo.")
+            return self.view(session, self.assistant.replies.nothing_to_undo())
         restored = session.dialogue.undo()
         return self.view(replace(session, dialogue=restored), self.assistant.replies.undone(restored))
 
@@ -273,7 +274,7 @@ class Shop:
         """The filters of the search on screen; one it could not follow is marked relaxed."""
         relaxed = set(dialogue.relaxed)
         label = self.assistant.replies.limit_label
-        wanted = tuple(Chip(v, f"{v} (none found)" if v in relaxed else v, relaxed=v in relaxed)
+        wanted = tuple(Chip(v, self.assistant.replies.relaxed_chip(v) if v in relaxed else v, relaxed=v in relaxed)
                        for v in dialogue.constraints.values())
         limits = tuple(Chip(c, label(c, limit), relaxed=label(c, limit) in relaxed) for c, limit in dialogue.limits.items())
         return wanted + limits + tuple(Chip(n, f"not {n}", negative=True) for n in dialogue.negatives)
@@ -297,7 +298,4 @@ class Shop:
         return Refining(product.title, product.id, number=card.number if card else None)
 
     def _no_such_result(self, session: Session, number: int) -> str:
-        shown = len(session.dialogue.results)
-        if not shown:
-            return "There are no results yet. " + self.assistant.replies.ask()
-        return f"There is no result #{number}: {shown} are shown."
+        return self.assistant.replies.no_such_card(session.dialogue, number)
