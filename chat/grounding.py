@@ -48,7 +48,8 @@ def grounded(model: SearchIntent, rules: SearchIntent, text: str, state: Dialogu
         return model
     people = [matcher.people_column] if matcher.people_column else []
     colours = [matcher.colour_column] if matcher.colour_column and rules.set_attributes.get(matcher.colour_column) else []
-    columns = [*matcher.kind_columns, *people, *colours]
+    occasions = [matcher.occasion_column] if matcher.occasion_column else []  # never taught: only as said
+    columns = [*matcher.kind_columns, *people, *colours, *occasions]
     named = {(m.column, m.value) for m in matcher.find(text.lower())}
     wanted = dict(model.set_attributes)
     refused = False
@@ -117,8 +118,10 @@ def with_moves(model: SearchIntent, rules: SearchIntent, text: str, matcher: Voc
         return model
     occasion = {c: v for c, v in rules.set_attributes.items() if c == matcher.occasion_column
                 and c not in model.set_attributes and c not in model.drop_attributes}
+    named = {(m.column, m.value) for m in matcher.find(text.lower())}
+    released = {c for c in rules.drop_attributes if (c, model.set_attributes.get(c)) not in named}
     update = {
-        "set_attributes": {**model.set_attributes, **occasion},
+        "set_attributes": {**{c: v for c, v in model.set_attributes.items() if c not in released}, **occasion},
         "drop_attributes": tuple(dict.fromkeys([*model.drop_attributes, *(
             c for c in rules.drop_attributes if c not in model.set_attributes)])),
         "negatives": tuple(dict.fromkeys([*model.negatives, *rules.negatives]))[:MAX_LIST_ITEMS],

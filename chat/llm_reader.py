@@ -95,7 +95,7 @@ class LLMReader:
         model fails."""
         text = message if isinstance(message, str) else ""
         rules_intent = self.fallback.rewrite(text, state, has_upload)
-        if _closed_class(rules_intent):
+        if _closed_class(rules_intent, text):
             self.path_counts["rules"] += 1
             return rules_intent
         messages = chat_messages(text, state, has_upload, self.matcher)
@@ -113,9 +113,12 @@ class LLMReader:
         return intent
 
 
-def _closed_class(rules: SearchIntent) -> bool:
+def _closed_class(rules: SearchIntent, text: str) -> bool:
     """Turns the rules read exactly and the model was never taught: commands (undo, more,
     compare), a message in another language, a question about an aspect the catalogue may not
-    record ("what's it made of?"), and attributes borrowed from another result."""
+    record ("what's it made of?"), attributes borrowed from another result, "in another colour"
+    and "something else"."""
+    said = text.lower()
     return (rules.action in ("undo", "more", "compare") or rules.small_talk == "foreign"
-            or rules.action == "answer" and rules.question in moves.ASPECTS_ASKED or bool(rules.take_from))
+            or rules.action == "answer" and rules.question in moves.ASPECTS_ASKED or bool(rules.take_from)
+            or bool(moves.ANOTHER.search(said) or moves.SOMETHING_ELSE.search(said)))

@@ -475,7 +475,8 @@ class VocabularyMatcher:
             return None
         # A slip keeps the first letter ("blak", "bleu"); "eine" is no misspelt "wine". Of two
         # values as near, a letter left out ("gren": green) beats one replaced (grey).
-        near = [(DamerauLevenshtein.distance(folded, key), Indel.distance(folded, key), key)
+        forms = (folded, normalise_word(folded))
+        near = [(min(DamerauLevenshtein.distance(f, key) for f in forms), min(Indel.distance(f, key) for f in forms), key)
                 for key, _, _ in near if key[0] == folded[0]]
         if not near:
             return None
