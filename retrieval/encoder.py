@@ -1,6 +1,6 @@
 """An open_clip dual encoder behind one spec string.
 
-Spec strings are open_clip's own model names (DESIGN.md): `hf-hub:ORG/NAME`,
+Spec strings are open_clip's own model names (docs/design.md): `hf-hub:ORG/NAME`,
 `local-dir:PATH`, or `MODEL/PRETRAINED_TAG`. A bare `MODEL` builds the architecture with
 random weights, which is only useful for speed benchmarks and tests, so it is logged loudly.
 Everything returned is an L2-normalised float32 numpy array: the index and the composition

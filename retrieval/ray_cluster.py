@@ -58,7 +58,7 @@ def start_or_join(address: str, nodes: int = LOCAL_NODES, object_store_bytes: in
     if not address or not address.strip():
         raise ValueError("Empty Ray address: pass --ray-address local, or the HOST:PORT of a running cluster's head")
     address = address.strip()
-    # No network at run time (DESIGN.md): Ray's usage statistics would call home.
+    # No network at run time (docs/design.md): Ray's usage statistics would call home.
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     ray = import_ray()
     if ray.is_initialized():

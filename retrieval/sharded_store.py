@@ -276,7 +276,7 @@ BACKENDS = ("faiss", "ray")
 
 
 def add_backend_arguments(parser: argparse.ArgumentParser) -> None:
-    """`--backend faiss|ray --shards N --ray-address local|ADDR`, as DESIGN.md names them."""
+    """`--backend faiss|ray --shards N --ray-address local|ADDR`, as docs/design.md names them."""
     parser.add_argument("--backend", default="faiss", choices=BACKENDS,
                         help="faiss: the index in this process; ray: split into shards on a Ray cluster")
     parser.add_argument("--shards", type=int, help="with --backend ray: number of shards (default: one per node)")

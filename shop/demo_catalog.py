@@ -2,7 +2,7 @@
 
 `python app.py` with no flags serves this. The Hub copy of the Kaggle "Fashion Product
 Images (Small)" data is parquet shards with the photo bytes inline; it is written once into
-the DESIGN.md folder layout (products.csv + images/<id>.jpg) in the user's cache folder, so
+the docs/design.md folder layout (products.csv + images/<id>.jpg) in the user's cache folder, so
 everything downstream (catalogue checks, cached index) is the same as for any catalogue.
 Only the first DEMO_ITEMS products are kept: a first index then builds in minutes on a CPU.
 """

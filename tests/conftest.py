@@ -58,7 +58,7 @@ def tiny_encoder_spec(tmp_path_factory) -> str:
 
 
 def write_catalog(root: Path, rows: list[dict], images: bool = True) -> Path:
-    """A catalogue folder in the DESIGN.md layout; each photo is a flat colour swatch."""
+    """A catalogue folder in the docs/design.md layout; each photo is a flat colour swatch."""
     from PIL import Image
 
     (root / "images").mkdir(parents=True, exist_ok=True)
