@@ -18,6 +18,7 @@ import logging
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import gradio as gr
@@ -119,34 +120,38 @@ def _refusal(message: dict, refused: str) -> str | None:
 
 # --- the app -----------------------------------------------------------------------------
 
-def build_app(loader: Loader) -> gr.Blocks:
-    """The Blocks app for one loader (its Shop may still be loading: `loader.shop` then
-    answers every action with the loading status)."""
+class Events:
+    """What the page's widgets do. Each handler goes to the loader's `Shop` (which answers with
+    the loading status until the shop is ready) and draws the `View` it returns."""
 
-    # UI events: the user's message appears at once, the reply follows from the queue.
-    def take_message(message: dict, chat: ChatHistory, refused: str = "") -> tuple:
+    def __init__(self, loader: Loader):
+        self.loader = loader
+
+    def take_message(self, message: dict, chat: ChatHistory, refused: str = "") -> tuple:
+        """The shopper's message appears at once (or why it cannot be sent); the reply follows
+        from the queue (`answer`)."""
         text, files = (message or {}).get("text", ""), (message or {}).get("files", [])
         why = _refusal(message, refused)
         if why:  # not sent: the text stays in the box, the chat says why
             note = f"{why} Your message was not sent: it is still in the box."
-            box = gr.MultimodalTextbox(value={"text": text, "files": []}, interactive=loader.searchable)
+            box = gr.MultimodalTextbox(value={"text": text, "files": []}, interactive=self.loader.searchable)
             return box, [*chat, {"role": "assistant", "content": _text(note)}], None
         chat = [*chat, _user_message(text, files), {"role": "assistant", "content": "…"}]
         return gr.MultimodalTextbox(value=None, interactive=False), chat, {"text": text, "files": files[:1]}
 
-    def answer(message: dict | None, chat: ChatHistory, session: Session) -> Iterator[tuple]:
+    def answer(self, message: dict | None, chat: ChatHistory, session: Session) -> Iterator[tuple]:
         if message is None:  # refused in take_message
             yield (gr.skip(), *_unchanged())
             return
         files = message.get("files") or [None]
-        for view in loader.shop.stream(session, message.get("text", ""), files[0]):
+        for view in self.loader.shop.stream(session, message.get("text", ""), files[0]):
             yield (_said(chat[:-1], view), *(_unchanged() if view.pending else _panels(view)))
 
-    def take_example(chat: ChatHistory, selected: gr.SelectData) -> tuple:
-        return take_message({"text": selected.value.get("text", ""), "files": []}, chat)
+    def take_example(self, chat: ChatHistory, selected: gr.SelectData) -> tuple:
+        return self.take_message({"text": selected.value.get("text", ""), "files": []}, chat)
 
-    def on_card(chat: ChatHistory, session: Session, event: gr.EventData) -> tuple:
-        served = loader.shop
+    def on_card(self, chat: ChatHistory, session: Session, event: gr.EventData) -> tuple:
+        served = self.loader.shop
         action, number = getattr(event, "action", ""), int(getattr(event, "number", 0) or 0)
         if action == "pick":
             view = served.pick(session, number)
@@ -156,25 +161,42 @@ def build_app(loader: Loader) -> gr.Blocks:
             return (chat, *_panels(served.view(session, "")))
         return (chat if action in ("like", "unlike") else _said(chat, view), *_panels(view))
 
-    def on_option(chat: ChatHistory, session: Session, selected: gr.SelectData) -> tuple:
+    def on_option(self, chat: ChatHistory, session: Session, selected: gr.SelectData) -> tuple:
         value = str(selected.value)
-        view = loader.shop.choose(session, value)
+        view = self.loader.shop.choose(session, value)
         return (_said([*chat, {"role": "user", "content": _text(value)}], view), *_panels(view))
 
-    def on_chip(chat: ChatHistory, session: Session, event: gr.EventData) -> tuple:
-        view = loader.shop.release(session, getattr(event, "value", ""))
+    def on_chip(self, chat: ChatHistory, session: Session, event: gr.EventData) -> tuple:
+        view = self.loader.shop.release(session, getattr(event, "value", ""))
         return (_said(chat, view), *_panels(view))
 
-    def on_undo(chat: ChatHistory, session: Session) -> tuple:
-        view = loader.shop.undo(session)
+    def on_undo(self, chat: ChatHistory, session: Session) -> tuple:
+        view = self.loader.shop.undo(session)
         return (_said(chat, view), *_panels(view))
 
-    def on_start_over() -> tuple:
-        view = loader.shop.start_over()
-        return ([], *_panels(view))
+    def on_start_over(self) -> tuple:
+        return ([], *_panels(self.loader.shop.start_over()))
 
-    def watch(until: Callable[[], bool], progress: gr.Progress) -> None:
+    def wait_searchable(self, progress=gr.Progress()) -> tuple:
+        """On page load: the loading progress until a shopper can search (the whole index, or
+        its first part on a first start); then the box opens."""
+        self._watch(lambda: self.loader.searchable, progress)
+        return self._settled_status(), gr.MultimodalTextbox(interactive=self.loader.searchable)
+
+    def wait_ready(self, progress=gr.Progress()) -> gr.Markdown:
+        """While the shopper searches a part of the catalogue: the status stays live ("Searching
+        4,096 of 11,242 products") until the whole index serves."""
+        self._watch(lambda: self.loader.ready, progress)
+        return self._settled_status()
+
+    def reopen(self) -> gr.MultimodalTextbox:
+        """After a turn the box opens only where a shopper can search: an example clicked while
+        the first part is still being indexed gets the status, and the box stays closed."""
+        return gr.MultimodalTextbox(interactive=self.loader.searchable)
+
+    def _watch(self, until: Callable[[], bool], progress: gr.Progress) -> None:
         """Show how far loading got (the photos indexed, on a first start) until `until()`."""
+        loader = self.loader
         while not until() and not loader.error:
             if loader.total and loader.done < loader.total:
                 progress((loader.done, loader.total), desc=loader.status() if loader.searchable else
@@ -183,123 +205,156 @@ def build_app(loader: Loader) -> gr.Blocks:
                 progress(None, desc=loader.status())
             time.sleep(0.5)
 
-    def settled_status() -> gr.Markdown:
+    def _settled_status(self) -> gr.Markdown:
         """The line above the chat: the error, the partial search, or what this catalogue
         cannot offer once ready (hidden when nothing)."""
+        loader = self.loader
         if loader.error or not loader.ready:
             return gr.Markdown(loader.status(), visible=True)
         notes = "\n".join(f"- {note}" for note in loader.notes)
         return gr.Markdown(notes, visible=bool(notes))
 
-    def wait_searchable(progress=gr.Progress()) -> tuple:
-        """On page load: the loading progress until a shopper can search (the whole index, or
-        its first part on a first start); then the box opens."""
-        watch(lambda: loader.searchable, progress)
-        return settled_status(), gr.MultimodalTextbox(interactive=loader.searchable)
 
-    def wait_ready(progress=gr.Progress()) -> gr.Markdown:
-        """While the shopper searches a part of the catalogue: the status stays live ("Searching
-        4,096 of 11,242 products") until the whole index serves."""
-        watch(lambda: loader.ready, progress)
-        return settled_status()
+class API:
+    """The public API: the same actions, returning the reply and the shown results as JSON."""
 
-    # API: the same actions, returning the reply and the shown results as JSON.
-    def api(view: View) -> tuple:
+    def __init__(self, loader: Loader):
+        self.loader = loader
+
+    @staticmethod
+    def _out(view: View) -> tuple:
         return view.reply, view.results_json(), view.session
 
-    def respond(message: str, image: str | None = None, session: Session | None = None) -> Iterator[tuple]:
+    def respond(self, message: str, image: str | None = None, session: Session | None = None) -> Iterator[tuple]:
         """One chat turn: the message text and an optional photo file. Streams what is being
         looked for, then the reply and the results (the last update is the answer)."""
-        for view in loader.shop.stream(session or Session(), message, image):  # Gradio always passes the session
-            yield api(view)
+        for view in self.loader.shop.stream(session or Session(), message, image):  # Gradio always passes the session
+            yield self._out(view)
 
-    def select(number: float, session: Session) -> tuple:
+    def select(self, number: float, session: Session) -> tuple:
         """Make shown result `number` (1-based) the reference for the next turn."""
-        return api(loader.shop.pick(session, int(number)))
+        return self._out(self.loader.shop.pick(session, int(number)))
 
-    def feedback(number: float, kind: str, session: Session) -> tuple:
+    def feedback(self, number: float, kind: str, session: Session) -> tuple:
         """`like` result `number`, `unlike` it (take the like back), or `dislike` it (it is not
         shown again in this session)."""
-        return api(loader.shop.feedback(session, int(number), kind))
+        return self._out(self.loader.shop.feedback(session, int(number), kind))
 
-    def choose(value: str, session: Session) -> tuple:
+    def choose(self, value: str, session: Session) -> tuple:
         """Answer the assistant's question ("Is this a dress or a kurta?"), e.g. `dress`."""
-        return api(loader.shop.choose(session, value))
+        return self._out(self.loader.shop.choose(session, value))
 
-    def remove(value: str, session: Session) -> tuple:
+    def remove(self, value: str, session: Session) -> tuple:
         """Remove one active constraint or negative, e.g. `Red`, and search again."""
-        return api(loader.shop.release(session, value))
+        return self._out(self.loader.shop.release(session, value))
 
-    def undo(session: Session) -> tuple:
+    def undo(self, session: Session) -> tuple:
         """Go back to the state before the last turn."""
-        return api(loader.shop.undo(session))
+        return self._out(self.loader.shop.undo(session))
 
-    def reset(session: Session) -> tuple:
+    def reset(self, session: Session) -> tuple:
         """Start over: a fresh conversation for this client."""
-        return api(loader.shop.start_over())
+        return self._out(self.loader.shop.start_over())
 
+
+@dataclass
+class Page:
+    """The page's components, made in `layout` inside the Blocks context."""
+
+    session: gr.State
+    pending: gr.State
+    status: gr.Markdown
+    chatbot: gr.Chatbot
+    refining: gr.HTML
+    chips: gr.HTML
+    box: gr.MultimodalTextbox
+    undo: gr.Button
+    start_over: gr.Button
+    results: gr.HTML
+    refused: gr.Textbox
+
+    @property
+    def panels(self) -> list:
+        return [self.session, self.results, self.chips, self.refining, self.undo]
+
+
+def layout(loader: Loader) -> Page:
+    """The chat on the left (the reply, what is being refined, the filters, the box), the
+    results on the right."""
     clicks = _asset("clicks.js")
+    session, pending = gr.State(Session()), gr.State()  # pending: a message between its echo and its answer
+    gr.HTML(f"<div id='header'>{_asset('logo.svg')}<div><h1>Shopping assistant</h1>"
+            "<p>Find products by talking and showing: describe it, attach a photo, click a result "
+            "and say what to change.</p></div></div>")
+    status = gr.Markdown(loader.status(), visible=not loader.ready, elem_id="status")
+    with gr.Row(equal_height=False, elem_id="main"):
+        with gr.Column(scale=5, min_width=340):
+            chatbot = gr.Chatbot(elem_id="chat", height=440, show_label=False, examples=_examples(),
+                                 render_markdown=False, placeholder="**Hi!** What are you shopping for today?")
+            refining = gr.HTML(None, html_template=_asset("refining.html"), elem_id="refining")
+            chips = gr.HTML([], html_template=_asset("chips.html"), js_on_load=clicks, elem_id="chips")
+            box = gr.MultimodalTextbox(
+                elem_id="box", show_label=False, file_types=["image"], file_count="single",
+                interactive=loader.searchable, autofocus=True,
+                placeholder="e.g. \"a black t-shirt for men\" · attach or paste a photo · \"like #3 but red\"")
+            with gr.Row():
+                undo = gr.Button("↶ Undo", size="sm", interactive=False, elem_id="undo")
+                start_over = gr.Button("Start over", size="sm", elem_id="start-over")
+        with gr.Column(scale=7, min_width=340):
+            results = gr.HTML({"cards": [], "empty": WELCOME}, html_template=_asset("results.html"),
+                              js_on_load=clicks, elem_id="results")
+    with gr.Group(visible=False):
+        refused = gr.Textbox(label="refused")  # set by assets/uploads.js: a file too big to upload
+    return Page(session, pending, status, chatbot, refining, chips, box, undo, start_over, results, refused)
+
+
+def wire_events(page: Page, events: Events) -> None:
+    """A message echoes at once and is answered from the queue; clicks on cards, chips,
+    options and buttons answer at once."""
+    ui = {"api_visibility": "private"}
+    reopen = {"fn": events.reopen, "inputs": None, "outputs": page.box, "queue": False, **ui}
+    show_results = {"fn": None, "js": _asset("show_results.js"), **ui}
+    answered = {"fn": events.answer, "inputs": [page.pending, page.chatbot, page.session],
+                "outputs": [page.chatbot, *page.panels], **ui}
+    page.box.submit(events.take_message, [page.box, page.chatbot, page.refused], [page.box, page.chatbot, page.pending],
+                    queue=False, js=_asset("take_refused.js"), **ui).then(**answered).then(**reopen).then(**show_results)
+    page.chatbot.example_select(events.take_example, [page.chatbot], [page.box, page.chatbot, page.pending],
+                                queue=False, **ui).then(**answered).then(**reopen).then(**show_results)
+    page.chatbot.option_select(events.on_option, [page.chatbot, page.session], [page.chatbot, *page.panels],
+                               **ui).then(**show_results)
+    page.results.click(events.on_card, [page.chatbot, page.session], [page.chatbot, *page.panels], **ui)
+    page.chips.click(events.on_chip, [page.chatbot, page.session], [page.chatbot, *page.panels], **ui)
+    page.undo.click(events.on_undo, [page.chatbot, page.session], [page.chatbot, *page.panels], **ui)
+    page.start_over.click(events.on_start_over, None, [page.chatbot, *page.panels], **ui)
+
+
+def wire_api(page: Page, api: API) -> None:
+    """The API endpoints: hidden inputs and outputs, the same session state as the page."""
+    with gr.Group(visible=False):
+        message, image = gr.Textbox(label="message"), gr.File(label="image", type="filepath")
+        number, text = gr.Number(label="number", precision=0), gr.Textbox(label="text")
+        reply, results = gr.Textbox(label="reply"), gr.JSON(label="results")
+    out = [reply, results, page.session]
+    gr.on([], api.respond, [message, image, page.session], out, api_name="respond")
+    gr.on([], api.select, [number, page.session], out, api_name="select")
+    gr.on([], api.feedback, [number, text, page.session], out, api_name="feedback")
+    gr.on([], api.choose, [text, page.session], out, api_name="choose")
+    gr.on([], api.remove, [text, page.session], out, api_name="remove")
+    gr.on([], api.undo, [page.session], out, api_name="undo")
+    gr.on([], api.reset, [page.session], out, api_name="reset")
+
+
+def build_app(loader: Loader) -> gr.Blocks:
+    """The Blocks app for one loader (its Shop may still be loading: `loader.shop` then
+    answers every action with the loading status)."""
+    events = Events(loader)
     with gr.Blocks(title="Shopping assistant") as app:
-        session = gr.State(Session())
-        pending = gr.State()  # the message between its instant echo and the queued answer
-        gr.HTML(f"<div id='header'>{_asset('logo.svg')}<div><h1>Shopping assistant</h1>"
-                "<p>Find products by talking and showing: describe it, attach a photo, click a result "
-                "and say what to change.</p></div></div>")
-        status = gr.Markdown(loader.status(), visible=not loader.ready, elem_id="status")
-        with gr.Row(equal_height=False, elem_id="main"):
-            with gr.Column(scale=5, min_width=340):
-                chatbot = gr.Chatbot(elem_id="chat", height=440, show_label=False, examples=_examples(),
-                                     render_markdown=False,
-                                     placeholder="**Hi!** What are you shopping for today?")
-                refining = gr.HTML(None, html_template=_asset("refining.html"), elem_id="refining")
-                chips = gr.HTML([], html_template=_asset("chips.html"), js_on_load=clicks, elem_id="chips")
-                box = gr.MultimodalTextbox(
-                    elem_id="box", show_label=False, file_types=["image"], file_count="single",
-                    interactive=loader.searchable, autofocus=True,
-                    placeholder="e.g. \"a black t-shirt for men\" · attach or paste a photo · \"like #3 but red\"")
-                with gr.Row():
-                    undo_button = gr.Button("↶ Undo", size="sm", interactive=False, elem_id="undo")
-                    start_over = gr.Button("Start over", size="sm", elem_id="start-over")
-            with gr.Column(scale=7, min_width=340):
-                results = gr.HTML({"cards": [], "empty": WELCOME}, html_template=_asset("results.html"),
-                                  js_on_load=clicks, elem_id="results")
-        with gr.Group(visible=False):  # inputs and outputs of the API endpoints only
-            api_message = gr.Textbox(label="message")
-            api_image = gr.File(label="image", type="filepath")
-            api_number = gr.Number(label="number", precision=0)
-            api_text = gr.Textbox(label="text")
-            api_reply = gr.Textbox(label="reply")
-            api_results = gr.JSON(label="results")
-            refused = gr.Textbox(label="refused")  # set by assets/uploads.js: a file too big to upload
-
-        panels = [session, results, chips, refining, undo_button]
-        ui = {"api_visibility": "private"}
-        # After a turn the box opens only where a shopper can search: an example clicked while
-        # the first part is still being indexed gets the status, and the box stays closed.
-        reopen = {"fn": lambda: gr.MultimodalTextbox(interactive=loader.searchable), "inputs": None, "outputs": box,
-                  "queue": False, **ui}
-        show_results = {"fn": None, "js": _asset("show_results.js"), **ui}
-        box.submit(take_message, [box, chatbot, refused], [box, chatbot, pending], queue=False,
-                   js=_asset("take_refused.js"), **ui).then(
-            answer, [pending, chatbot, session], [chatbot, *panels], **ui).then(**reopen).then(**show_results)
-        chatbot.example_select(take_example, [chatbot], [box, chatbot, pending], queue=False, **ui).then(
-            answer, [pending, chatbot, session], [chatbot, *panels], **ui).then(**reopen).then(**show_results)
-        chatbot.option_select(on_option, [chatbot, session], [chatbot, *panels], **ui).then(**show_results)
-        results.click(on_card, [chatbot, session], [chatbot, *panels], **ui)
-        chips.click(on_chip, [chatbot, session], [chatbot, *panels], **ui)
-        undo_button.click(on_undo, [chatbot, session], [chatbot, *panels], **ui)
-        start_over.click(on_start_over, None, [chatbot, *panels], **ui)
-        app.load(wait_searchable, None, [status, box], concurrency_limit=None, **ui).then(
-            wait_ready, None, [status], concurrency_limit=None, **ui)
-
-        out = [api_reply, api_results, session]
-        gr.on([], respond, [api_message, api_image, session], out, api_name="respond")
-        gr.on([], select, [api_number, session], out, api_name="select")
-        gr.on([], feedback, [api_number, api_text, session], out, api_name="feedback")
-        gr.on([], choose, [api_text, session], out, api_name="choose")
-        gr.on([], remove, [api_text, session], out, api_name="remove")
-        gr.on([], undo, [session], out, api_name="undo")
-        gr.on([], reset, [session], out, api_name="reset")
+        page = layout(loader)
+        wire_events(page, events)
+        wire_api(page, API(loader))
+        ui = {"api_visibility": "private", "concurrency_limit": None}
+        app.load(events.wait_searchable, None, [page.status, page.box], **ui).then(
+            events.wait_ready, None, [page.status], **ui)
     return app
 
 
