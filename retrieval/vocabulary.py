@@ -436,7 +436,12 @@ class VocabularyMatcher:
         """All non-overlapping mentions, longest phrase first ("navy blue" beats "blue"); then,
         with `misspelt`, a misspelt value ("bleu", "blak") where a word is no English word but
         within one or two edits of exactly one value's name; then occasions said as such ("for
-        the office")."""
+        the office"). A turn reads its message in several places (the rules, the LLM reader's
+        grounding, the replies): the reading is remembered, not redone."""
+        return list(self._found(text, misspelt))
+
+    @functools.lru_cache(maxsize=2048)  # noqa: B019 - one matcher per catalogue, alive as long as the shop
+    def _found(self, text: str, misspelt: bool) -> tuple[Mention, ...]:
         words = list(_WORD.finditer(text))
         keys = [normalise_word(w.group()) for w in words]
         candidates = []
@@ -458,7 +463,7 @@ class VocabularyMatcher:
             if target:
                 mentions.append(Mention(*target, word.start(), word.end()))
         mentions += self._occasion_mentions(text, mentions)
-        return sorted(mentions, key=lambda m: m.start)
+        return tuple(sorted(mentions, key=lambda m: m.start))
 
     def _misspelt(self, word: str) -> tuple[str, str] | None:
         """The colour or kind a misspelt word names: one edit for words of up to five letters,
