@@ -22,7 +22,7 @@ from retrieval.vocabulary import VocabularyMatcher
 
 Span = tuple[int, int]
 
-_FILLER = (r"(?:(?:oh|ok(?:ay)?|hmm+|um+|no|nah|oops|sorry|wait|actually|please|pls|can\s+you|could\s+you|"
+_FILLER = (r"(?:(?:oh|ok(?:ay)?|hmm+|um+|meh|no|nah|oops|sorry|wait|actually|please|pls|can\s+you|could\s+you|"
            r"can\s+we|could\s+we|let'?s|i\s+want\s+to|i'?d\s+like\s+to|just|so|well|and|then|the|me|us)\b[\s,.!?]*)*")
 _END = r"[\s,.!?]*(?:please|pls|thanks|thank\s+you)?[\s,.!?]*$"
 
@@ -32,21 +32,28 @@ UNDO = re.compile(
     r"(?:previous|last|earlier|old|other)\s+(?:results?|ones|search|page|step))?|"
     r"back(?:\s+to\s+(?:the\s+)?(?:previous|last|earlier)\s+(?:results?|ones|search))?|"
     r"(?:show\s+(?:me\s+)?)?(?:the\s+)?(?:previous|last|earlier)\s+(?:results?|ones|search)(?:\s+again)?|"
-    r"revert(?:\s+(?:that|it))?|that\s+was\s+better(?:,?\s+go\s+back)?)"
+    r"revert(?:\s+(?:that|it))?|restore(?:\s+(?:that|it|the\s+last\s+ones))?|take\s+(?:that|it)\s+back|"
+    r"put\s+it\s+back(?:\s+(?:how|the\s+way)\s+it\s+was)?|"
+    r"(?:go\s+)?back\s+to\s+(?:what|how)\s+(?:we\s+had|it\s+was|they\s+were)(?:\s+before)?|"
+    r"(?:that|it|those|the\s+last\s+ones?)\s+(?:was|were)\s+better(?:\s+before)?(?:,?\s+go\s+back)?)"
     rf"{_END}")
 MORE = re.compile(
-    rf"^{_FILLER}(?:(?:show|see|load|give|get)\s+(?:me\s+|us\s+)?(?:some\s+)?more(?:\s+(?:results|options|of\s+(?:these|those|them)))?|"
-    r"(?:some\s+|any\s+)?more(?:\s+(?:results|options|please))?|next(?:\s+(?:page|results|ones|\d+))?|"
+    rf"^{_FILLER}(?:(?:show|see|load|give|get)\s+(?:me\s+|us\s+)?(?:some\s+|a\s+few\s+)?more(?:\s+(?:results|options|of\s+(?:these|those|them)))?|"
+    r"(?:some\s+|any\s+|a\s+few\s+|a\s+couple\s+(?:of\s+)?)?more(?:\s+(?:results|options|please))?|"
+    r"next(?:\s+(?:page|results|ones|\d+))?|page\s+\d+|(?:gimme|give\s+me)\s+more|"
+    r"(?:show\s+(?:me\s+)?|see\s+)?the\s+rest|(?:what\s+)?other\s+options(?:\s+are\s+there|\s+do\s+you\s+have)?|"
     r"(?:what|anything)\s+else(?:\s+(?:do\s+you\s+have|have\s+you\s+got|is\s+there))?|"
     r"(?:show\s+(?:me\s+)?)?(?:the\s+)?next\s+(?:page|results|ones|few)|keep\s+going|"
     r"(?:are\s+there\s+|got\s+|do\s+you\s+have\s+)?any\s+(?:more|others)(?:\s+like\s+(?:these|those|them))?)"
     rf"\??{_END}")
 # "something else" / "another one": the current item is not it; show the next best instead.
 SOMETHING_ELSE = re.compile(r"\b(?:something|anything)\s+else\b|\b(?:show\s+(?:me\s+)?)?(?:another|a\s+different)"
-                            r"(?:\s+one)?\b(?!\s+(?:colou?rs?|shades?|types?|kinds?|genders?|styles?))|"
+                            r"(?:\s+(?:one|option|pick))?\b(?!\s+(?:colou?rs?|shades?|types?|kinds?|genders?|styles?))|"
+                            r"\bnot\s+keen\s+on\s+(?:this|that)(?:\s+one)?\b|"
                             r"\bdifferent\s+ones\b|\bnext\s+one\b")
 COMPARE = re.compile(r"\bcompare\b|\bcomparison\b|\b(?:vs\.?|versus)\b|\bdifferences?\s+between\b|"
-                     r"\bhow\s+(?:do|does|are)\s+.{1,40}\s+differ\b|\bwhich\s+(?:one\s+)?is\s+better\b|"
+                     r"\bhow\s+(?:do|does|are|is)\s+.{1,40}\s+(?:differ|different)\b|\bdifferent\s+from\s+#|"
+                     r"\bwhich\s+(?:one\s+)?(?:is|'s)\s+(?:better|nicer|best|prettier|the\s+best)\b|"
                      r"\bside\s+by\s+side\b")
 _BARE_NUMBER = re.compile(r"(?<![\w$£€.])(\d{1,2})(?![\w.%]|\s*(?:\$|£|€|rs|inr|usd|eur|gbp|dollars?|pounds?|euros?)\b)")
 _FIRST_N = re.compile(r"\b(?:the\s+)?(?:first|top)\s+(two|three|four|2|3|4)\b")
@@ -59,10 +66,12 @@ RESET = re.compile(
     r"clear\s+(?:all|everything|the\s+search|search)(?!\s+(?:the\s+|my\s+)?(?:filters|constraints|chips))|"
     r"forget\s+(?:it|that|this|everything|all\s+(?:of\s+)?(?:that|this)|(?:about\s+)?(?:all\s+)?(?:that|this|those|these)"
     r"(?:\s+ones)?|what\s+i\s+said)|"
-    r"(?:something|anything)\s+(?:completely|totally|entirely)\s+different)\b")
+    r"(?:something|anything)\s+(?:completely|totally|entirely)\s+different|"
+    r"never\s*mind\s+(?:all\s+)?(?:that|this|those|these|everything)|(?:a\s+)?(?:different|new|other)\s+thing(?:\s+now)?|"
+    r"(?:let'?s\s+)?try\s+something\s+(?:else|different)(?=\s*[:,-]))\b")
 
 # "remove the colour filter", "drop red", "any gender", "colour doesn't matter".
-_DROP_VERB = (r"(?:drop|remove|clear|lose|ignore|delete|cancel|scrap|get\s+rid\s+of|take\s+(?:off|away|out)|"
+_DROP_VERB = (r"(?:drop|remove|clear|lose|ignore|skip|delete|cancel|scrap|get\s+rid\s+of|take\s+(?:off|away|out)|"
               r"forget(?:\s+about)?|never\s*mind)")
 DROPS = (
     re.compile(rf"\b{_DROP_VERB}\s+(?:the\s+|that\s+|my\s+)?([a-z][a-z ]*?)(?:\s+(?:filter|chip|constraint|bit|part|requirement))?\b"
@@ -70,7 +79,9 @@ DROPS = (
     re.compile(r"\b(?:any|whatever|every|all)\s+([a-z]+)\b(?!\s+of\b)"),
     re.compile(r"\b([a-z]+)\s+(?:doesn'?t|does\s+not|don'?t|do\s+not)\s+matter\b"),
     re.compile(r"\b([a-z]+)\s+(?:isn'?t|is\s+not)\s+(?:important|a\s+must|needed|required)\b"),
-    re.compile(r"\b(?:do\s+not|don'?t)\s+(?:care|mind)\s+(?:about|what|which)\s+(?:the\s+)?([a-z]+)\b"),
+    re.compile(r"\b(?:do\s+not|don'?t)\s+(?:care|mind)\s+(?:about\s+|what\s+|which\s+)?(?:the\s+)?([a-z]+)\b"),
+    re.compile(r"\bno\s+([a-z]+)\s+preference\b"),
+    re.compile(r"\b(?:it\s+)?(?:doesn'?t|does\s+not|don'?t|do\s+not|needn'?t)\s+(?:have\s+to|need\s+to)\s+be\s+([a-z]+(?:\s+[a-z]+)?)\b"),
     re.compile(r"\bnot\s+(?:fussed|bothered|picky)\s+(?:about|on)\s+(?:the\s+)?([a-z]+)\b"),
 )
 ALL_FILTERS = re.compile(rf"\b{_DROP_VERB}\s+(?:all\s+(?:the\s+|my\s+)?|the\s+|my\s+)?(?:filters|constraints|chips)\b|"
@@ -90,7 +101,8 @@ AT_MOST = re.compile(rf"\b(?:under|below|less\s+than|cheaper\s+than|max(?:imum)?
                      rf"not\s+over|not\s+more\s+than|budget\s+(?:of|is)|for\s+less\s+than)\s+{_AMOUNT}")
 AT_LEAST = re.compile(rf"\b(?:over|above|more\s+than|at\s+least|min(?:imum)?|pricier\s+than)\s+{_AMOUNT}")
 BETWEEN = re.compile(rf"\bbetween\s+{_AMOUNT}\s+and\s+{_AMOUNT}")
-PRICE_QUESTION = re.compile(r"\bhow\s+much\b|\bprice[sd]?\b|\bcosts?\b|\bexpensive\b|\bcheap\b|\bworth\b")
+PRICE_QUESTION = re.compile(r"\bhow\s+much\b|\bprice[sd]?\b|\bcosts?\b|\bexpensive\b|\bcheap\b|\bworth\b|"
+                            r"\bon\s+sale\b|\bdiscount(?:ed)?\b|\boffers?\b")
 SIZE_WORDS = re.compile(r"\bsizes?\b|\bsizing\b|\bxx?s\b|\bxx{0,2}l\b|\bplus[\s-]size\b|\bpetite\b|\bin\s+my\s+size\b|"
                         r"\bsize\s+\d+\b|\buk\s+\d+\b|\beu\s+\d+\b|\bus\s+\d+\b")
 STOCK_WORDS = re.compile(r"\bin\s+stock\b|\bout\s+of\s+stock\b|\bstock\b|\bsold\s+out\b|\bavailab(?:le|ility)\b(?!\s+in\b)|"
@@ -113,7 +125,7 @@ _ASPECT = r"(colou?r|shade|hue|tone|type|kind|category|gender|style|look|shape|d
 _NUMBERED = re.compile(r"#\s*\d{1,2}|\b(?:number|no\.?|result|item|option)\s*#?\s*\d{1,2}\b|\b(?:the\s+)?(?:first|second|"
                        r"third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|eleventh|twelfth|last|\d{1,2}(?:st|nd|rd|th))"
                        r"\s+(?:one|item|result|product|option|pic|picture|photo|look)\b")
-ASPECT_OF = re.compile(rf"\b(?:the\s+|same\s+)?{_ASPECT}\s+(?:of|from|as)\s+(?:the\s+)?({_REF})")
+ASPECT_OF = re.compile(rf"\b(?:the\s+|same\s+)?{_ASPECT}\s+(?:of|from|as)\s+(?:the\s+)?({_REF}|\d{{1,2}}\b)")
 REF_ASPECT = re.compile(rf"({_REF})'?s\s+{_ASPECT}\b")
 LOOK_WORDS = frozenset({"style", "look", "shape", "design", "cut", "silhouette", "model", "vibe", "feel"})
 _ORDINALS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7, "eighth": 8,

@@ -88,7 +88,7 @@ _REQUEST_CUE = re.compile(r"\b(?:show|see|find|search|look(?:ing)?|want|need|get
                           r"please|instead|rather|about|any|some|something|anything|new|do\s+you|i'?d|i'?m)\b")
 # A complaint about what was just named: that value is avoided, not wanted.
 _COMPLAINT = re.compile(
-    r"\b(?:hurts?|hurting|pinch(?:es)?|itch(?:y|es)?|uncomfortable|(?:are|is|look|looks|feel|feels|seem|seems)\s+"
+    r"\b(?:(?:my\s+(?:feet|toes|back|legs|neck)\s+)?(?:hurts?|hurting|ache|aches)|pinch(?:es)?|itch(?:y|es)?|uncomfortable|(?:are|is|look|looks|feel|feels|seem|seems)\s+"
     r"(?:way\s+|far\s+|much\s+)?too\s+[a-z]+|ugly|boring|annoying|sucks?|awful|horrible|hideous|tacky|dated|"
     r"old[\s-]fashioned|(?:are|is)\s+(?:a\s+)?pain|kill(?:s|ing)?\s+(?:me|my)|(?:do|does)(?:n'?t|\s+not)\s+suit|"
     r"(?:are|is)(?:n'?t|\s+not)\s+(?:comfortable|for\s+me|my\s+thing|my\s+style)|give\s+me\s+blisters|"
@@ -174,7 +174,7 @@ class RulesRewriter:
             return command
         reading = self._read(text, state)
         description = _describe(reading)
-        if _is_question(reading) and not (has_upload and not self._asked_column(reading)):
+        if (_is_question(reading) or _asks_about_an_aspect(reading)) and not (has_upload and not self._asked_column(reading)):
             return self._answer(reading, state, has_upload)
         if reading.reset and not (reading.mentions or reading.negatives or has_upload):
             return SearchIntent(action="reset", reference="none")
@@ -221,19 +221,19 @@ class RulesRewriter:
             reading.excluded += range(1, len(state.results) + 1)
             reading.removed.append(match.span())
             pointers = [p for p in pointers if not _inside(p, [match.span()])]
-        negated = self._read_negations(reading, state, pointers, indices)
+        drops, spans = moves.drops(text, state, self.matcher)
+        negated = self._read_negations(reading, state, pointers, indices, released=spans)
         # "the 0th one" names no result: read as words, not as a pick.
         reading.indices = [i for span, i in indices if not _inside(span, negated) and i != 0]
         reading.pointer = any(not _inside(p, negated) for p in pointers)
         reading.removed += pointers + [span for span, _ in indices]
-        drops, spans = moves.drops(text, state, self.matcher)
         others, avoided, other_spans = moves.another(text, state, self.matcher)
         reading.drops += drops + others
         reading.negatives += avoided
         reading.limits, limit_spans = moves.limits(text)
         reading.unheld, aspect_spans = moves.aspects_wanted(text)
         reading.borrowed = moves.borrowed(text, state, self.matcher)
-        reading.something_else = bool(moves.SOMETHING_ELSE.search(text))
+        reading.something_else = bool(moves.SOMETHING_ELSE.search(text)) and not reading.reset
         reading.removed += spans + other_spans + limit_spans + aspect_spans + reading.borrowed.spans
         reading.removed += [m.span() for m in moves.SOMETHING_ELSE.finditer(text)]
         if reading.borrowed.spans:  # "#2's colour": the result named there is no pick of its own
@@ -246,10 +246,13 @@ class RulesRewriter:
 
     def _read_negations(self, reading: _Reading, state: DialogueState,
                         pointers: list[tuple[int, int]],
-                        indices: list[tuple[tuple[int, int], int]]) -> list[tuple[int, int]]:
-        """Negated values, free text and results; positive mentions are what is left."""
+                        indices: list[tuple[tuple[int, int], int]], released: list[tuple[int, int]] = ()
+                        ) -> list[tuple[int, int]]:
+        """Negated values, free text and results; positive mentions are what is left. A cue
+        inside a released phrase ("no colour preference") negates nothing."""
         mentions = self.matcher.find(reading.text)
-        cues = (_negation_span(reading.text, cue) for cue in _NEGATION.finditer(reading.text))
+        cues = (_negation_span(reading.text, cue) for cue in _NEGATION.finditer(reading.text)
+                if not _inside(cue.span(), list(released)))
         spans = [span for span in cues if span]
         for _start, cue_end, end in spans:
             scope = [(cue_end, end)]
@@ -262,6 +265,7 @@ class RulesRewriter:
             if values or not results:
                 reading.negatives += values or _free_words(reading.text[cue_end:end])
         negated = [(start, end) for start, _, end in spans]
+        reading.removed += [m.span() for m in _COMPLAINT.finditer(reading.text)]  # complaints describe no target
         for mention in mentions:  # "flats instead, heels hurt": heels are avoided
             complaint = _complaint_after(reading.text, mention)
             contrast = mention.column == self.matcher.colour_column or any(
@@ -444,6 +448,14 @@ def _is_question(reading: _Reading) -> bool:
     asks = text.endswith("?") or _QUESTION_START.search(text)
     about = reading.indices or reading.pointer or re.search(r"\btell\s+me\b", text)
     return bool(asks and about and not _REQUEST.search(text))
+
+
+def _asks_about_an_aspect(reading: _Reading) -> bool:
+    """"how long is delivery?", "is it on sale?": a question about what the catalogue may not
+    record, asked of no result in particular, is answered (about the current item), not searched."""
+    text = reading.text
+    return bool((text.endswith("?") or _QUESTION_START.search(text)) and moves.aspect_asked(text)
+                and not reading.mentions and not _REQUEST.search(text))
 
 
 def _describe(reading: _Reading) -> str:

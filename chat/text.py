@@ -30,10 +30,13 @@ _LEAD_FILLER = re.compile(
     r"|(?:show|find|get|give|search\s+for|look\s+for|looking\s+for|searching\s+for|search|"
     r"see)(?:\s+(?:me|us))?\b"
     r"|(?:do|have)\s+you\s+(?:have|got|sell|stock)(?:\s+any)?\b"
-    r"|let'?s|let\s+us|got(?:\s+(?:it|this|that|one|any|them))?|(?:a\s+)?(?:bit|little|tad)|only"
+    r"|let'?s|let\s+us|got(?:\s+(?:it|this|that|one|any|them))?|(?:a\s+)?(?:bit|little|tad)|only|combine|mix"
+    r"|(?:would|will|is|are)\s+(?:it|this|they|that)?\s*(?:be\s+)?(?:available|come)|(?:do|does)\s+(?:it|they|this)\s+come"
+    r"|i'?d\s+rather(?:\s+have)?|rather\s+have|i'?d\s+have|what\s+(?:does|do)"
     r"|what'?s|whats|what\s+is|things?\s+that\s+(?:are|is)"
     r"|(?:a|an|the|some|any|something|anything|one|ones|like|in|more)\b)[\s,.;:!?-]*")
 _TRAIL_FILLER = re.compile(r"[\s,.;:!?-]*\b(?:please|pls|plz|thanks|thank\s+you|instead|then|too|again|since|because|as|"
+                           r"is\s+(?:ok|okay|fine|good)|works|(?:does|do)\s+(?:it|they)\s+come\s+in|come\s+in|available|"
                            r"and|or|but|in|for|with|like|maybe|perhaps|my|our|your|their|the|a|an|of|to)$")
 
 

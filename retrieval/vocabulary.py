@@ -239,7 +239,8 @@ _SYNONYMS: dict[str, tuple[str, ...]] = {
 _OCCASION_VALUES = frozenset({"casual", "formal", "party", "sports", "ethnic", "travel", "home", "smart casual",
                               "office", "work", "wedding", "festive", "beach", "evening"})
 _OCCASIONS: dict[str, tuple[str, ...]] = {
-    **dict.fromkeys(("office", "work", "business", "meeting", "meetings", "interview", "interviews", "formal"),
+    **dict.fromkeys(("office", "work", "business", "meeting", "meetings", "interview", "interviews", "formal",
+                     "job interview", "the office"),
                     ("formal", "office", "business", "smart casual")),
     **dict.fromkeys(("gym", "workout", "workouts", "running", "training", "sport", "sports", "yoga", "jogging"),
                     ("sports", "sportswear", "activewear")),
@@ -251,7 +252,8 @@ _OCCASIONS: dict[str, tuple[str, ...]] = {
     **dict.fromkeys(("festival", "festivals", "festive", "diwali", "eid", "puja", "wedding", "weddings"),
                     ("ethnic", "festive", "wedding")),
 }
-_OCCASION_PHRASE = re.compile(r"\b(?:for|to)\s+(?:the\s+|a\s+|an\s+|my\s+|our\s+|wearing\s+(?:to|at)\s+(?:the\s+)?)?"
+_OCCASION_PHRASE = re.compile(r"(?:for|to)\s+(?:the\s+|a\s+|an\s+|my\s+|our\s+|wear\s+(?:to|at)\s+(?:the\s+|a\s+)?|"
+                              r"wearing\s+(?:to|at)\s+(?:the\s+|a\s+)?)?"
                               r"([a-z]+(?:\s+[a-z]+)?)")
 
 # Words naming a *role* of a column, resolved from the values rather than the column's name.
@@ -492,14 +494,18 @@ class VocabularyMatcher:
     def _occasion_mentions(self, text: str, found: list[Mention]) -> list[Mention]:
         """"for the office" -> the occasion column's Formal, where the catalogue has one."""
         mentions = []
-        for match in _OCCASION_PHRASE.finditer(text.lower()):
+        lowered = text.lower()
+        for start in (m.start() for m in re.finditer(r"\b(?:for|to)\b", lowered)):  # "to wear to the office"
+            match = _OCCASION_PHRASE.match(lowered, start)
+            if match is None:
+                continue
             words = match.group(1).split()
             for n in (2, 1)[-len(words):] if len(words) > 1 else (1,):
                 target = self._occasions.get(phrase_key(" ".join(words[:n])))
-                start = match.start(1)
-                end = start + len(" ".join(words[:n]))
-                if target and not any(m.start < end and start < m.end for m in found):
-                    mentions.append(Mention(*target, start, end))
+                begin = match.start(1)
+                end = begin + len(" ".join(words[:n]))
+                if target and not any(m.start < end and begin < m.end for m in (*found, *mentions)):
+                    mentions.append(Mention(*target, begin, end))
                     break
         return mentions
 

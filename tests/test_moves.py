@@ -31,7 +31,8 @@ def searching() -> DialogueState:
 
 
 @pytest.mark.parametrize("message", ["undo", "Undo that please", "go back", "oops, go back a step",
-                                     "back to the previous results", "show me the last results again"])
+                                     "back to the previous results", "show me the last results again", "take that back",
+                                     "can we go back to what we had?", "that was better before", "revert please"])
 def test_undo_said_in_words(rules, message):
     assert rules.rewrite(message, searching()).action == "undo"
 
@@ -42,7 +43,8 @@ def test_back_inside_a_request_is_no_undo(rules, message):
 
 
 @pytest.mark.parametrize("message", ["show more", "more please", "any more?", "next page", "what else have you got?",
-                                     "load more results", "keep going"])
+                                     "load more results", "keep going", "show me a few more", "gimme more", "page 2",
+                                     "see the rest", "what other options are there?", "meh, next"])
 def test_show_more(rules, message):
     assert rules.rewrite(message, searching()).action == "more"
 
@@ -50,7 +52,8 @@ def test_show_more(rules, message):
 @pytest.mark.parametrize("message, compared", [
     ("compare 1 and 2", (1, 2)), ("compare the second and the fifth one", (2, 5)), ("#3 vs #4", (3, 4)),
     ("what's the difference between 1 and 6?", (1, 6)), ("which one is better, 2 or 3?", (2, 3)),
-    ("compare the first three", (1, 2, 3)), ("compare them", ()),
+    ("compare the first three", (1, 2, 3)), ("compare them", ()), ("how is #1 different from #2?", (1, 2)),
+    ("1 or 2, which is nicer?", (1, 2)), ("put 4 and 5 side by side", (4, 5)),
 ])
 def test_compare(rules, message, compared):
     intent = rules.rewrite(message, searching())
@@ -61,6 +64,8 @@ def test_compare(rules, message, compared):
     ("right, start over: a green kurta for my wife", {"baseColour": "Green", "articleType": "Kurtas", "gender": "Women"}),
     ("scrap that, I need brown boots", {"baseColour": "Brown", "articleType": "Booties"}),
     ("forget all that, new idea: white sneakers", {"baseColour": "White", "articleType": "Casual Shoes"}),
+    ("never mind all that, I need a wallet for my dad", {"articleType": "Wallets", "gender": "Men"}),
+    ("let's try something else: red kurtas for women", {"baseColour": "Red", "articleType": "Kurtas", "gender": "Women"}),
 ])
 def test_a_restart_inside_a_longer_message_is_a_new_search_without_its_words(rules, message, wanted):
     """Whom the shopping was for is forgotten too: the shopper said to start over."""
@@ -73,7 +78,9 @@ def test_a_restart_inside_a_longer_message_is_a_new_search_without_its_words(rul
     ("any colour is fine", ("baseColour",)), ("drop the gender", ("gender",)),
     ("remove the colour filter", ("baseColour",)), ("forget about the colour", ("baseColour",)),
     ("lose the black", ("baseColour",)), ("remove black", ("baseColour",)),
-    ("clear all the filters", ("baseColour", "articleType", "gender")),
+    ("clear all the filters", ("baseColour", "articleType", "gender")), ("I don't mind the colour", ("baseColour",)),
+    ("skip the colour", ("baseColour",)), ("no colour preference", ("baseColour",)),
+    ("it doesn't have to be black", ("baseColour",)), ("any gender is ok", ("gender",)),
 ])
 def test_releasing_filters(rules, message, dropped):
     intent = rules.rewrite(message, searching())
@@ -81,7 +88,8 @@ def test_releasing_filters(rules, message, dropped):
     assert "Black" not in intent.set_attributes.values()
 
 
-@pytest.mark.parametrize("message", ["in another colour", "got it in a different colour?", "other colours please"])
+@pytest.mark.parametrize("message", ["in another colour", "got it in a different colour?", "other colours please",
+                                     "what other colours does it come in?", "different shade please"])
 def test_another_colour_avoids_the_current_one_and_searches_no_words(rules, message):
     intent = rules.rewrite(message, searching())
     assert intent.drop_attributes == ("baseColour",) and intent.negatives == ("Black",) and not intent.description
@@ -110,7 +118,7 @@ def test_price_wishes_are_limits_and_unrecorded_aspects_are_said(rules, message,
 
 @pytest.mark.parametrize("message, question, index", [
     ("what's the material of the first one?", "material", 1), ("how much is #2?", "price", 2),
-    ("is the third one in stock?", "stock", 3), ("which brand makes #4?", "brand", 4),
+    ("is the third one in stock?", "stock", 3), ("which brand makes #4?", "brand", 4), ("is #1 on sale?", "price", 1),
     ("what season is the second one for?", "season", 2), ("is #5 for women?", "gender", 5),
 ])
 def test_questions_about_results_name_the_aspect(rules, message, question, index):
@@ -132,6 +140,7 @@ def test_a_change_asked_as_a_question_is_a_search(rules, message, colour):
     ("like #1 but in #3's colour", {"baseColour": 3, "articleType": 1}, 1),
     ("the shape of the second one in the colour of the fifth", {"baseColour": 5, "articleType": 2}, 2),
     ("this in the colour of the sixth one", {"baseColour": 6}, None),
+    ("same style as 2 in the colour of 4", {"baseColour": 4, "articleType": 2}, 2),
 ])
 def test_two_references_borrow_named_attributes_and_the_look(rules, message, take_from, look):
     intent = rules.rewrite(message, searching())
@@ -170,6 +179,7 @@ def test_people_words(rules, message, person):
 
 @pytest.mark.parametrize("message, usage", [
     ("shirts for the office", "Formal"), ("something for work", "Formal"), ("shoes for the gym", "Sports"),
+    ("something to wear to the office", "Formal"), ("for a job interview", "Formal"),
     ("a kurta for diwali", "Ethnic"),
 ])
 def test_occasions_said_as_such_are_the_usage(rules, message, usage):
@@ -223,3 +233,9 @@ def test_a_kind_describing_the_current_item_refines_it(rules, message):
 def test_a_new_request_with_a_kind_starts_afresh(rules):
     intent = rules.rewrite("red heels for my wife", searching())
     assert intent.reference == "none" and intent.set_attributes["articleType"] == "Heels"
+
+
+@pytest.mark.parametrize("message, question", [("how long is delivery?", "stock"), ("is it on sale?", "price")])
+def test_a_question_about_what_may_not_be_recorded_is_answered_not_searched(rules, message, question):
+    intent = rules.rewrite(message, searching())
+    assert (intent.action, intent.question) == ("answer", question)
