@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, SHARED_CATALOG, SHARED_ENCODER, requires_shared
-from tests.served_app import app_url, gallery_ids
+from tests.conftest import REPO
+from tests.served_app import APP_CATALOG, SURE_UPLOAD, UNSURE_UPLOAD, app_url, gallery_ids
 
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOT = REPO / "docs" / "screenshot.png"
@@ -19,10 +19,7 @@ SCREENSHOT = REPO / "docs" / "screenshot.png"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
 
-pytestmark = [
-    requires_shared(SHARED_ENCODER),
-    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"needs Debian's chromium at {CHROMIUM} (make browser)"),
-]
+pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason=f"needs Debian's chromium at {CHROMIUM} (make browser)")
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +54,7 @@ def send(page, text: str) -> None:
 
 
 def photo(product_id: str) -> str:
-    return str(SHARED_CATALOG / "images" / f"{product_id}.jpg")
+    return str(APP_CATALOG / "images" / f"{product_id}.jpg")
 
 
 def test_search_click_refine_and_screenshot(page):
@@ -93,7 +90,7 @@ def test_search_click_refine_and_screenshot(page):
 
 def test_a_photo_attached_in_the_message_box_is_the_reference(page):
     page.wait_for_selector("#box textarea")
-    page.set_input_files("#box input[type=file]", str(SHARED_CATALOG / "images" / f"{gallery_ids()[0]}.jpg"))
+    page.set_input_files("#box input[type=file]", photo(gallery_ids()[0]))
     page.wait_for_selector("#box img")  # the attachment preview: uploaded
     send(page, "this in blue")
     page.wait_for_selector("#results .card img")
@@ -127,17 +124,18 @@ def test_a_photo_over_the_limit_is_not_sent_and_the_text_stays(page, tmp_path):
 
 
 def test_a_photo_keeps_its_kind_as_a_chip_or_asks_with_buttons(page):
-    page.set_input_files("#box input[type=file]", photo("1595"))  # a black men's t-shirt: sure
+    kind = UNSURE_UPLOAD.kind
+    page.set_input_files("#box input[type=file]", photo(SURE_UPLOAD.id))  # a men's t-shirt: sure
     page.wait_for_selector("#box img")
     send(page, "same but in blue")
     page.wait_for_function("['Tshirts', 'Men', 'Blue'].every(v => document.querySelector('#chips').innerText.includes(v))")
-    page.set_input_files("#box input[type=file]", photo("1580"))  # a swimsuit: unsure, so it asks
+    page.set_input_files("#box input[type=file]", photo(UNSURE_UPLOAD.id))  # unsure of its kind, so it asks
     page.wait_for_selector("#box img")
     send(page, "same but in blue")
-    answer = page.locator("#chat button", has_text="Swimwear")
+    answer = page.locator("#chat button", has_text=kind)
     answer.wait_for()
     answer.click()
-    page.wait_for_function("document.querySelector('#chips').innerText.includes('Swimwear')")
+    page.wait_for_function(f"document.querySelector('#chips').innerText.includes('{kind}')")
     assert "your photo" in page.locator("#refining").inner_text()
 
 
