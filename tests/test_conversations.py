@@ -11,10 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import COMPACT_ENCODER, SAMPLE_CATALOG, SHARED_ENCODER
+from tests.conftest import COMPACT_ENCODER, SAMPLE_CATALOG
 from tests.served_app import free_port
-
-ENCODER = COMPACT_ENCODER if COMPACT_ENCODER.exists() else SHARED_ENCODER  # until the compact encoder lands
 
 
 @functools.cache
@@ -24,7 +22,7 @@ def sample_app(work: Path) -> str:
     from shop.loader import Loader
     from shop.settings import AppSettings
 
-    settings = AppSettings(catalog=str(SAMPLE_CATALOG), encoder=f"local-dir:{ENCODER}", llm="rules",
+    settings = AppSettings(catalog=str(SAMPLE_CATALOG), encoder=f"local-dir:{COMPACT_ENCODER}", llm="rules",
                            index_dir=work / "indexes", host="127.0.0.1", port=free_port())
     loader = Loader(settings).start()
     assert loader.wait_until_ready(timeout=600), loader.error
