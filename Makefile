@@ -4,8 +4,16 @@
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
 PY := $(VENV)/bin/python
+# What `make run` serves: the full catalogue and stand-in encoder when this checkout sits next
+# to ../shared; otherwise (any clone) the repository's own sample catalogue and compact
+# encoder, offline, nothing to download. `make run DEMO=1` is the Hub demo (`python app.py`).
+ifneq ($(wildcard ../shared/data/fashion-products/products.csv),)
 CATALOG ?= ../shared/data/fashion-products
 ENCODER ?= local-dir:../shared/models/tiny-fashion-clip
+else
+CATALOG ?= sample/catalog
+ENCODER ?= local-dir:models/compact-fashion-clip
+endif
 # The fine-tuned reader (packaged SmolLM2 + models/smollm2-shop); LLM=rules is the fast mode.
 LLM ?= smollm2-shop
 export HF_HUB_OFFLINE ?= 1
@@ -25,17 +33,14 @@ browser:
 	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
 		(apt-get update -qq && apt-get install -y -qq chromium >/dev/null) || echo "chromium not installed: the browser test will be skipped"; }
 
-# The shared catalogue and stand-in models when this checkout sits next to ../shared (or
-# CATALOG=... is given); otherwise (a clone of the public repository) exactly `python app.py`:
-# the demo defaults, downloaded on first run unless the user set HF_HUB_OFFLINE themselves.
+# DEMO=1: exactly `python app.py`, the demo defaults from the Hub, downloaded on first run
+# (unless the user set HF_HUB_OFFLINE themselves).
 run: $(VENV)/.installed
-	@if [ -d "$(CATALOG)" ] || [ "$(origin CATALOG)" != file ]; then \
-		echo $(PY) app.py --catalog $(CATALOG) --encoder $(ENCODER) --llm $(LLM); \
-		$(PY) app.py --catalog $(CATALOG) --encoder $(ENCODER) --llm $(LLM); \
-	else \
-		echo "$(CATALOG) not found: serving the demo defaults (python app.py)"; \
-		$(if $(filter file,$(origin HF_HUB_OFFLINE)),env -u HF_HUB_OFFLINE) $(PY) app.py; \
-	fi
+ifdef DEMO
+	$(if $(filter file,$(origin HF_HUB_OFFLINE)),env -u HF_HUB_OFFLINE) $(PY) app.py
+else
+	$(PY) app.py --catalog $(CATALOG) --encoder $(ENCODER) --llm $(LLM)
+endif
 
 # The layers (pyproject.toml's import-linter contracts) and the linter, before any test.
 lint: $(VENV)/.installed

@@ -28,8 +28,8 @@ logger = logging.getLogger(__name__)
 DEMO_CATALOG = f"hf-dataset:{DEMO_DATASET}"
 DEMO_ENCODER = "hf-hub:Marqo/marqo-fashionSigLIP"  # fashion-tuned SigLIP, Apache-2.0
 DEMO_LLM = "Qwen/Qwen2.5-1.5B-Instruct"          # small instruction model; 4-bit on CUDA (chat.llm)
-LOCAL_EXAMPLE = ("--catalog ../shared/data/fashion-products "
-                 "--encoder local-dir:../shared/models/tiny-fashion-clip --llm rules")
+# The repository's own sample and compact encoder (what `make run` serves in a clone), read by the rules.
+LOCAL_EXAMPLE = "--catalog sample/catalog --encoder local-dir:models/compact-fashion-clip --llm rules"
 HUB_PROBE_SECONDS = 3.0
 
 ENV = {"catalog": "SHOP_CATALOG", "encoder": "SHOP_ENCODER", "llm": "SHOP_LLM", "composer": "SHOP_COMPOSER",
