@@ -3,8 +3,8 @@
 Shoppers name a kind and a person as what they are after, and a colour as a wish: after
 "dresses for women" then "in burgundy", the colour gives way, not the dresses. So, in order:
 
-1. A kind and a person the catalogue never has together ("for men instead" on dresses): the
-   older of the two gives way. An older kind is swapped for the kinds nearest to the query
+1. A kind and a person the shopper said and the catalogue never has together ("for men
+   instead" on dresses): the older of the two gives way. An older kind is swapped for the kinds nearest to the query
    that the new person has (the first searched, all offered); an older person is dropped.
 2. Values guessed from a photo, oldest first: they were never said.
 3. A colour gives way to its neighbours first (Burgundy -> Maroon, Charcoal -> Grey).
@@ -59,7 +59,8 @@ def relax(search: Search, filters: Filters, constraints: Mapping[str, str], role
     if hits:
         return Relaxed(hits)
     avoid = avoid or {}
-    filters, swapped, offered, left = _settle_kind_and_person(search, filters, constraints, roles, kind_of, avoid)
+    said = {c: v for c, v in constraints.items() if c not in guessed}  # a guess gives way by going (step 2)
+    filters, swapped, offered, left = _settle_kind_and_person(search, filters, said, roles, kind_of, avoid)
     constraints = {c: swapped[c][1] if c in swapped else v for c, v in constraints.items()
                    if v not in left}
     widest = _without(filters, constraints, list(constraints), avoid).filters

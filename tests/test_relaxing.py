@@ -81,3 +81,9 @@ def test_what_a_released_colour_avoided_still_holds():
     """"red t-shirts, not black" for women: red gives way, black stays out."""
     found = run({"kind": "Tshirts", "person": "Men", "colour": "Red"}, avoid={"colour": ["Grey", "Red", "White"]})
     assert found.left_out == ("Red",) and {h.row for h in found.hits} == {("Grey", "Tshirts", "Men")}
+
+
+def test_a_kind_guessed_from_a_photo_is_left_out_not_swapped():
+    found = run({"kind": "Dresses", "person": "Men"}, guessed=("kind",))
+    assert found.left_out == ("Dresses",) and not found.swapped and not found.offered
+    assert {h.row[2] for h in found.hits} == {"Men"}
