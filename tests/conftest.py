@@ -39,10 +39,6 @@ KINDS = ("Tshirts", "Shoes")
 GENDERS = ("Men", "Women")
 
 
-def requires_shared(path: Path = SHARED_CATALOG):
-    return pytest.mark.skipif(not path.exists(), reason=f"needs the shared data at {path} (absent on this machine)")
-
-
 @pytest.fixture(scope="session")
 def tiny_encoder_spec(tmp_path_factory) -> str:
     import torch

@@ -17,13 +17,10 @@ from urllib.parse import quote
 import pytest
 from PIL import Image
 
-from tests.conftest import REPO, SHARED_CATALOG, SHARED_ENCODER, requires_shared
-from tests.served_app import app_url, gallery_ids
+from tests.conftest import REPO
+from tests.served_app import APP_CATALOG, SURE_UPLOAD, UNSURE_UPLOAD, app_url, gallery_ids
 
-pytestmark = requires_shared(SHARED_ENCODER)
-
-
-PHOTO = SHARED_CATALOG / "images" / f"{gallery_ids()[0]}.jpg"
+PHOTO = APP_CATALOG / "images" / f"{gallery_ids()[0]}.jpg"
 
 
 @pytest.fixture(scope="module")
@@ -153,7 +150,7 @@ def test_no_server_path_is_served(url, path):
     """Gradio's file route serves uploads only: not even a catalogue photo by its path."""
     import httpx
 
-    images = (SHARED_CATALOG / "images").resolve()
+    images = (APP_CATALOG / "images").resolve()
     target = path.format(images=images, repo=REPO)
     assert httpx.get(f"{url}/gradio_api/file={quote(target, safe='/%')}").status_code in (403, 404)
 
@@ -188,17 +185,17 @@ def test_a_reply_streams_what_it_looks_for_before_the_results(client):
 
 
 def test_a_photo_plus_a_change_keeps_the_photos_kind_or_asks(client):
-    """A black men's t-shirt: sure of it, the kind and gender are kept. A women's swimsuit:
-    unsure, it asks swimwear or something else, and the answer keeps the kind."""
-    tshirt, swimwear = (SHARED_CATALOG / "images" / f"{pid}.jpg" for pid in ("1595", "1580"))
+    """A black men's t-shirt: sure of it, the kind and gender are kept. A photo it is unsure
+    of: it asks which of two kinds, and the answer keeps the kind."""
+    tshirt, unsure = (APP_CATALOG / "images" / f"{upload.id}.jpg" for upload in (SURE_UPLOAD, UNSURE_UPLOAD))
     reply, results = respond(client, "same but in blue", tshirt)
     assert "I took your photo for Tshirts for Men" in reply
     assert {(r["attributes"]["articleType"], r["attributes"]["gender"], r["attributes"]["baseColour"])
             for r in results} == {("Tshirts", "Men", "Blue")}, reply
-    reply, results = respond(client, "same but in blue", swimwear)
-    assert reply.endswith("Is this swimwear or shrug?"), reply
-    reply, results = client.predict("swimwear", api_name="/choose")
-    assert {r["attributes"]["articleType"] for r in results} == {"Swimwear"}, reply
+    reply, results = respond(client, "same but in blue", unsure)
+    assert reply.endswith(UNSURE_UPLOAD.question), reply
+    reply, results = client.predict(UNSURE_UPLOAD.kind.lower(), api_name="/choose")
+    assert {r["attributes"]["articleType"] for r in results} == {UNSURE_UPLOAD.kind}, reply
 
 
 def test_text_it_cannot_read_is_said_and_changes_nothing(client):
