@@ -1,7 +1,8 @@
 """Real-browser runs of the app (headless Debian Chromium driven by Playwright): type a query,
 see the results, click one, refine it, and save the screenshot the README shows; attach a
 photo in the message box; on a phone the results come into view; a photo over the limit is
-not sent; a photo keeps its kind or asks; likes toggle; typed markup shows as typed."""
+not sent; a photo keeps its kind or asks; likes toggle; typed markup shows as typed; typed
+moves (undo, compare, another language) do what the buttons do."""
 
 from __future__ import annotations
 
@@ -152,3 +153,22 @@ def test_refine_is_no_like_the_heart_toggles_and_typed_markup_shows_as_typed(pag
     page.wait_for_selector("#results .card:first-child .like.on")
     page.locator("#results .card").first.locator(".like").click()
     page.wait_for_function("!document.querySelector('#results .like.on')")
+
+
+def test_typed_moves_do_what_the_buttons_do(page):
+    """Undo, compare and a message in another language, typed in the chat box."""
+    send(page, "black t-shirts for men")
+    page.wait_for_selector("#results .card:nth-child(2) img")
+    first = page.locator("#results .card").first.get_attribute("data-id")
+    send(page, "in red please")
+    page.wait_for_function("document.querySelector('#chips').innerText.includes('Red')")
+    send(page, "undo")
+    page.wait_for_function("!document.querySelector('#chips').innerText.includes('Red')")
+    page.wait_for_function(f"document.querySelector('#results .card')?.dataset.id === '{first}'")
+    send(page, "compare 1 and 2")
+    page.wait_for_function("document.querySelector('#chat').innerText.includes('Comparing #1 and #2')")
+    assert page.locator("#results .card").first.get_attribute("data-id") == first, "a comparison changed the results"
+    chips = page.locator("#chips").inner_text()
+    send(page, "zapatos negros por favor")
+    page.wait_for_function("document.querySelector('#chat').innerText.includes('English only')")
+    assert page.locator("#chips").inner_text() == chips
