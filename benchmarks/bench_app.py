@@ -26,7 +26,7 @@ from pathlib import Path
 
 import httpx
 
-from evaluation.metrics import latency_summary
+from offline.metrics import latency_summary
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"

@@ -1,6 +1,6 @@
 """How much a trained composer's figure owes to phrasings it was trained on.
 
-The composer's training triplets are worded with `training.triplets.TRAINING_PHRASINGS`, the
+The composer's training triplets are worded with `offline.triplets.TRAINING_PHRASINGS`, the
 evaluation's queries with `evaluation.queries.PHRASINGS` (disjoint sets). This scores the same
 test queries (same references, changes and targets) worded both ways, for the composer alone
 and for the served mix (composer + target description):
@@ -20,9 +20,9 @@ from dataclasses import replace
 
 from evaluation.queries import PHRASINGS
 from evaluation.retrieval import read_jsonl, run_queries
+from offline.triplets import TRAINING_PHRASINGS
 from retrieval.compose import FusionWeights
 from retrieval.retriever import open_retriever
-from training.triplets import TRAINING_PHRASINGS
 
 COMPOSER_ALONE = FusionWeights(image=1.0, text=0.0, description=0.0, negative=0.0)
 

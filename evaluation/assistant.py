@@ -34,9 +34,9 @@ from chat.assistant import Assistant, Turn
 from chat.factory import open_assistant
 from chat.llm import LLMUnavailableError
 from chat.state import DialogueState
-from evaluation.metrics import TOP_K, latency_summary, recall_at_k
 from evaluation.options import add_retriever_options, assistant_config, check_retriever_options
 from evaluation.retrieval import EXPECTED_ERRORS, read_jsonl, reference_for
+from offline.metrics import TOP_K, latency_summary, recall_at_k
 
 logger = logging.getLogger(__name__)
 

@@ -35,7 +35,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from evaluation.queries import PHRASINGS, attribute_keys, group_by_key
+from evaluation.queries import PHRASINGS
+from offline.changes import attribute_keys, group_by_key
 from retrieval.catalog import Catalog, load_gallery
 from retrieval.vocabulary import normalise_word
 

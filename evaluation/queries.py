@@ -15,11 +15,10 @@ import itertools
 import json
 import random
 import sys
-from collections import defaultdict
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
 
+from offline.changes import attribute_keys, group_by_key, one_changes
 from retrieval.catalog import Catalog, load_gallery
 
 # Columns changed, and how a shopper might ask for each new value ({v} is the value, lower case).
@@ -28,49 +27,6 @@ PHRASINGS: dict[str, tuple[str, ...]] = {
     "articleType": ("as {v}", "make it {v}", "same style but {v}", "I'd rather have {v}", "show me {v} like this"),
     "gender": ("for {v}", "same but for {v}", "make it for {v}", "a {v} version", "do you have it for {v}"),
 }
-
-
-@dataclass(frozen=True)
-class OneChange:
-    """Product `reference` with `column` set to `value`: the products whose key is `target_key` match."""
-
-    reference: str
-    column: str
-    value: str
-    target_key: tuple[str, ...]
-
-
-def attribute_keys(catalog: Catalog, ids: Sequence[str], columns: Sequence[str]) -> dict[str, tuple[str, ...]]:
-    """Each product's values of `columns`, in order: two products match when their keys are equal."""
-    return {pid: tuple(catalog.attributes(pid)[c] for c in columns) for pid in ids}
-
-
-def group_by_key(keys: Mapping[str, tuple[str, ...]]) -> dict[tuple[str, ...], list[str]]:
-    """The products that share each key, in `keys` order."""
-    by_key: dict[tuple[str, ...], list[str]] = defaultdict(list)
-    for pid, key in keys.items():
-        by_key[key].append(pid)
-    return by_key
-
-
-def one_changes(keys: Mapping[str, tuple[str, ...]], columns: Sequence[str]) -> dict[str, list[OneChange]]:
-    """Every change of exactly one column that leads from a product to at least one other, by column.
-
-    Used for evaluation queries here and for training triplets (`training.triplets`, with
-    other phrasings), so the two agree on what a one-attribute change is.
-    """
-    present = set(keys.values())
-    changes: dict[str, list[OneChange]] = {}
-    for position, column in enumerate(columns):
-        values_by_rest: dict[tuple, set[str]] = defaultdict(set)
-        for key in present:
-            values_by_rest[_without(key, position)].add(key[position])
-        changes[column] = [
-            OneChange(pid, column, value, key[:position] + (value,) + key[position + 1:])
-            for pid, key in keys.items()
-            for value in sorted(values_by_rest[_without(key, position)] - {key[position]})
-        ]
-    return changes
 
 
 def phrase_change(column: str, value: str, rng: random.Random) -> str:
@@ -92,10 +48,6 @@ def make_queries(catalog: Catalog, n: int, seed: int, columns: Sequence[str] = t
         {"reference": c.reference, "text": phrase_change(c.column, c.value, rng), "targets": sorted(by_key[c.target_key]), "column": c.column}
         for c in balanced[:n]
     ]
-
-
-def _without(key: tuple, position: int) -> tuple:
-    return key[:position] + key[position + 1:]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -8,7 +8,7 @@ No dialogue and no rewriting: the change text goes to the composition method as 
 query is a hit at K when any target is in the top K, the reference itself excluded. Latency
 is per query (encoding an uploaded reference included), model loading and indexing excluded.
 With `--dataset fashion200k|fashioniq` the published protocol of that benchmark is run on
-cached features (`training.datasets`), with the zero-shot sum or the trained composer;
+cached features (`offline.datasets`), with the zero-shot sum or the trained composer;
 queries are answered in one batch there, so latency is the mean per query.
 """
 
@@ -25,17 +25,17 @@ from pathlib import Path
 
 import numpy as np
 
-from evaluation.metrics import TOP_K, latency_summary, recall_at_k
 from evaluation.options import add_retriever_options, check_retriever_options
+from offline.datasets import DATASETS, load_benchmark
+from offline.features import image_features, text_features
+from offline.metrics import TOP_K, latency_summary, recall_at_k
+from offline.triplets import score_triplets
 from retrieval.catalog import CatalogError
 from retrieval.compose import SUM_WEIGHTS, fuse
 from retrieval.encoder import EncoderUnavailableError, load_encoder
 from retrieval.index import IndexMismatchError
 from retrieval.retriever import Reference, Retriever, TrainedComposer, open_retriever
 from retrieval.vector_store import VectorStoreError
-from training.datasets import DATASETS, load_benchmark
-from training.features import image_features, text_features
-from training.triplets import score_triplets
 
 EXPECTED_ERRORS = (CatalogError, EncoderUnavailableError, IndexMismatchError, VectorStoreError, ValueError, OSError)
 

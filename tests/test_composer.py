@@ -10,6 +10,8 @@ import numpy as np
 import pytest
 import torch
 
+from offline.features import FeatureTable
+from offline.triplets import Triplet, TripletSet, split_items
 from retrieval.composer import (
     Combiner,
     CombinerConfig,
@@ -19,8 +21,6 @@ from retrieval.composer import (
     save_composer,
 )
 from training.composer import EncodedTriplets, TrainConfig, fit, make_validation, multi_positive_info_nce, positives_mask
-from training.features import FeatureTable
-from training.triplets import Triplet, TripletSet, split_items
 
 
 @pytest.fixture(autouse=True)

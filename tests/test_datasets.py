@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from training.datasets import (
+from offline.datasets import (
     DatasetError,
     join_captions,
     load_benchmark,
@@ -19,7 +19,7 @@ from training.datasets import (
     load_training_set,
     replace_text,
 )
-from training.features import FeatureTable, image_features, text_features
+from offline.features import FeatureTable, image_features, text_features
 
 # path<TAB>detection score<TAB>description, as in Fashion200K's labels/<category>_<split>_detect_all.txt
 F200K_TRAIN = {

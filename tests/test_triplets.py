@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from evaluation.queries import make_queries
+from offline.triplets import DEFAULT_COLUMNS, Triplet, TripletSet, mine_triplets, score_triplets, split_items
 from retrieval.catalog import load_catalog
-from training.triplets import DEFAULT_COLUMNS, Triplet, TripletSet, mine_triplets, score_triplets, split_items
 
 
 @pytest.fixture

@@ -4,12 +4,12 @@
         [--dataset catalog|fashion200k|fashioniq] [--epochs N] [--seed S]
 
 With `--dataset catalog` (default) triplets are mined from the catalogue's attributes
-(`training.triplets`); with fashion200k / fashioniq, `--catalog` is the dataset folder and
-its training split is used (`training.datasets`). Items listed in `--exclude` (the test
+(`offline.triplets`); with fashion200k / fashioniq, `--catalog` is the dataset folder and
+its training split is used (`offline.datasets`). Items listed in `--exclude` (the test
 gallery) are never used. A seeded fraction of the remaining photos is held out: triplets
 among them give the validation loss and recall@K after each epoch, and the epoch with the
 best validation recall@10 is the one saved. Features are encoded once and cached
-(`training.features`). `--out` receives composer.safetensors + composer.json (what
+(`offline.features`). `--out` receives composer.safetensors + composer.json (what
 `evaluation.retrieval --composer` loads), history.json and curves.png.
 """
 
@@ -28,12 +28,12 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from offline.datasets import DATASETS, DatasetError, load_training_set
+from offline.features import FeatureTable, image_features, text_features
+from offline.triplets import TripletSet, score_triplets, split_items
 from retrieval.catalog import CatalogError, read_ids
 from retrieval.composer import Combiner, CombinerConfig, Composer, save_composer
 from retrieval.encoder import EncoderUnavailableError, load_encoder
-from training.datasets import DATASETS, DatasetError, load_training_set
-from training.features import FeatureTable, image_features, text_features
-from training.triplets import TripletSet, score_triplets, split_items
 
 logger = logging.getLogger(__name__)
 

@@ -38,9 +38,9 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from offline.features import image_features, text_features
 from retrieval.catalog import Catalog, CatalogError, load_catalog, read_ids
 from retrieval.encoder import EncoderUnavailableError, load_encoder, load_rgb
-from training.features import image_features, text_features
 
 logger = logging.getLogger(__name__)
 

@@ -31,8 +31,8 @@ from collections import defaultdict
 from collections.abc import Collection, Iterable, Sequence
 from pathlib import Path
 
+from offline.triplets import Triplet, TripletSet, mine_triplets
 from retrieval.catalog import load_catalog
-from training.triplets import Triplet, TripletSet, mine_triplets
 
 logger = logging.getLogger(__name__)
 

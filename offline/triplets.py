@@ -1,10 +1,10 @@
 """Composed-retrieval triplets (reference, modification text, targets): mining and scoring.
 
 A composed-retrieval model learns from triplets; public benchmarks ship them
-(`training.datasets`), and any catalogue with attributes can be mined for them: a product,
+(`offline.datasets`), and any catalogue with attributes can be mined for them: a product,
 a change of exactly one of colour / article type / gender, and every product that has the
 new value and the reference's other values as targets. Mining reuses the one-change logic of
-`evaluation.queries`, so training and evaluation agree on what a change is, but words the
+`offline.changes` as the evaluation's queries, so both agree on what a change is, but words the
 changes with its own phrasings (`TRAINING_PHRASINGS`), disjoint from the evaluation's, so a
 test figure is never measured on phrasings the composer was trained on. Items in the
 exclusion list (the test gallery) never appear, neither as references nor as targets.
@@ -24,8 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
-from evaluation.metrics import TOP_K, recall_at_k
-from evaluation.queries import attribute_keys, group_by_key, one_changes
+from offline.changes import attribute_keys, group_by_key, one_changes
+from offline.metrics import TOP_K, recall_at_k
 from retrieval.catalog import Catalog
 from retrieval.vector_store import VectorStore
 
@@ -60,7 +60,7 @@ class TripletSet:
     """Triplets and the photos of every id they name.
 
     `fingerprint` changes whenever a photo or label of the source does; with the ids it keys
-    the feature cache (`training.features`), so a restricted set keeps its source's.
+    the feature cache (`offline.features`), so a restricted set keeps its source's.
     """
 
     images: Mapping[str, Path]
@@ -145,7 +145,7 @@ def score_triplets(
     """Recall@K of `compose` on `triplets`, searching `gallery_ids`, overall and by kind of change.
 
     `image_vectors` / `text_vectors` map a list of ids / texts to their (n, d) vectors (a
-    `training.features.FeatureTable.take`).
+    `offline.features.FeatureTable.take`).
     """
     queries = compose(image_vectors([t.reference for t in triplets]), text_vectors([t.text for t in triplets]))
     rankings = rank_gallery(queries, [t.reference for t in triplets], gallery_ids, image_vectors(list(gallery_ids)))
