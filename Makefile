@@ -20,7 +20,17 @@ export HF_HUB_OFFLINE ?= 1
 
 .PHONY: run test lint browser
 
+# Where pip installs from: PIP_INDEX_URL, else PyPI. Offline, pip retries for a minute and ends
+# in a traceback, so a 3-second probe of the index (skipped behind a proxy) comes first; it runs
+# only when the environment needs installing, and stops make with one line that says what to do.
+INDEX_URL ?= $(or $(PIP_INDEX_URL),https://pypi.org/simple)
+INDEX_UNREACHABLE = $(if $(HTTPS_PROXY)$(https_proxy),,$(shell $(PYTHON) -c "import socket, sys, urllib.parse as u; \
+	x = u.urlsplit(sys.argv[1]); socket.create_connection((x.hostname, x.port or (80 if x.scheme == 'http' else 443)), 3).close()" "$(INDEX_URL)" \
+	>/dev/null 2>&1 || echo unreachable))
+
 $(VENV)/.installed: requirements.txt requirements-dev.txt
+	$(if $(INDEX_UNREACHABLE),$(error The package index $(INDEX_URL) cannot be reached, so $(VENV) cannot be \
+	installed: connect once or set PIP_INDEX_URL to a mirror, then run make again))
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements-dev.txt
