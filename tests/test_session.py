@@ -121,10 +121,14 @@ def test_flags_win_over_environment_over_demo_defaults():
 def test_demo_defaults_offline_fail_fast_with_the_flags(monkeypatch, tmp_path):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     monkeypatch.setattr("huggingface_hub.constants.HF_HUB_OFFLINE", True)
-    with pytest.raises(SetupError, match="--catalog .* --encoder .* --llm rules"):
+    with pytest.raises(SetupError, match="--catalog .* --encoder .* --llm smollm2-shop"):
         check_downloads(AppSettings())
     check_downloads(AppSettings(catalog=str(tmp_path), encoder="local-dir:x", llm="rules"))
     assert DEMO_CATALOG.startswith("hf-dataset:")
+
+
+def test_the_public_default_reader_is_the_fine_tuned_one():
+    assert AppSettings().llm == parse_settings([], {}).llm == "smollm2-shop"
 
 
 def test_loader_reports_a_bad_catalogue(tmp_path):
