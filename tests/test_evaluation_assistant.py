@@ -1,5 +1,5 @@
-"""evaluation.assistant end to end on a generated swatch catalogue and a tiny random open_clip model
-(always runs): queries picked or uploaded, simulated dialogues, the JSON contract of docs/design.md."""
+"""evaluation.assistant end to end on a generated swatch catalogue and a tiny random open_clip model:
+queries picked or uploaded, simulated dialogues, the JSON contract of docs/design.md."""
 
 from __future__ import annotations
 

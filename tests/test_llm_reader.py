@@ -1,6 +1,6 @@
 """LLMReader: the model's intent is used, held to the message's words on kinds, people and
 negation (chat.grounding); the rules answer only when it fails or times out, and each path is
-counted (a fake model, always runs). The real fine-tuned reader through the real loading path
+counted (a fake model). The real fine-tuned reader through the real loading path
 is in tests/test_smollm2_shop.py."""
 
 import json

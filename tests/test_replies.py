@@ -1,5 +1,5 @@
 """Replies are written from what happened (state before, state after, results), so they say
-what was searched, never what a reader guessed; plain words, right plurals (always runs)."""
+what was searched, never what a reader guessed; plain words, right plurals."""
 
 import pytest
 
