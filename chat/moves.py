@@ -47,9 +47,8 @@ MORE = re.compile(
     r"(?:are\s+there\s+|got\s+|do\s+you\s+have\s+)?any\s+(?:more|others)(?:\s+like\s+(?:these|those|them))?)"
     rf"\??{_END}")
 # "something else" / "another one": the current item is not it; show the next best instead.
-SOMETHING_ELSE = re.compile(r"\b(?:something|anything)\s+else\b|\b(?:show\s+(?:me\s+)?)?(?:another|a\s+different)"
-                            r"(?:\s+(?:one|option|pick))?\b(?!\s+(?:colou?rs?|shades?|types?|kinds?|genders?|styles?))|"
-                            r"\bnot\s+keen\s+on\s+(?:this|that)(?:\s+one)?\b|"
+SOMETHING_ELSE = re.compile(r"\b(?:something|anything)\s+else\b|\b(?:another|a\s+different)\s+(?:one|option|pick)\b|"
+                            r"\banother\b(?=\s*(?:[,.!?]|please|$))|\bnot\s+keen\s+on\s+(?:this|that)(?:\s+one)?\b|"
                             r"\bdifferent\s+ones\b|\bnext\s+one\b")
 COMPARE = re.compile(r"\bcompare\b|\bcomparison\b|\b(?:vs\.?|versus)\b|\bdifferences?\s+between\b|"
                      r"\bhow\s+(?:do|does|are|is)\s+.{1,40}\s+(?:differ|different)\b|\bdifferent\s+from\s+#|"

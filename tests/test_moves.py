@@ -239,3 +239,9 @@ def test_a_new_request_with_a_kind_starts_afresh(rules):
 def test_a_question_about_what_may_not_be_recorded_is_answered_not_searched(rules, message, question):
     intent = rules.rewrite(message, searching())
     assert (intent.action, intent.question) == ("answer", question)
+
+
+@pytest.mark.parametrize("message", ["has a different graphic and is black", "is white with a different logo"])
+def test_a_different_detail_is_no_request_for_something_else(rules, message):
+    intent = rules.rewrite(message, searching())
+    assert not intent.exclude_results and intent.set_attributes["baseColour"] in ("Black", "White")
