@@ -1,37 +1,25 @@
 """The LLM reader's intent held to the message's own words on what the product is, for whom, and what not.
 
-The fine-tuned 135M model reads colours as people write them (shades, misspellings, crowd
-captions: R@10 97 against the rules' 72 on the development captions), but on what the product
-is and whom it is for it falls back on its prior whenever the words were rare in its training:
-"sneakers for men" -> Sunglasses, "a hoodie" -> Hat, "a cardigan" -> Caps, "chappals" ->
-Churidar, "a wallet for him" without Men. It also keeps the colour of "a backpack that isn't
-black". The rules, on those three, are exact where the catalogue's names or their synonyms
-appear (`VocabularyMatcher`), and their negation reading has explicit scope. So the model's
-intent stands except that:
+The fine-tuned 135M model reads colours as people write them (shades, crowd captions), but on
+what the product is and whom it is for it falls back on its prior where the words were rare in
+its training ("sneakers for men" -> Sunglasses, "a wallet for him" without Men), where the
+rules' vocabulary is exact; the rules' negation has explicit scope. So the model's intent
+stands except that:
 
-- a kind, person or colour it writes must be named in the message, or be the current item's
-  or the search's already where the message names no other; otherwise the rules' reading of
-  that column stands, or nothing (a colour only where the rules read one: the model reads
-  shades the rules' tables lack);
-- a person that the message names and the rules want is kept when the model left that
-  column out and did not drop or avoid it ("a wallet for him"); so is a kind, but only in a
-  new search ("a backpack that isn't black"): "the shirt is grey" about a picked T-shirt
-  names no new kind, and the model rightly leaves it out (adding such kinds back cost 14
-  points of R@10 on the development captions);
-- what the rules read as negated ("isn't black", "no prints") is avoided and not wanted, and
-  what they read as wanted is not avoided;
-- where the model wrote no free text and a value was refused, the rules' free text stands
-  ("do you sell perfume?" names no kind this catalogue has: it is searched as words);
-- where the model wrote no free text and the turn changes or avoids a value that the
-  search's free text names, that value's words leave the text: the state keeps the old
-  text when a turn brings none, so after "women's jeans", "actually make that a skirt"
-  went on searching (and the reply naming) "women's jeans". What else the text says stays
-  ("floral dresses", then "a skirt instead": floral skirts); where it said nothing but
-  catalogue values, the message's own words, as the rules read them, are the text.
+- a kind, person, colour or occasion it writes must be named in the message, or be the current
+  item's or the search's already where the message names no other; otherwise the rules'
+  reading of that column stands, or nothing (a colour only where the rules read one: the
+  model reads shades the rules' tables lack);
+- a person the message names is kept where the model left that column out; so is a kind, but
+  only in a new search: "the shirt is grey" about a picked T-shirt names no new kind;
+- what the rules read as negated is avoided and not wanted, and what they want is not avoided;
+- where the model wrote no free text, the rules' text stands for a value it had to refuse, and
+  the search's old text loses the values the turn changes (`chat.text.text_left`);
+- the dialogue moves the model was never taught are the rules' (`with_moves`).
 
-Pure: the intents, the text, the state and the matcher in, an intent out.
+The figures behind each rule: models/smollm2-shop/README.md. Pure: intents, text, state and
+matcher in, an intent out.
 """
-
 from __future__ import annotations
 
 from chat import moves
