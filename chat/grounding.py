@@ -20,6 +20,7 @@ stands except that:
 The figures behind each rule: models/smollm2-shop/README.md. Pure: intents, text, state and
 matcher in, an intent out.
 """
+
 from __future__ import annotations
 
 from chat import moves
