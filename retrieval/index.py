@@ -239,3 +239,9 @@ def cached_index(
 def index_folder(catalog: Catalog, encoder: Encoder, index_dir: Path | None = None) -> Path:
     """Where `cached_index` keeps the index of this catalogue and encoder."""
     return (index_dir or default_index_dir()) / index_key(catalog, encoder.spec.text).folder_name()
+
+
+def heads_folder(catalog: Catalog, encoder: Encoder, index_dir: Path | None = None) -> Path:
+    """Where the attribute heads that serve this index are kept: beside it, in its folder
+    (`retrieval.heads_learning`), so another encoder or gallery has heads of its own."""
+    return index_folder(catalog, encoder, index_dir) / "attribute_heads"

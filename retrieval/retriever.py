@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from retrieval.attribute_heads import AttributeHeads
 from retrieval.attributes import AttributeGuess, AttributeInferrer, ValuePrototypes
 from retrieval.catalog import Catalog, load_catalog, read_ids
 from retrieval.compose import (
@@ -31,7 +32,8 @@ from retrieval.compose import (
     describe,
 )
 from retrieval.encoder import Encoder, ImageInput, load_encoder
-from retrieval.index import ProgressCallback, cached_index
+from retrieval.heads_learning import HeadsPlan, Progress
+from retrieval.index import ProgressCallback, cached_index, heads_folder
 from retrieval.reference import Reference
 from retrieval.sharded_store import ShardedStore, serve_store
 from retrieval.vector_store import SearchHit, VectorStore
@@ -92,6 +94,7 @@ class Retriever:
         self.people_columns = [self.matcher.people_column] if self.matcher.people_column else []
         self.prototypes = self._value_prototypes()
         self.inferrer = AttributeInferrer(store, self.prototypes)
+        self.heads_plan: HeadsPlan | None = None  # how to learn attribute heads for this index (open_retriever)
         self._text_cache: dict[str, np.ndarray] = {}
         self._text_cache_lock = threading.Lock()  # one retriever serves every web session
 
@@ -109,8 +112,26 @@ class Retriever:
         a larger part of it after each part): the value prototypes are not encoded again."""
         other = copy.copy(self)
         other.store = store
-        other.inferrer = AttributeInferrer(store, self.prototypes, self.inferrer.settings)
+        other.inferrer = AttributeInferrer(store, self.prototypes, self.inferrer.settings, self.inferrer.heads)
         return other
+
+    @property
+    def heads(self) -> AttributeHeads | None:
+        """The trained attribute heads uploads are read with; None: zero-shot until they are learned."""
+        return self.inferrer.heads
+
+    def use_heads(self, heads: AttributeHeads | None) -> None:
+        """Read uploads with `heads` from now on (one assignment: a request in flight keeps the
+        inferrer it started with)."""
+        self.inferrer = AttributeInferrer(self.store, self.prototypes, self.inferrer.settings, heads)
+
+    def learn_heads(self, progress: bool = False, on_progress: Progress | None = None) -> AttributeHeads | None:
+        """The cached heads of this index, or ones learned now (minutes on a CPU), put to use;
+        None for a retriever made without `open_retriever` (it knows no index folder)."""
+        if self.heads_plan is None:
+            return None
+        self.use_heads(self.heads_plan.cached_or_learned(progress, on_progress))
+        return self.heads
 
     def _value_prototypes(self) -> ValuePrototypes:
         pairs = [(c, v) for c, values in self.vocabulary.items() for v in values]
@@ -146,10 +167,12 @@ class Retriever:
     def reference_from_image(self, image: ImageInput, exclude_ids: Collection[str] = ()) -> Reference:
         """An uploaded photo: pixels only, attributes inferred (confident guesses only)."""
         vector = self.encoder.encode_images([image])[0]
-        return self.reference_from_vector(vector, exclude_ids)
+        return self.reference_from_vector(vector, exclude_ids, image)
 
-    def reference_from_vector(self, vector: np.ndarray, exclude_ids: Collection[str] = ()) -> Reference:
-        guesses: dict[str, AttributeGuess] = self.inferrer.infer(vector, exclude_ids=list(exclude_ids))
+    def reference_from_vector(self, vector: np.ndarray, exclude_ids: Collection[str] = (),
+                              image: ImageInput | None = None) -> Reference:
+        """A photo known by its vector; its pixels (`image`), when given, let the heads read its colours."""
+        guesses: dict[str, AttributeGuess] = self.inferrer.infer(vector, exclude_ids=list(exclude_ids), image=image)
         confident = {c: g.value for c, g in guesses.items() if g.confidence >= MIN_INFERRED_CONFIDENCE}
         return Reference("upload", vector=vector, attributes=confident, confidence={c: g.confidence for c, g in guesses.items()},
                          ranked={c: ((g.value, g.confidence), *g.runners_up) for c, g in guesses.items()})
@@ -225,6 +248,11 @@ def open_retriever(
     While a first build runs, `on_partial` gets a retriever over the products indexed so far
     after each finished part (in this process whatever the backend: it serves only until
     the whole index is ready).
+
+    Uploads are read with attribute heads cached beside the index. Missing ones are learned
+    before this returns (a CLI, a test: what is measured is what is served), except for a
+    caller that serves while it loads (`on_partial`): it gets the retriever at once, reading
+    uploads zero-shot, and calls `Retriever.learn_heads` in the background (`shop.loader`).
     """
     method = method or ("trained" if composer_dir else "edit")
     settings = RetrievalSettings(method=method)
@@ -248,7 +276,14 @@ def open_retriever(
 
     partial = None if on_partial is None else (lambda store: on_partial(over(store)))
     store = cached_index(indexed, encoder, index_dir, on_progress=on_progress, progress=progress, on_partial=partial)
-    return over(serve_store(store, backend, shards, ray_address))
+    retriever = over(serve_store(store, backend, shards, ray_address))
+    retriever.heads_plan = HeadsPlan(catalog, tuple(indexed.ids) if gallery else None, encoder,
+                                     heads_folder(indexed, encoder, index_dir), index_dir)
+    if on_partial is None:
+        retriever.learn_heads(progress)
+    else:
+        retriever.use_heads(retriever.heads_plan.cached())
+    return retriever
 
 
 # The columns a target description is written from, when the catalogue has them. Measured on

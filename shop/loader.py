@@ -5,7 +5,10 @@ up, and every action answers through `LoadingShop` with how far loading got, so 
 needs no readiness checks of its own. A first build indexes the photos part by part: from
 the first finished part on, a shop over the products indexed so far answers instead ("Searching
 4,096 of 11,242 products; indexing continues…"), replaced by a larger one each time the
-indexed prefix doubles, and by the whole shop when the index is done. The catalogue is read
+indexed prefix doubles, and by the whole shop when the index is done. On a first start without
+attribute heads (what reads an uploaded photo, `retrieval.heads_learning`) the whole shop
+serves at once, reading photos by their look-alikes, while the heads are learned with the same
+progress display; then it reads photos with them. The catalogue is read
 once, here, and shared by the assistant and the app (which serves its photos). What a catalogue lacks is said at start
 (`Loader.notes`, also logged): without a colour column "red" means nothing, and a shopper
 who is not told so only sees random colours.
@@ -74,6 +77,12 @@ def partial_status(searchable: int, total: int) -> str:
     return f"Searching {searchable:,} of {total:,} products; indexing continues…"
 
 
+def heads_status(stage: str, done: int, total: int) -> str:
+    """The status line while the attribute heads are learned and the shop already serves."""
+    return (f"Learning to read uploaded photos ({stage}: {done:,} of {total:,}); search is open, and until "
+            "then a photo is read by the products that look like it.")
+
+
 class _IndexWarnings(logging.Handler):
     """Collects what the index logs as warnings from one thread (a saved index refused and
     rebuilt), so the page says it too, not only the terminal."""
@@ -104,6 +113,7 @@ class Loader:
         self.done = 0
         self.total = 0
         self.searchable_items = 0  # products the partial shop searches, while the index is built
+        self.heads_stage: str | None = None  # what learning the attribute heads is doing, while it runs
         self._ready: Shop | None = None
         self._partial: Shop | None = None  # over the products indexed so far
         self._loading = LoadingShop(self)
@@ -153,6 +163,8 @@ class Loader:
         """One line for the UI while the assistant is not ready."""
         if self.error:
             return f"The shop could not start: {self.error}"
+        if self.heads_stage is not None and not self.ready:
+            return heads_status(self.heads_stage, self.done, self.total)
         if self._partial is not None and not self.ready:
             return partial_status(self.searchable_items, self.total)
         if self.total and self.done < self.total:
@@ -175,6 +187,30 @@ class Loader:
         self._partial = Shop(assistant)
         self._settled.set()
 
+    def _heads_progress(self, stage: str, done: int, total: int) -> None:
+        self.heads_stage, self.done, self.total = stage, done, total
+
+    def _learn_heads(self, assistant: Assistant) -> None:
+        """Serve the whole shop while the attribute heads it lacks are learned (uploads are read
+        zero-shot until then); a failure leaves it reading them so, and says why."""
+        from shop.session import Shop
+
+        retriever = assistant.retriever
+        if retriever.heads is not None or retriever.heads_plan is None:
+            return
+        self.searchable_items = len(retriever.store)
+        self.heads_stage = "starting"
+        self._partial = Shop(assistant)
+        self._settled.set()
+        try:
+            retriever.learn_heads(on_progress=self._heads_progress)
+        except Exception as err:  # the shop serves on without heads; the traceback goes to the log
+            logger.exception("Learning the attribute heads failed")
+            self._notes.append(f"Uploaded photos are read by the products that look like them: the attribute heads "
+                               f"could not be learned ({err}).")
+        finally:
+            self.heads_stage = None
+
     def _load(self) -> None:
         # torch and the models load here, not at import: a bad setting must fail in seconds.
         from chat.factory import open_assistant
@@ -194,6 +230,7 @@ class Loader:
             for note in features:
                 logger.warning(note)
             self._notes = index_notes + features  # the index's own warnings are logged already
+            self._learn_heads(assistant)
             self._ready = Shop(assistant)
         except (ValueError, RuntimeError, OSError) as err:  # a bad setting or missing file: the message says what to do
             self.error = str(err) or type(err).__name__
