@@ -11,7 +11,8 @@ stands except that:
   reading of that column stands, or nothing (a colour only where the rules read one: the
   model reads shades the rules' tables lack);
 - a person the message names is kept where the model left that column out; so is a kind, but
-  only in a new search: "the shirt is grey" about a picked T-shirt names no new kind;
+  only in a new search: "the shirt is grey" about a picked T-shirt names no new kind; where the
+  rules' kind had to stand in for the model's, so does their new search;
 - what the rules read as negated is avoided and not wanted, and what they want is not avoided;
 - where the model wrote no free text, the rules' text stands for a value it had to refuse, and
   the search's old text loses the values the turn changes (`chat.text.text_left`);
@@ -39,7 +40,8 @@ def grounded(model: SearchIntent, rules: SearchIntent, text: str, state: Dialogu
     colours = [matcher.colour_column] if matcher.colour_column and rules.set_attributes.get(matcher.colour_column) else []
     occasions = [matcher.occasion_column] if matcher.occasion_column else []  # never taught: only as said
     columns = [*matcher.kind_columns, *people, *colours, *occasions]
-    named = {(m.column, m.value) for m in matcher.find(text.lower())}
+    negated = {n.casefold() for n in rules.negatives}  # "formal shoes look dated": named, but not wanted
+    named = {(m.column, m.value) for m in matcher.find(text.lower()) if m.value.casefold() not in negated}
     wanted = dict(model.set_attributes)
     refused = False
     for column in columns:
@@ -60,6 +62,12 @@ def grounded(model: SearchIntent, rules: SearchIntent, text: str, state: Dialogu
                 and column not in model.drop_attributes and value.casefold() not in avoided):
             wanted[column] = value
     intent = _negations_as_the_rules_read_them(model, rules, wanted)
+    kinds = matcher.kind_columns
+    if rules.reference == "none" and model.reference == "current" and any(
+            rules.set_attributes.get(c) and intent.set_attributes.get(c) == rules.set_attributes[c]
+            != model.set_attributes.get(c) for c in kinds):  # the model missed the new kind, and so the new search
+        carried = {c: v for c, v in rules.set_attributes.items() if c in people and c not in intent.set_attributes}
+        intent = intent.model_copy(update={"reference": "none", "set_attributes": {**intent.set_attributes, **carried}})
     if intent.description:
         return intent
     if refused:

@@ -197,3 +197,12 @@ def test_old_text_of_nothing_but_the_changed_value_gives_way_to_the_message(shop
     before = DialogueState(constraints={"articleType": "Heels"}, description="heels").with_results(SHOWN)
     after = before.apply(reader(shop, '{"action":"search","set":{"type":"Flats"}}').rewrite("flats instead", before))
     assert after.description == "flats"
+
+
+def test_a_kind_complained_about_gives_way_to_the_one_asked_for_and_its_new_search(shop):
+    """"flats please, heels look dated" after heels for her: the model kept Heels (named, but
+    complained about); the rules' Flats stand, and with them their new search."""
+    state = DialogueState(constraints={"baseColour": "Black", "articleType": "Heels", "gender": "Women"}).with_results(SHOWN)
+    intent = reader(shop, '{"action":"search","set":{"type":"Heels"}}').rewrite("flats please, heels look dated", state)
+    assert intent.set_attributes == {"articleType": "Flats", "gender": "Women"} and intent.negatives == ("Heels",)
+    assert intent.reference == "none"
