@@ -11,7 +11,9 @@ changes (`"column": "baseColour"` in Q.jsonl) are measured: the kind and gender 
 `--generate N` writes N colour changes of gallery items instead (for picking the threshold
 on development items, never on the test split). A threshold above 1 is "before": nothing
 inferred is trusted. Where the assistant asks "Is this a dress or a kurta?", the share after
-the shopper clicks the right answer (when it is offered) is reported too.
+the shopper clicks the right answer (when it is offered) is reported too, with how often the
+answer was needed (the likelier of the two kinds offered was wrong) and how often a kind was
+filtered on without asking and was wrong (a question that should have been asked).
 """
 
 from __future__ import annotations
@@ -83,7 +85,7 @@ def measure(assistant: Assistant, queries: Sequence[dict], photos: dict[str, Ref
     kind, people = m.kind_columns[0], m.people_column
     assistant.trust_inferred = threshold
     totals = {"kind_share": 0.0, "gender_share": 0.0, "recall@10": 0.0, "kind_filtered": 0, "asked": 0,
-              "kind_share_after_answer": 0.0, "right_answer_offered": 0}
+              "kind_share_after_answer": 0.0, "right_answer_offered": 0, "answer_needed": 0, "wrong_kind_filter": 0}
     for query in queries:
         pid = str(query["reference"])
         truth = assistant.retriever.catalog.attributes(pid)
@@ -93,17 +95,19 @@ def measure(assistant: Assistant, queries: Sequence[dict], photos: dict[str, Ref
         totals["gender_share"] += share(assistant, ids, people, truth[people])
         totals["recall@10"] += bool(set(ids[:10]) & set(query["targets"]))
         totals["kind_filtered"] += kind in turn.state.constraints
+        totals["wrong_kind_filter"] += turn.state.constraints.get(kind, truth[kind]) != truth[kind]
         answered = ids
         if turn.question is not None:
             totals["asked"] += 1
+            totals["answer_needed"] += turn.question.options[0] != truth[kind]
             if truth[kind] in turn.question.options:
                 totals["right_answer_offered"] += 1
                 answered = shown(assistant.choose(turn.state, kind, truth[kind], k=SHOWN + 1), pid)
         totals["kind_share_after_answer"] += share(assistant, answered, kind, truth[kind])
     n = max(len(queries), 1)
     rates = ("kind_share", "gender_share", "recall@10", "kind_filtered", "asked", "kind_share_after_answer")
-    return {"threshold": threshold, **{k: round(100 * totals[k] / n, 1) for k in rates},
-            "right_answer_offered": totals["right_answer_offered"]}
+    counts = ("right_answer_offered", "answer_needed", "wrong_kind_filter")
+    return {"threshold": threshold, **{k: round(100 * totals[k] / n, 1) for k in rates}, **{k: totals[k] for k in counts}}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -114,13 +118,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--queries", type=Path, help="Q.jsonl; its colour changes are measured")
     source.add_argument("--generate", type=int, help="generate this many colour changes of gallery items")
-    parser.add_argument("--thresholds", type=float, nargs="+", default=[NEVER, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4])
+    parser.add_argument("--thresholds", type=float, nargs="+", default=[NEVER, 0.95, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4])
     parser.add_argument("--limit", type=int, help="measure only the first N queries")
     parser.add_argument("--index-dir", type=Path)
+    parser.add_argument("--zero-shot", action="store_true", help="read photos as before attribute heads (neighbours, prompts)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     assistant = open_assistant(AssistantConfig(catalog=args.catalog, encoder=args.encoder, gallery=args.gallery,
                                                index_dir=args.index_dir))
+    if args.zero_shot:
+        assistant.retriever.use_heads(None)
     queries = (colour_queries(args.queries) if args.queries else generated_queries(assistant, args.generate))[:args.limit]
     photos = uploads(assistant, queries)
     rows = [measure(assistant, queries, photos, t) for t in args.thresholds]

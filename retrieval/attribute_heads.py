@@ -74,6 +74,11 @@ class AttributeHeads:
     def reads_colour(self) -> bool:
         return self.palette is not None and self.colour_head is not None and self.colour_column in self.columns
 
+    @property
+    def weighs_colour(self) -> bool:
+        """Whether a photo's colours count at all: a reading with no weight is not worth its milliseconds."""
+        return self.reads_colour and self.columns[self.colour_column].weights.get("colour", 0.0) > 0
+
     def colour_log_proba(self, product: ProductPixels | None) -> np.ndarray | None:
         """(k,) log-probabilities of the colour head's classes, None when nothing was read."""
         if product is None or not self.reads_colour:

@@ -122,7 +122,7 @@ class AttributeInferrer:
         heads = self.heads
         pooled = {}
         if heads is not None:
-            colour = heads.colour_log_proba(try_read_product(image)) if image is not None and heads.reads_colour else None
+            colour = heads.colour_log_proba(try_read_product(image)) if image is not None and heads.weighs_colour else None
             pooled = heads.probabilities(vector, votes, colour)
         guesses = {}
         for column in self.columns:

@@ -38,7 +38,7 @@ class Upload:
 # A photo the app reads with confidence (a black men's t-shirt: its kind and gender become
 # chips), and one whose kind it is unsure of, so it asks which of two, this one among them.
 SURE_UPLOAD = Upload("1595", "Tshirts") if ON_SHARED else Upload("10074", "Tshirts")
-UNSURE_UPLOAD = (Upload("1580", "Swimwear", "Is this swimwear or shrug?") if ON_SHARED
+UNSURE_UPLOAD = (Upload("10360", "Dresses", "Is this a dress or a kurta?") if ON_SHARED
                  else Upload("12831", "Tops", "Is this a top or a dress?"))
 
 
