@@ -1,7 +1,12 @@
 """Turn latency of the readers side by side: rules, SmolLM2 as it comes, and the fine-tuned reader.
 
     python -m benchmarks.bench_llm --catalog ../shared/data/fashion-products \
-        [--readers rules,smollm2,smollm2-shop] [--n 60] [--threads 2]
+        [--readers rules,smollm2,smollm2-shop,smollm2-shop+int8] [--n 60] [--threads 2] \
+        [--agree-with smollm2-shop]
+
+A reader is an `--llm` spec, `+int8` for its linear weights in int8 (torchao weight-only).
+With `--agree-with SPEC` each reader's share of turns whose intent equals that reader's is
+reported too; every LLM reader reports the bytes its weights take in memory.
 
 Every reader reads the same turns, interleaved turn by turn (so a busy machine slows all
 alike): the first `--n` lines of each development query file (real people's captions, shade
@@ -18,6 +23,7 @@ stdout is one JSON object.
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import logging
 import math
@@ -59,23 +65,42 @@ def turns(catalog: Catalog, n: int) -> list[tuple[str, str, DialogueState]]:
     return out
 
 
-def run(catalog: Catalog, readers: list[str], n: int) -> dict:
+def run(catalog: Catalog, readers: list[str], n: int, agree_with: str | None = None,
+        time_limit_s: float | None = None) -> dict:
     matcher = VocabularyMatcher(catalog.vocabulary())
     loaded, load_s = {}, {}
     for spec in readers:
         started = time.perf_counter()
-        loaded[spec] = make_rewriter(spec, matcher)
+        base, _, variant = spec.partition("+")
+        loaded[spec] = make_rewriter(base, matcher, int8=variant == "int8")
+        if time_limit_s and hasattr(loaded[spec], "time_limit_s"):
+            loaded[spec].time_limit_s = time_limit_s
         load_s[spec] = round(time.perf_counter() - started, 1)
     seconds: dict[str, dict[str, list[float]]] = {spec: defaultdict(list) for spec in readers}
     decoded: dict[str, list[Decoded]] = defaultdict(list)
+    intents: dict[str, list[dict]] = defaultdict(list)
     for name, message, state in turns(catalog, n):
         for spec, reader in loaded.items():
             started = time.perf_counter()
-            reader.rewrite(message, state)
+            intents[spec].append(reader.rewrite(message, state).model_dump())
             seconds[spec][name].append(time.perf_counter() - started)
             if getattr(reader, "llm", None) is not None and reader.llm.last_decoded is not None:
                 decoded[spec].append(reader.llm.last_decoded)
-    return {spec: _summary(seconds[spec], load_s[spec], loaded[spec], decoded[spec]) for spec in readers}
+    results = {spec: _summary(seconds[spec], load_s[spec], loaded[spec], decoded[spec]) for spec in readers}
+    if agree_with in intents:
+        for spec in readers:
+            same = sum(a == b for a, b in zip(intents[spec], intents[agree_with]))
+            results[spec]["agreement"] = {"with": agree_with, "same": same, "turns": len(intents[spec]),
+                                          "share": round(same / len(intents[spec]), 4)}
+    return results
+
+
+def weight_bytes(model) -> int:
+    """What the model's weights take serialized, quantized tensors as stored (their int8 data
+    and scales), tied weights once."""
+    buffer = io.BytesIO()
+    torch.save(model.state_dict(), buffer)
+    return buffer.tell()
 
 
 def _summary(by_file: dict[str, list[float]], load_s: float, reader, decoded: list[Decoded]) -> dict:
@@ -86,6 +111,8 @@ def _summary(by_file: dict[str, list[float]], load_s: float, reader, decoded: li
     if getattr(reader, "llm", None) is not None:
         summary["paths"] = dict(reader.path_counts)
         summary["dtype"] = str(reader.llm.settings.dtype).removeprefix("torch.")
+        summary["int8_weights"] = reader.llm.settings.quantize_int8
+        summary["weights_mb"] = round(weight_bytes(reader.llm._model) / 2**20, 1)
         if decoded:
             summary["decoder"] = {key: round(statistics.mean(getattr(d, key) for d in decoded), 1)
                                   for key in ("prompt_tokens", "new_tokens", "forced_tokens", "drafted_tokens", "hinted_tokens",
@@ -101,6 +128,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--readers", default=",".join(READERS), help="comma-separated --llm specs")
     parser.add_argument("--n", type=int, default=60, help="turns from each development file")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    parser.add_argument("--agree-with", help="a reader of --readers: report each reader's agreement with it")
+    parser.add_argument("--time-limit", type=float, help="seconds per turn before the rules answer (default: the "
+                        "reader's own; raise it to compare readings on a busy machine)")
     args = parser.parse_args(argv)
     if args.n < 1:
         parser.error("--n must be at least 1")
@@ -108,7 +138,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     readers = [r.strip() for r in args.readers.split(",") if r.strip()]
-    results = run(load_catalog(args.catalog), readers, args.n)
+    results = run(load_catalog(args.catalog), readers, args.n, args.agree_with, args.time_limit)
     for spec, row in results.items():
         print(f"{spec:>14}: p50 {row['p50_ms']:7.1f} ms  p95 {row['p95_ms']:7.1f} ms  {row.get('paths', '')}")
     print(json.dumps({"threads": torch.get_num_threads(), "n_per_file": args.n, "results": results}))

@@ -32,6 +32,10 @@ the rare one the message names ("Green" or "Fluorescent Green"); where it is sur
 a given key (the member from the comma before its key to the end of its value, at any depth):
 a caller can trust the hint further on one field than on the rest.
 
+A caller whose prompts share a long beginning (an instruction prompt with worked examples)
+passes its length as `prefix_len`: that prefix's keys and values are computed once and kept,
+and each answer starts from a cache holding them, cut back to the prefix when it is done.
+
 Usage:
     decoder = ConstrainedDecoder(model, tokenizer, schema, max_new_tokens=64)
     text = decoder.generate(prompt_ids, timeout_s=2.0)   # json.loads(text) obeys `schema`
@@ -61,6 +65,9 @@ from transformers import DynamicCache
 _SEPARATORS = (",", ":")
 DRAFT_TOKENS = 6  # prompt-lookup draft length: longer drafts are rarely accepted in full
 HINT_TOKENS = 24  # a hint is a whole answer: its rest is drafted at once
+# A shared prompt prefix this long or longer (an instruction prompt with worked examples) is
+# computed once and its KV cache copied per answer; a one-line system prompt is not worth it.
+PREFIX_MIN_TOKENS = 64
 LOOKUP_NGRAMS = (2, 1)  # match the answer's last 2 tokens in the prompt, else its last one
 # Where an object member begins in compact JSON: the brace or comma, then a key of word
 # characters. A quote inside a string value is escaped (\"), so string contents never match.
@@ -97,6 +104,11 @@ class Decoded:
     forward_passes: int  # model calls, the prompt's included
     prefill_s: float  # until the first model call returned: prompt plus any forced opening
     seconds: float
+    # Where the model first parted from the hint: by how many nats it preferred its own token
+    # (inf where the grammar refused the hint's), and the key of the member it parted in.
+    # None where the answer never parted from a hint (or there was none): for tuning margins.
+    parting_nats: float | None = None
+    parting_key: str | None = None
 
 
 class _GrammarCache:
@@ -154,6 +166,36 @@ class ConstrainedDecoder:
         self._token_bytes: list[bytes] = self._grammar.tokenizer_info.decoded_vocab
         self._control_tokens = _control_tokens(self._token_bytes)
         self._cache_kwarg = _cache_kwarg(model)
+        self._prefix_lock = threading.Lock()
+        self._prefix: tuple[int, ...] = ()  # the shared prefix's ids
+        self._prefix_caches: list[DynamicCache] = []  # KV caches holding exactly that prefix, free to use
+
+    def _cache_after(self, prompt_ids: list[int], prefix_len: int) -> tuple[DynamicCache, int]:
+        """A KV cache for this prompt and how many of its first ids it holds already: one that
+        holds the shared prefix (computed on first use; one prefix is kept) where the prefix is
+        long enough to be worth it, else an empty cache. Short prompts (the fine-tuned
+        reader's) stay one forward pass, as measured. Give it back with `_release`."""
+        if prefix_len < PREFIX_MIN_TOKENS or prefix_len >= len(prompt_ids):
+            return DynamicCache(config=self.model.config), 0
+        key = tuple(prompt_ids[:prefix_len])
+        with self._prefix_lock:
+            if self._prefix != key:
+                self._prefix, self._prefix_caches = key, []
+            if self._prefix_caches:
+                return self._prefix_caches.pop(), prefix_len
+        cache = DynamicCache(config=self.model.config)  # none free: every run in flight holds one
+        input_ids = torch.tensor([list(key)], dtype=torch.long, device=self.model.device)
+        self.model(input_ids=input_ids, use_cache=True, logits_to_keep=1, **{self._cache_kwarg: cache})
+        return cache, prefix_len
+
+    def _release(self, cache: DynamicCache, prefix: tuple[int, ...]) -> None:
+        """Back to the free list, cut back to the prefix (cheaper than copying it per answer)."""
+        extra = cache.get_seq_length() - len(prefix)
+        if extra > 0:
+            cache.crop(-extra)  # negative: that many from the end, in every version
+        with self._prefix_lock:
+            if prefix == self._prefix:
+                self._prefix_caches.append(cache)
 
     def generate(self, prompt_ids: PromptIds, timeout_s: float | None = None, hint: str | None = None,
                  hint_margin: float = 0.0, key_margins: Mapping[str, float] | None = None) -> str:
@@ -169,8 +211,11 @@ class ConstrainedDecoder:
         return self.decode(prompt_ids, timeout_s, hint, hint_margin, key_margins).text
 
     def decode(self, prompt_ids: PromptIds, timeout_s: float | None = None, hint: str | None = None,
-               hint_margin: float = 0.0, key_margins: Mapping[str, float] | None = None) -> Decoded:
-        """Like generate, with token counts and timings."""
+               hint_margin: float = 0.0, key_margins: Mapping[str, float] | None = None,
+               prefix_len: int = 0) -> Decoded:
+        """Like generate, with token counts and timings. `prefix_len`: how many of the prompt's
+        first tokens every prompt of this caller shares (a system prompt with worked examples);
+        from `PREFIX_MIN_TOKENS` on, their keys and values are computed once and reused."""
         margins = {None: hint_margin, **(key_margins or {})}
         for key, margin in margins.items():
             if not margin >= 0:
@@ -180,14 +225,19 @@ class ConstrainedDecoder:
         deadline = None if timeout_s is None else started + timeout_s
         ids = _as_id_list(prompt_ids)
         with torch.inference_mode():
-            return _Run(self, ids, started, deadline, hint or "", margins).finish()
+            run = _Run(self, ids, started, deadline, hint or "", margins, prefix_len)
+            try:
+                return run.finish()
+            finally:
+                if run.cached:
+                    self._release(run.cache, tuple(ids[:run.cached]))
 
 
 class _Run:
     """The state of one generate call: matcher, KV cache, answer so far and counters."""
 
     def __init__(self, decoder: ConstrainedDecoder, prompt_ids: list[int], started: float,
-                 deadline: float | None, hint: str, margins: dict[str | None, float]) -> None:
+                 deadline: float | None, hint: str, margins: dict[str | None, float], prefix_len: int = 0) -> None:
         self.decoder = decoder
         self.started = started
         self.deadline = deadline
@@ -197,7 +247,8 @@ class _Run:
         self.chose_hint = False
         self.matcher = xgr.GrammarMatcher(decoder._grammar, terminate_without_stop_token=True)
         self.bitmask = xgr.allocate_token_bitmask(1, decoder._vocab_size)
-        self.cache = DynamicCache(config=decoder.model.config)
+        self.cache, self.cached = decoder._cache_after(prompt_ids, prefix_len)  # holds the prompt's first `cached` ids
+        self.parting: tuple[float, str | None] | None = None
         self.answer: list[int] = []
         self.forced = 0
         self.drafted = 0
@@ -209,7 +260,8 @@ class _Run:
         self.logits = None
         if not self.matcher.is_terminated():
             draft, from_hint = self._draft()
-            self.logits = self._verify(draft, from_hint, self._forward(prompt_ids + opening + draft, keep=len(draft) + 1))
+            self.logits = self._verify(draft, from_hint,
+                                       self._forward(prompt_ids[self.cached:] + opening + draft, keep=len(draft) + 1))
         self.prefill_s = time.perf_counter() - started
 
     def finish(self) -> Decoded:
@@ -223,8 +275,10 @@ class _Run:
                 break
             draft, from_hint = self._draft()
             self.logits = self._verify(draft, from_hint, self._forward(fed + draft, keep=len(draft) + 1))
+        parting_nats, parting_key = self.parting or (None, None)
         return Decoded(self._text(), len(self.prompt), len(self.answer), self.forced, self.drafted, self.hinted,
-                       self.chose_hint, self.passes, self.prefill_s, time.perf_counter() - self.started)
+                       self.chose_hint, self.passes, self.prefill_s, time.perf_counter() - self.started,
+                       parting_nats, parting_key)
 
     def _forward(self, ids: list[int], keep: int = 1) -> torch.Tensor:
         """Run the model on `ids` after the cached context; the logits of the last `keep`
@@ -302,9 +356,11 @@ class _Run:
         token_bytes = self.decoder._token_bytes
         key = member_key(self.hint, parting_offset(self._text(), token_bytes[choice], token_bytes[token]))
         margin = self.margins.get(key, self.margins[None])
+        logprobs = torch.log_softmax(allowed[0], dim=-1)
+        if self.parting is None:
+            self.parting = (float(logprobs[choice] - logprobs[token]), key)
         if not margin:
             return False
-        logprobs = torch.log_softmax(allowed[0], dim=-1)
         return bool(logprobs[token] >= logprobs[choice] - margin)
 
     def _take_rest_of_hint(self) -> bool:

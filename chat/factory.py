@@ -83,10 +83,11 @@ def assistant_for(retriever: Retriever, llm: str, on_stage: Stage | None = None,
 
 
 def make_rewriter(llm_spec: str, matcher: VocabularyMatcher, background: bool = False,
-                  shop_words: Iterable[str] = ()) -> Rewriter:
+                  shop_words: Iterable[str] = (), int8: bool = False) -> Rewriter:
     """`rules`, or an LLM reader (see `chat.llm.load_llm`) with the rules as its fallback,
     loaded now, or with `background` on its own thread while the rules read. Both tell a
-    message in another language by `chat.language`, knowing the catalogue's own words."""
+    message in another language by `chat.language`, knowing the catalogue's own words.
+    `int8`: the LLM's linear weights in int8 on CPU (benchmarks; `chat.llm.load_settings`)."""
     from chat.language import ForeignCheck
     from chat.rules import RulesRewriter
 
@@ -94,10 +95,11 @@ def make_rewriter(llm_spec: str, matcher: VocabularyMatcher, background: bool = 
     if llm_spec == "rules":
         return rules
     from chat.llm import load_llm
-    from chat.llm_reader import LLMReader
+    from chat.llm_reader import LLMReader, reader_prompt_for
 
     def load() -> Rewriter:
-        return LLMReader(load_llm(llm_spec), matcher, fallback=rules).load()
+        llm = load_llm(llm_spec, int8=int8)
+        return LLMReader(llm, matcher, fallback=rules, prompt=reader_prompt_for(llm.source.adapter)).load()
 
     if background:
         from chat.deferred_reader import DeferredReader

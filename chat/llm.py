@@ -17,7 +17,6 @@ import json
 import logging
 import threading
 import time
-import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,8 +40,9 @@ ProgressCallback = Callable[[float, str], None]  # (fraction done, what is happe
 
 @dataclass(frozen=True)
 class LoadSettings:
-    """How to place the weights: device, dtype, and whether to quantize them to 4-bit NF4
-    (bitsandbytes, CUDA) or to int8 (dynamic quantization of the linear layers, CPU)."""
+    """How to place the weights: device, dtype (of the activations too), and whether to
+    quantize them to 4-bit NF4 (bitsandbytes, CUDA) or the linear layers' weights to int8
+    (torchao weight-only, CPU)."""
 
     device: str
     dtype: torch.dtype
@@ -77,10 +77,10 @@ def load_settings(device: str, is_gguf: bool, has_bitsandbytes: bool, native_bf1
     project's 2-core EPYC a pass of the 135M reader takes 38 ms in bf16 against 57 ms in
     float32, and on 60 dev turns bf16 gives the same answers as float32 on 56 and the same
     exact-match score (38/60). Where bf16 is emulated it is slower than float32.
-    int8 (dynamic quantization of the linear layers, `int8=True`) is faster still but breaks
-    the fine-tuned 135M reader (activation outliers): on those 60 turns its answers matched
-    the labels 5-7 times against float32's 38, also with per-channel weights and a float
-    output layer. So int8 is opt-in, for larger models.
+    int8 weights (`int8=True`: torchao weight-only, activations stay bf16 or float32) are
+    opt-in; see models/smollm2-shop/README.md for what they cost and save on the 135M reader.
+    (Dynamic int8, which quantizes the activations too, broke that reader: 5-7 of 60 dev turns
+    right against float32's 38.)
     """
     if device.startswith("cuda"):
         if is_gguf or has_bitsandbytes:
@@ -127,6 +127,7 @@ class LLM:
         self._model = None
         self._tokenizer = None
         self._decoders: dict = {}  # schema (as JSON) -> ConstrainedDecoder
+        self._prefix_lens: dict[str, list[int]] = {}  # the chat before the last message (as JSON) -> its ids
         self.last_decoded = None  # the last generate_json's chat.decoding.Decoded (for benchmarks)
         self.settings: LoadSettings | None = None
 
@@ -157,7 +158,7 @@ class LLM:
             self._tokenizer, self._model = tokenizer, model.eval()
             seconds = time.perf_counter() - started
             report(1.0, f"{self.source.label} ready")
-            quantized = ", 4-bit NF4" if self.settings.quantize_4bit else ", int8" if self.settings.quantize_int8 else ""
+            quantized = ", 4-bit NF4" if self.settings.quantize_4bit else ", int8 weights" if self.settings.quantize_int8 else ""
             logger.info("loaded LLM %s in %.1f s (%s, %s%s)", self.source.label, seconds, self.settings.device,
                         self.settings.dtype, quantized)
             return self
@@ -171,7 +172,7 @@ class LLM:
         if self._dtype is not None:  # a benchmark's explicit choice: those weights, unquantized
             settings = LoadSettings(settings.device, self._dtype, settings.quantize_4bit)
         if self.int8 and settings.device == "cpu":
-            settings = LoadSettings(settings.device, torch.float32, quantize_int8=True)
+            settings = LoadSettings(settings.device, settings.dtype, quantize_int8=True)
         return settings
 
     def _model_kwargs(self) -> dict:
@@ -218,10 +219,27 @@ class LLM:
             decoder = self._decoders.get(key)
             if decoder is None:
                 decoder = self._decoders[key] = ConstrainedDecoder(self._model, self._tokenizer, schema, self.max_new_tokens)
-            ids = self._tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True, return_dict=True)
-            self.last_decoded = decoder.decode(ids["input_ids"], time_limit_s or self.time_limit_s, hint,
-                                              hint_margin, key_margins)
+            ids = self._chat_ids(messages)
+            self.last_decoded = decoder.decode(ids, time_limit_s or self.time_limit_s, hint, hint_margin, key_margins,
+                                               prefix_len=self._prefix_len(messages, ids))
             return self.last_decoded.text
+
+    def _chat_ids(self, messages: list[dict], generation_prompt: bool = True) -> list[int]:
+        return list(self._tokenizer.apply_chat_template(messages, add_generation_prompt=generation_prompt,
+                                                        tokenize=True, return_dict=True)["input_ids"])
+
+    def _prefix_len(self, messages: list[dict], ids: list[int]) -> int:
+        """How many of `ids` are the chat before its last message (the system prompt and any
+        worked examples, the same for every turn), where the template renders them as a prefix."""
+        if len(messages) < 2:
+            return 0
+        key = json.dumps(messages[:-1], sort_keys=True)
+        if key not in self._prefix_lens:
+            self._prefix_lens.clear()  # one prompt per reader: keep the latest only
+            prefix = self._chat_ids(messages[:-1], generation_prompt=False)
+            self._prefix_lens[key] = prefix
+        prefix = self._prefix_lens[key]
+        return len(prefix) if ids[:len(prefix)] == prefix else 0
 
 
 def _merged(model, adapter: str):
@@ -259,20 +277,23 @@ def rounded_as_packaged(model):
 
 
 def _int8(model):
-    """The model with its linear layers quantized to int8 (dynamic quantization: weights int8,
-    activations quantized on the fly), which is what makes CPU decoding fast. torch marks
-    this API as moving to torchao; it is still the maintained CPU path of torch 2.14."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", (DeprecationWarning, FutureWarning, UserWarning))
-        return torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+    """The model with its linear layers' weights in int8, one scale per output channel, and
+    activations in the model's dtype (torchao's weight-only int8): half the bytes a decoding
+    pass reads in bf16, with the activations, where the 135M reader's outliers are, untouched."""
+    try:
+        from torchao.quantization import Int8WeightOnlyConfig, quantize_
+    except ImportError as err:
+        raise LLMUnavailableError(f"int8 weights need torchao: pip install torchao ({err})") from err
+    quantize_(model, Int8WeightOnlyConfig())
+    return model
 
 
 def load_llm(spec: str, device: str | None = None, max_new_tokens: int = 160, time_limit_s: float = 10.0,
              dtype: torch.dtype | None = None, int8: bool = False) -> LLM:
     """An LLM for `spec`, not yet loaded; raises LLMUnavailableError now if it clearly cannot load.
 
-    `dtype` overrides the automatic choice and `int8` quantizes the linear layers on CPU (for
-    benchmarks; see `load_settings` for why neither is the default).
+    `dtype` overrides the automatic choice and `int8` stores the linear layers' weights in
+    int8 on CPU (for benchmarks; see `load_settings` for why neither is the default).
     """
     source = resolve_spec(spec)
     check_available(source)

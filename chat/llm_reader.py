@@ -9,6 +9,9 @@ kind, the person and negation (`chat.grounding`); the rules' reading of the same
 decoder's draft and wins the model's near-ties (`HINT_MARGIN`, wider on the product's kind:
 `KIND_HINT_MARGIN`), since a 135M model is often torn between a common value and the rare
 one the message names ("Green" or "Fluorescent Green") where the rules' tables are exact.
+A model without the adapter (`--llm smollm2`, a Hub id, a folder) reads with the instruction
+prompt and worked examples of `prompts/` (`reader_prompt_for`) and is held to the rules'
+reading by a wider margin (`UNTUNED_HINT_MARGIN`): it parts from them only where much surer.
 The rules reader answers instead when the model times out or fails, and alone for the
 closed-class moves the model was never taught (undo, more, compare, another language,
 questions about price or material, "in the colour of #2"; `chat.moves`), whose other
@@ -28,7 +31,15 @@ from typing import Protocol
 from chat import moves
 from chat.grounding import grounded, with_moves
 from chat.intent import SearchIntent
-from chat.reader_format import answer_json, answer_schema, chat_messages, prompt_names, read_answer
+from chat.reader_format import (
+    ReaderPrompt,
+    answer_json,
+    answer_schema,
+    chat_messages,
+    fine_tuned_prompt,
+    prompt_names,
+    read_answer,
+)
 from chat.rules import RulesRewriter
 from chat.state import DialogueState
 from retrieval.vocabulary import VocabularyMatcher
@@ -50,6 +61,24 @@ HINT_MARGIN = 2.5
 # was ("is a blue shirt" about a picked shirt: no new kind), and never in between; the new-search
 # misreadings, found in 1,500 further dev dialogues, parted by 2.9.
 KIND_HINT_MARGIN = 5.0
+# A model without the adapter (any other --llm) reads with the instruction prompt
+# (prompts/reader_instructions.txt and its worked examples) and is held to the rules' reading
+# more firmly: it overrules them only where it is surer by this many nats (about 400 to 1), on
+# every key. To be chosen on the development files with `python -m benchmarks.reader_margin`.
+UNTUNED_HINT_MARGIN = 6.0
+
+
+# (margin, margin on the product's kind) per prompt, in nats.
+MARGINS = {"finetuned": (HINT_MARGIN, KIND_HINT_MARGIN), "instructions": (UNTUNED_HINT_MARGIN, UNTUNED_HINT_MARGIN)}
+
+
+def reader_prompt_for(adapter: str | None) -> ReaderPrompt:
+    """The fine-tuned format for the model with the project's adapter, else the instruction
+    prompt with worked examples: a model never taught the short format reads it badly (the
+    packaged SmolLM2 fell from the rules' level to R@10 ~62 on simulated dialogues)."""
+    from chat.reader_format import instruction_prompt
+
+    return fine_tuned_prompt() if adapter else instruction_prompt()
 
 
 class JSONModel(Protocol):
@@ -66,22 +95,27 @@ class LLMReader:
     """Rewriter protocol of `chat.assistant`: `rewrite(message, state, has_upload)`."""
 
     def __init__(self, llm: JSONModel, matcher: VocabularyMatcher, fallback: RulesRewriter,
-                 time_limit_s: float = TIME_LIMIT_S, hint_margin: float = HINT_MARGIN,
-                 kind_hint_margin: float = KIND_HINT_MARGIN):
+                 time_limit_s: float = TIME_LIMIT_S, hint_margin: float | None = None,
+                 kind_hint_margin: float | None = None, prompt: ReaderPrompt | None = None):
+        """`prompt`: the fine-tuned format unless given (`reader_prompt_for`); the margins
+        default to the ones chosen for that prompt (`MARGINS`)."""
         self.llm = llm
         self.matcher = matcher
         self.fallback = fallback
         self.time_limit_s = time_limit_s
-        self.hint_margin = hint_margin
+        self.prompt = prompt or fine_tuned_prompt()
+        margin, kind_margin = MARGINS[self.prompt.name]
+        self.hint_margin = margin if hint_margin is None else hint_margin
+        kind_margin = kind_margin if kind_hint_margin is None else kind_hint_margin
         self.schema = answer_schema(matcher)
         self.names = prompt_names(matcher)
-        self.key_margins = {self.names[column]: kind_hint_margin for column in matcher.kind_columns}
+        self.key_margins = {self.names[column]: kind_margin for column in matcher.kind_columns}
         self.path_counts: Counter[str] = Counter()
 
     def load(self) -> LLMReader:
         """Load the model and compile the grammar now, so that no shopper's turn pays for it."""
         self.llm.load()
-        self.llm.generate_json(chat_messages("hello", DialogueState(), False, self.matcher), self.schema,
+        self.llm.generate_json(chat_messages("hello", DialogueState(), False, self.matcher, self.prompt), self.schema,
                                self.time_limit_s * 10)
         return self
 
@@ -98,7 +132,7 @@ class LLMReader:
         if _closed_class(rules_intent, text):
             self.path_counts["rules"] += 1
             return rules_intent
-        messages = chat_messages(text, state, has_upload, self.matcher)
+        messages = chat_messages(text, state, has_upload, self.matcher, self.prompt)
         try:
             hint = answer_json(rules_intent, self.names)
             answer = self.llm.generate_json(messages, self.schema, self.time_limit_s, hint=hint,

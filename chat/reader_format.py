@@ -1,23 +1,29 @@
-"""The fine-tuned reader's format: (state, message) -> prompt, and intent <-> compact answer.
+"""The LLM reader's format: (state, message) -> prompt, and intent <-> compact answer.
 
 One module for both sides, so that the reader at serving time and the fine-tuning data build
-byte-identical prompts and answers. The prompt is short (no instructions, no examples: a
-fine-tuned model needs none, and prompt length is what a 135M model on a CPU pays for); the
-message goes in as a JSON string, so injected text stays data. The answer is a compact JSON
+byte-identical prompts and answers. The user turn is one state line and the message as a JSON
+string, so injected text stays data. What comes before it is a prompt file in `prompts/`:
+`reader_finetuned.txt`, one line and no examples (the fine-tuned model needs none, and prompt
+length is what a 135M model on a CPU pays for), or, for a model without the adapter,
+`reader_instructions.txt` (the keys and what they mean) followed by the worked examples of
+`reader_examples.txt` as earlier chat turns (`ReaderPrompt`). The answer is a compact JSON
 with fixed key order and only non-default keys: fewer tokens to generate, one way to write
 each intent (exact match is then a meaningful score).
 """
 
 from __future__ import annotations
 
+import functools
 import json
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from chat.intent import IntentError, SearchIntent, decode_json, parse_intent
 from chat.state import DialogueState
 from retrieval.vocabulary import VocabularyMatcher
 
-SYSTEM = "Read the shopper's message as a search intent JSON."
+PROMPTS = Path(__file__).resolve().parents[1] / "prompts"
 MESSAGE_CHARS = 200       # what the reader sees of a message; a pasted essay is not a request
 TEXT_CHARS = 60           # soft details for the embedding ("long sleeves, logo")
 QUESTION_CHARS = 30
@@ -30,6 +36,55 @@ REFERENCES = ("upload", "result", "none")   # "current" is the default and never
 KEYS = ("action", "reference", "result", "set", "drop", "avoid", "exclude", "text", "question")
 _SOURCES = {"catalog": "picked", "upload": "photo"}
 _SEPARATORS = (",", ":")
+
+
+@dataclass(frozen=True)
+class ReaderPrompt:
+    """What the model reads before the shopper's turn: a system text, then worked examples
+    as earlier chat turns (user turn, answer)."""
+
+    name: str
+    system: str
+    examples: tuple[tuple[str, str], ...] = ()
+
+    def messages(self, user: str) -> list[dict[str, str]]:
+        """The chat for the tokenizer's template (SmolLM2: ChatML), ending with `user`."""
+        chat = [{"role": "system", "content": self.system}]
+        for turn, answer in self.examples:
+            chat += [{"role": "user", "content": turn}, {"role": "assistant", "content": answer}]
+        return [*chat, {"role": "user", "content": user}]
+
+
+@functools.cache
+def fine_tuned_prompt() -> ReaderPrompt:
+    """The format the adapter in models/smollm2-shop was trained on: one system line."""
+    return ReaderPrompt("finetuned", _prompt_text("reader_finetuned.txt"))
+
+
+@functools.cache
+def instruction_prompt() -> ReaderPrompt:
+    """For a model without the adapter: the answer's keys explained, then worked examples."""
+    return ReaderPrompt("instructions", _prompt_text("reader_instructions.txt"),
+                        parse_examples(_prompt_text("reader_examples.txt")))
+
+
+def _prompt_text(name: str) -> str:
+    return (PROMPTS / name).read_text(encoding="utf-8").strip()
+
+
+def parse_examples(text: str) -> tuple[tuple[str, str], ...]:
+    """Worked examples: blocks separated by a blank line, each the user turn's lines and then
+    the answer on the last line."""
+    examples = []
+    for block in text.strip().split("\n\n"):
+        lines = block.strip().splitlines()
+        if len(lines) < 2:
+            raise ValueError(f"a worked example needs a user turn and an answer line, got {block!r}")
+        examples.append(("\n".join(lines[:-1]), lines[-1]))
+    return tuple(examples)
+
+
+SYSTEM = fine_tuned_prompt().system  # the line the fine-tuning data is written with
 
 
 def prompt_names(matcher: VocabularyMatcher) -> dict[str, str]:
@@ -76,11 +131,11 @@ def reader_prompt(message: str, state: DialogueState, has_upload: bool,
     return " | ".join(parts) + "\nmessage: " + json.dumps(text, ensure_ascii=False)
 
 
-def chat_messages(message: str, state: DialogueState, has_upload: bool,
-                  matcher: VocabularyMatcher) -> list[dict[str, str]]:
-    """System line plus the user turn, for the tokenizer's chat template (SmolLM2: ChatML)."""
-    return [{"role": "system", "content": SYSTEM},
-            {"role": "user", "content": reader_prompt(message, state, has_upload, matcher)}]
+def chat_messages(message: str, state: DialogueState, has_upload: bool, matcher: VocabularyMatcher,
+                  prompt: ReaderPrompt | None = None) -> list[dict[str, str]]:
+    """The prompt (the fine-tuned one unless given) and then the user turn, for the tokenizer's
+    chat template (SmolLM2: ChatML)."""
+    return (prompt or fine_tuned_prompt()).messages(reader_prompt(message, state, has_upload, matcher))
 
 
 def answer_json(intent: SearchIntent, names: dict[str, str]) -> str:

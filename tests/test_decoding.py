@@ -235,3 +235,35 @@ def test_bad_prompts_and_schemas_are_refused_clearly(smollm2):
         decoder.generate([[1, 2], [3, 4]])
     with pytest.raises(ValueError, match="cannot compile the JSON schema"):
         ConstrainedDecoder(model, tokenizer, {"type": "object", "properties": {"a": {"$ref": "#/missing"}}})
+
+
+def test_a_shared_prefix_is_computed_once_and_gives_the_same_answers(smollm2, decoder):
+    """An instruction prompt with worked examples: its keys and values are reused from the
+    first answer on, and every answer is the one a full prefill gives."""
+    from chat.decoding import PREFIX_MIN_TOKENS
+
+    _, tokenizer = smollm2
+    examples = [{"role": "user", "content": f"a {c.lower()} shirt"} if i % 2 == 0 else
+                {"role": "assistant", "content": f'{{"action":"search","set":{{"colour":"{c}"}}}}'}
+                for c in COLOURS for i in range(2)]
+    chat = [{"role": "system", "content": SYSTEM}, *examples]
+    prefix = tokenizer.apply_chat_template(chat, return_dict=True)["input_ids"]
+    assert len(prefix) >= PREFIX_MIN_TOKENS
+    for message in ("something in green", "navy blue, long sleeves", "hello"):
+        ids = tokenizer.apply_chat_template([*chat, {"role": "user", "content": message}], add_generation_prompt=True,
+                                            return_dict=True)["input_ids"]
+        assert ids[:len(prefix)] == prefix
+        cached = decoder.decode(ids, prefix_len=len(prefix))
+        assert cached.text == decoder.decode(ids).text
+    assert decoder._prefix == tuple(prefix) and len(decoder._prefix_caches) == 1  # one cache, reused
+
+
+def test_the_parting_from_a_hint_is_reported_in_nats(smollm2, decoder):
+    _, tokenizer = smollm2
+    hint = '{"action":"search","set":{"colour":"White"},"text":"long sleeves"}'
+    decoded = decoder.decode(_prompt(tokenizer, "a red shirt"), hint=hint)
+    if decoded.text == hint:
+        assert decoded.parting_nats is None
+    else:  # the model parted from the hint: by a positive number of nats, in some member
+        assert decoded.parting_nats > 0 and not decoded.chose_hint
+    assert decoder.decode(_prompt(tokenizer, "a red shirt")).parting_nats is None  # no hint, no parting

@@ -141,3 +141,33 @@ def test_smollm2_serves_concurrent_callers(smollm2):
     with ThreadPoolExecutor(max_workers=2) as pool:
         answers = list(pool.map(lambda _: smollm2.generate_json(MESSAGES, SCHEMA), range(2)))
     assert answers[0] and answers[0] == answers[1]  # greedy decoding: same prompt, same answer
+
+
+@pytest.mark.skipif(importlib.util.find_spec("torchao") is None, reason="int8 weights need torchao (pip install torchao)")
+def test_int8_keeps_the_activations_and_stores_the_linear_weights_in_int8(tmp_path):
+    """torchao weight-only int8: linear weights in int8 with per-channel scales, activations in
+    the chosen dtype; a small Llama's next-token scores stay close to its bf16 ones."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from chat.llm import _int8
+
+    config = LlamaConfig(vocab_size=256, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2)
+    torch.manual_seed(0)
+    model = LlamaForCausalLM(config).to(torch.bfloat16).eval()
+    ids = torch.randint(0, 256, (1, 12))
+    with torch.inference_mode():
+        before = model(input_ids=ids).logits.float()
+    _int8(model)
+    weight = model.model.layers[0].mlp.up_proj.weight
+    assert "int8" in type(weight).__name__.lower()  # torchao's quantized tensor (Int8Tensor)
+    with torch.inference_mode():
+        after = model(input_ids=ids).logits
+    assert after.dtype == torch.bfloat16
+    assert torch.nn.functional.cosine_similarity(before.flatten(), after.float().flatten(), dim=0) > 0.99
+
+
+def test_int8_on_cpu_keeps_the_dtype_the_device_chose():
+    llm = LLM(ModelSource("x", gguf_file="m.gguf", is_local=True), device="cpu", int8=True)
+    settings = llm._settings()
+    assert settings.quantize_int8 and settings.dtype in (torch.bfloat16, torch.float32) and not settings.quantize_4bit

@@ -104,3 +104,48 @@ def test_prompt_stays_near_80_smollm2_tokens(matcher, state):
     tokens = {text: len(tokenizer(reader_prompt(text, state, True, matcher))["input_ids"])
               for text in ("could I get that in a rosy tone?", "with long sleeves and a logo " * 9)}
     assert list(tokens.values())[0] <= 50 and list(tokens.values())[1] <= 96
+
+
+def test_the_prompts_are_files_and_the_fine_tuned_one_is_what_training_writes():
+    from chat.reader_format import PROMPTS, SYSTEM, fine_tuned_prompt, instruction_prompt
+
+    assert fine_tuned_prompt().system == SYSTEM == (PROMPTS / "reader_finetuned.txt").read_text().strip()
+    assert fine_tuned_prompt().examples == ()
+    instructions = instruction_prompt()
+    assert instructions.system == (PROMPTS / "reader_instructions.txt").read_text().strip()
+    assert len(instructions.examples) >= 4
+
+
+def test_every_worked_example_is_an_answer_the_reader_accepts(shared_vocabulary):
+    """Each example's user turn is in the reader's format and its answer obeys the schema
+    over the real catalogue's values and reads as an intent."""
+
+    from chat.reader_format import instruction_prompt
+
+    matcher = VocabularyMatcher(shared_vocabulary)
+    state = DialogueState().with_results(tuple(str(i) for i in range(12)))
+    for turn, answer in instruction_prompt().examples:
+        assert turn.startswith("item: ") and "\nmessage: " in turn
+        jsonschema.validate(json.loads(answer), answer_schema(matcher))
+        intent = read_answer(answer, matcher, state)
+        assert answer_json(intent, prompt_names(matcher)) == answer, "written as the reader writes answers"
+
+
+def test_the_instruction_prompt_puts_its_examples_before_the_shopper_turn(shared_vocabulary):
+    from chat.reader_format import instruction_prompt
+
+    matcher = VocabularyMatcher(shared_vocabulary)
+    prompt = instruction_prompt()
+    messages = chat_messages("red heels", DialogueState(), False, matcher, prompt)
+    assert len(messages) == 2 + 2 * len(prompt.examples)
+    assert [m["role"] for m in messages[:3]] == ["system", "user", "assistant"]
+    assert messages[-1] == {"role": "user", "content": reader_prompt("red heels", DialogueState(), False, matcher)}
+    assert chat_messages("red heels", DialogueState(), False, matcher)[0]["content"] != messages[0]["content"]
+
+
+@pytest.mark.parametrize("text", ["one block only", "a\n\nb"])
+def test_a_malformed_example_file_says_what_is_wrong(text):
+    from chat.reader_format import parse_examples
+
+    with pytest.raises(ValueError, match="user turn and an answer"):
+        parse_examples(text)
