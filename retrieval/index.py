@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from filelock import FileLock, Timeout
 from tqdm.auto import tqdm
 
 from retrieval import embedding_parts
@@ -36,6 +37,8 @@ from retrieval.encoder import Encoder
 from retrieval.vector_store import VectorStore, VectorStoreError
 
 logger = logging.getLogger(__name__)
+
+BUILD_LOCK = ".build.lock"  # in the index folder: held while an index is checked or built there
 
 ProgressCallback = Callable[[int, int], None]
 PartialCallback = Callable[[VectorStore], None]  # a store of the first rows of the catalogue
@@ -112,8 +115,25 @@ def build_index(
     resumes; after each part `on_partial` gets an exact store of the catalogue's first rows
     (a prefix of `catalog.ids`). `embed` computes the (n, d) vectors in catalogue order
     another way instead (a Ray Data job keeping its own parts in `out`). The parts are
-    removed once the index is saved.
+    removed once the index is saved. Builds into the same `out` take turns (a file lock):
+    two first runs at once (an evaluation and the app) build it once, not over each other.
     """
+    Path(out).mkdir(parents=True, exist_ok=True)
+    lock = FileLock(Path(out) / BUILD_LOCK)
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        logger.info("Another process is building the index in %s: waiting for it", out)
+        lock.acquire()
+    try:
+        return _build_locked(catalog, encoder, Path(out), kind, progress, on_progress, embed, on_partial, part_rows)
+    finally:
+        lock.release()
+
+
+def _build_locked(catalog: Catalog, encoder: Encoder, out: Path, kind: str, progress: bool,
+                  on_progress: ProgressCallback | None, embed: Callable[[], np.ndarray] | None,
+                  on_partial: PartialCallback | None, part_rows: int | None) -> VectorStore:
     reused = _reusable(out, catalog, encoder.spec.text)
     if reused is not None:
         return reused

@@ -43,6 +43,10 @@ build_index(load_catalog(sys.argv[1]), load_encoder(sys.argv[2]), Path(sys.argv[
 """
 
 
+# A build in its own process that pauses after its first part, then finishes.
+PAUSED_BUILD = KILLED_BUILD.replace("time.sleep(600)", "time.sleep(2)")
+
+
 @pytest.fixture(scope="module")
 def encoder(tiny_encoder_spec) -> Encoder:
     return load_encoder(tiny_encoder_spec)
@@ -106,6 +110,22 @@ def test_a_build_killed_after_its_first_part_resumes_and_equals_a_clean_build(
     clean = build_index(catalog, encoder, tmp_path / "clean")
     np.testing.assert_allclose(all_vectors(resumed, catalog.ids), all_vectors(clean, catalog.ids), atol=1e-5)
     assert resumed.ids == clean.ids
+
+
+def test_two_builds_of_one_index_at_once_take_turns_and_encode_once(
+        encoder, tiny_encoder_spec, tiny_catalog, tmp_path, monkeypatch):
+    """An evaluation and the app started together on a new catalogue: the second waits for
+    the first and reuses its index (they used to write the same parts and one crashed)."""
+    out = tmp_path / "index"
+    first = subprocess.Popen(
+        [sys.executable, "-c", PAUSED_BUILD, str(tiny_catalog), tiny_encoder_spec, str(out), str(PART)],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert first.stdout.readline().strip() == f"searchable {PART}", first.stderr.read()  # mid-build now
+    encoded = counting(monkeypatch)
+    second = build_index(load_catalog(tiny_catalog), encoder, out, part_rows=PART)
+    assert first.wait(60) == 0, first.stderr.read()
+    assert sum(encoded) == 0  # waited, then reused the first one's index
+    assert len(second) == len(load_catalog(tiny_catalog)) and not parts_dir(out).exists()
 
 
 def test_each_finished_part_is_searchable_before_the_build_ends(encoder, tiny_catalog, tmp_path):
