@@ -28,6 +28,7 @@ _END = r"[\s,.!?]*(?:please|pls|thanks|thank\s+you)?[\s,.!?]*$"
 
 UNDO = re.compile(
     rf"^{_FILLER}(?:undo(?:\s+(?:that|it|this|the\s+last(?:\s+(?:step|change|one))?))?|"
+    r"return\s+to\s+(?:the\s+)?(?:previous|last|earlier|old|other)\s+(?:results?|ones|search|page)|"
     r"(?:go|going|step|take\s+(?:me|us))\s+back(?:\s+(?:one|a)\s+step)?(?:\s+to\s+(?:the\s+)?"
     r"(?:previous|last|earlier|old|other)\s+(?:results?|ones|search|page|step))?|"
     r"back(?:\s+to\s+(?:the\s+)?(?:previous|last|earlier)\s+(?:results?|ones|search))?|"
@@ -42,7 +43,9 @@ MORE = re.compile(
     r"(?:some\s+|any\s+|a\s+few\s+|a\s+couple\s+(?:of\s+)?)?more(?:\s+(?:results|options|please))?|"
     r"next(?:\s+(?:page|results|ones|\d+))?|page\s+\d+|(?:gimme|give\s+me)\s+more|"
     r"(?:show\s+(?:me\s+)?|see\s+)?the\s+rest|(?:what\s+)?other\s+options(?:\s+are\s+there|\s+do\s+you\s+have)?|"
-    r"(?:what|anything)\s+else(?:\s+(?:do\s+you\s+have|have\s+you\s+got|is\s+there))?|"
+    r"(?:what|anything)\s+else(?:\s+(?:do\s+you\s+have|have\s+you\s+got|is\s+there))?"
+    r"(?:\s+(?:like\s+(?:this|these|that|those|them|it)|in\s+(?:this|that|the\s+same)\s+(?:style|vein)))?|"
+    r"more\s+(?:like\s+(?:these|those|them)|in\s+(?:this|that|the\s+same)\s+style)|"
     r"(?:show\s+(?:me\s+)?)?(?:the\s+)?next\s+(?:page|results|ones|few)|keep\s+going|"
     r"(?:are\s+there\s+|got\s+|do\s+you\s+have\s+)?any\s+(?:more|others)(?:\s+like\s+(?:these|those|them))?)"
     rf"\??{_END}")
@@ -125,7 +128,8 @@ _NUMBERED = re.compile(r"#\s*\d{1,2}|\b(?:number|no\.?|result|item|option)\s*#?\
                        r"third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|eleventh|twelfth|last|\d{1,2}(?:st|nd|rd|th))"
                        r"\s+(?:one|item|result|product|option|pic|picture|photo|look)\b")
 ASPECT_OF = re.compile(rf"\b(?:the\s+|same\s+)?{_ASPECT}\s+(?:of|from|as)\s+(?:the\s+)?({_REF}|\d{{1,2}}\b)")
-REF_ASPECT = re.compile(rf"({_REF})'?s\s+{_ASPECT}\b")
+REF_ASPECT = re.compile(rf"({_REF}|(?<![\w.$£€])\d{{1,2}}(?='s\b))'?s\s+{_ASPECT}\b")  # "#2's colour", "2's colour"
+_LIKE_BARE = re.compile(r"\blike\s+(\d{1,2})\b(?![.,]\d|\s*(?:%|\$|£|€))")  # "like 4 but in 2's colour"
 LOOK_WORDS = frozenset({"style", "look", "shape", "design", "cut", "silhouette", "model", "vibe", "feel"})
 _ORDINALS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7, "eighth": 8,
              "ninth": 9, "tenth": 10, "eleventh": 11, "twelfth": 12}
@@ -214,7 +218,7 @@ def borrowed(text: str, state: DialogueState, matcher: VocabularyMatcher) -> Bor
             found.take_from[column] = number
     if found.look is None:  # "like #1 but in #3's colour": the result named bare is the look
         taken = set(found.take_from.values())
-        bare = [result_number(m.group(0), state) for m in re.finditer(_NUMBERED, text)
+        bare = [result_number(m.group(0), state) for m in [*re.finditer(_NUMBERED, text), *_LIKE_BARE.finditer(text)]
                 if not any(s <= m.start() < e for s, e in found.spans)]
         found.look = next((n for n in bare if n and n not in taken), None)
     if found.look is not None and state.result_id(found.look) is not None:

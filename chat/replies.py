@@ -148,8 +148,13 @@ class Replies:
                 notes.append(f"There are no {asked} for {person}, so here are the nearest for {person}:")
             else:
                 notes.append(f"There is nothing in {asked}, so I took the nearest, {searched}:")
-        if relaxed.left_out:
-            notes.append(f"Nothing matched {' + '.join(relaxed.left_out)}, so I left that out.")
+        left = list(relaxed.left_out)
+        kind_value = after.constraints.get(kind or "")
+        if person in left and kind_value and kind_value not in left and kind not in relaxed.swapped:
+            notes.append(f"There are no {kind_value} for {person}, so I left out {person}.")
+            left.remove(person)
+        if left:
+            notes.append(f"Nothing matched {' + '.join(left)}, so I left that out.")
         return " ".join(notes) + " " if notes else ""
 
     def _borrowed(self, intent: SearchIntent | None, after: DialogueState) -> str:
@@ -269,6 +274,9 @@ class Replies:
         """Answer a question about a shown result (or the current item) from its record; an
         aspect the catalogue does not record is said to be unknown, never guessed."""
         if details is None:
+            unrecorded = intent.question and not self._asked_column(intent.question)
+            if unrecorded:  # "do these come in leather?": unknown of every item, whichever is meant
+                return f"The catalogue doesn't record {_UNHELD.get(intent.question, intent.question)}, so I can't tell."
             return 'Which item do you mean? Say e.g. "what colour is the second one?".'
         subject = f"#{intent.result_index}" if intent.result_index else "It"
         title = details.get(self.title_column or "", "")

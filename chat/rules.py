@@ -447,7 +447,9 @@ def _is_question(reading: _Reading) -> bool:
     text = reading.text
     asks = text.endswith("?") or _QUESTION_START.search(text)
     about = reading.indices or reading.pointer or re.search(r"\btell\s+me\b", text)
-    return bool(asks and about and not _REQUEST.search(text))
+    # "what sizes does #3 come in?": asking after what no value names is a question, not a request
+    unheld = moves.aspect_asked(text) and not reading.mentions
+    return bool(asks and about and (unheld or not _REQUEST.search(text)))
 
 
 def _asks_about_an_aspect(reading: _Reading) -> bool:

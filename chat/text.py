@@ -31,7 +31,8 @@ _LEAD_FILLER = re.compile(
     r"see)(?:\s+(?:me|us))?\b"
     r"|(?:do|have)\s+you\s+(?:have|got|sell|stock)(?:\s+any)?\b"
     r"|let'?s|let\s+us|got(?:\s+(?:it|this|that|one|any|them))?|(?:a\s+)?(?:bit|little|tad)|only|combine|mix"
-    r"|(?:would|will|is|are)\s+(?:it|this|they|that)?\s*(?:be\s+)?(?:available|come)|(?:do|does)\s+(?:it|they|this)\s+come"
+    r"|(?:would|will|is|are)\s+(?:it|this|they|that)?\s*(?:be\s+)?(?:available|come)"
+    r"|(?:do|does)\s+(?:(?:it|they|this|these|those|them)\s+)?come(?:\s+in)?|available|(?:is|are)\s+there(?:\s+(?:any|one|some))?"
     r"|i'?d\s+rather(?:\s+have)?|rather\s+have|i'?d\s+have|what\s+(?:does|do)"
     r"|what'?s|whats|what\s+is|things?\s+that\s+(?:are|is)"
     r"|(?:a|an|the|some|any|something|anything|one|ones|like|in|more)\b)[\s,.;:!?-]*")
@@ -40,16 +41,31 @@ _TRAIL_FILLER = re.compile(r"[\s,.;:!?-]*\b(?:please|pls|plz|thanks|thank\s+you|
                            r"and|or|but|in|for|with|like|maybe|perhaps|my|our|your|their|the|a|an|of|to)$")
 
 
+# Words that describe no product: pronouns, auxiliaries, determiners, prepositions and chat.
+# Text made of these only ("i'm ... anymore", "same thing", "is there one") is no search.
+_FUNCTION_WORDS = frozenset("""
+    i im ive id ill me my mine we us our you your youre it its they them their this that these those
+    one ones thing things stuff option options something anything everything nothing
+    am is are was were be been being do does did dont doesnt have has had get got can could would will
+    should might must shall may
+    a an the some any another other others same such so very really quite just only also too either
+    and or but if then than as of in on at by for from to with without about into over again anymore
+    there here now still yet already ever not no yes ok okay please thanks hmm well else instead
+    similar different what which who how when where why all both each more most much many few
+""".split())
+
+
 def without_filler(text: str) -> str:
     """`text` without the leading and trailing words that describe nothing ("can you show me",
-    "maybe", "please"); "" when no word is left."""
+    "maybe", "please"); "" when no word is left that could describe a product."""
     text = text.strip(" ,.;:!?-")
     previous = None
     while previous != text:
         previous = text
         text = _LEAD_FILLER.sub("", text, count=1).strip(" ,.;:!?-")
         text = _TRAIL_FILLER.sub("", text).strip(" ,.;:!?-")
-    return text if re.search(r"[^\W\d_]{2}", text) else ""
+    words = [w.replace("'", "") for w in re.findall(r"[^\W\d_]+(?:'[^\W\d_]+)?", text.lower())]
+    return text if any(len(w) > 1 and w not in _FUNCTION_WORDS for w in words) else ""
 
 
 def text_left(description: str, intent: SearchIntent, matcher: VocabularyMatcher) -> str | None:

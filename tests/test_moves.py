@@ -32,7 +32,8 @@ def searching() -> DialogueState:
 
 @pytest.mark.parametrize("message", ["undo", "Undo that please", "go back", "oops, go back a step",
                                      "back to the previous results", "show me the last results again", "take that back",
-                                     "can we go back to what we had?", "that was better before", "revert please"])
+                                     "can we go back to what we had?", "that was better before", "revert please",
+                                     "let's return to the earlier results"])
 def test_undo_said_in_words(rules, message):
     assert rules.rewrite(message, searching()).action == "undo"
 
@@ -44,7 +45,8 @@ def test_back_inside_a_request_is_no_undo(rules, message):
 
 @pytest.mark.parametrize("message", ["show more", "more please", "any more?", "next page", "what else have you got?",
                                      "load more results", "keep going", "show me a few more", "gimme more", "page 2",
-                                     "see the rest", "what other options are there?", "meh, next"])
+                                     "see the rest", "what other options are there?", "meh, next",
+                                     "anything else in this style?", "more like these"])
 def test_show_more(rules, message):
     assert rules.rewrite(message, searching()).action == "more"
 
@@ -119,6 +121,8 @@ def test_price_wishes_are_limits_and_unrecorded_aspects_are_said(rules, message,
 @pytest.mark.parametrize("message, question, index", [
     ("what's the material of the first one?", "material", 1), ("how much is #2?", "price", 2),
     ("is the third one in stock?", "stock", 3), ("which brand makes #4?", "brand", 4), ("is #1 on sale?", "price", 1),
+    ("what sizes does #3 come in?", "size", 3), ("does the first one come in leather?", "material", 1),
+    ("do these come in leather?", "material", None),
     ("what season is the second one for?", "season", 2), ("is #5 for women?", "gender", 5),
 ])
 def test_questions_about_results_name_the_aspect(rules, message, question, index):
@@ -141,6 +145,7 @@ def test_a_change_asked_as_a_question_is_a_search(rules, message, colour):
     ("the shape of the second one in the colour of the fifth", {"baseColour": 5, "articleType": 2}, 2),
     ("this in the colour of the sixth one", {"baseColour": 6}, None),
     ("same style as 2 in the colour of 4", {"baseColour": 4, "articleType": 2}, 2),
+    ("like 4 but in 2's colour", {"baseColour": 2, "articleType": 4}, 4),
 ])
 def test_two_references_borrow_named_attributes_and_the_look(rules, message, take_from, look):
     intent = rules.rewrite(message, searching())
@@ -245,3 +250,20 @@ def test_a_question_about_what_may_not_be_recorded_is_answered_not_searched(rule
 def test_a_different_detail_is_no_request_for_something_else(rules, message):
     intent = rules.rewrite(message, searching())
     assert not intent.exclude_results and intent.set_attributes["baseColour"] in ("Black", "White")
+
+
+@pytest.mark.parametrize("message, dropped", [
+    ("i'm not fussed about colour anymore", "baseColour"), ("same thing, other colour", "baseColour"),
+])
+def test_words_that_describe_nothing_are_not_searched(rules, message, dropped):
+    """What is left of a move besides function words ("i'm ... anymore", "thing") is no text
+    to search or quote."""
+    intent = rules.rewrite(message, searching())
+    assert dropped in intent.drop_attributes and not intent.description
+
+
+@pytest.mark.parametrize("message, colour, described", [("is there one in grey?", "Grey", "grey"),
+                                                         ("available in cotton?", None, "cotton")])
+def test_a_question_searches_only_its_describing_words(rules, message, colour, described):
+    intent = rules.rewrite(message, searching())
+    assert intent.set_attributes.get("baseColour") == colour and intent.description == described

@@ -101,6 +101,14 @@ def test_answers_come_from_the_record_and_say_what_it_lacks(matcher, question, s
     assert said in Replies(matcher, DETAILS).answer(intent, RECORDS[1])
 
 
+@pytest.mark.parametrize("question, said", [("material", "The catalogue doesn't record materials, so I can't tell."),
+                                             ("colour", "Which item do you mean?")])
+def test_a_question_of_no_item_says_what_no_item_records_or_asks_which(matcher, question, said):
+    """"do these come in leather?" with nothing picked: unknown of every item, so no need to ask which."""
+    intent = SearchIntent(action="answer", question=question)
+    assert Replies(matcher, DETAILS).answer(intent, None).startswith(said)
+
+
 def test_a_search_says_what_the_catalogue_does_not_record_and_what_it_searched_instead(matcher):
     from chat.relaxing import Relaxed
 
