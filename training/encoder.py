@@ -310,7 +310,7 @@ def run(config: EncoderTrainConfig) -> dict:
 
 def parse_args(argv: Sequence[str] | None = None) -> EncoderTrainConfig:
     parser = argparse.ArgumentParser(prog="python -m training.encoder", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--catalog", required=True, help="catalogue folder (DESIGN.md layout)")
+    parser.add_argument("--catalog", required=True, help="catalogue folder (the layout of docs/design.md)")
     parser.add_argument("--encoder-out", dest="encoder_out", required=True, help="folder for the student (open_clip local-dir layout)")
     parser.add_argument("--exclude", help="IDS.txt: ids never used (the test split)")
     parser.add_argument("--cache-dir", dest="cache_dir", help="the teacher's feature cache (default: features/ beside the index cache)")
