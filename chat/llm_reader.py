@@ -64,7 +64,7 @@ KIND_HINT_MARGIN = 5.0
 # A model without the adapter (any other --llm) reads with the instruction prompt
 # (prompts/reader_instructions.txt and its worked examples) and is held to the rules' reading
 # more firmly: it overrules them only where it is surer by this many nats (about 400 to 1), on
-# every key. On dev captions and shades any margin from 4 to 8 reads as well as the rules and
+# every key. On the dev captions and shades any margin from 4 to 8 reads as well as the rules and
 # 0 or 2 far worse (models/smollm2-shop/README.md, "Models without the adapter"): 6 is mid-range.
 UNTUNED_HINT_MARGIN = 6.0
 
