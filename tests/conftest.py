@@ -39,18 +39,23 @@ KINDS = ("Tshirts", "Shoes")
 GENDERS = ("Men", "Women")
 
 
-@pytest.fixture(scope="session")
-def tiny_encoder_spec(tmp_path_factory) -> str:
+def write_tiny_clip(folder: Path, seed: int) -> str:
+    """A tiny random open_clip CLIP saved as a local-dir encoder in `folder`; its spec. Another
+    seed gives another encoder (other weights), as --encoder of another model does."""
     import torch
     from open_clip.model import CLIP
     from safetensors.torch import save_file
 
-    folder = tmp_path_factory.mktemp("tiny-clip")
     (folder / "open_clip_config.json").write_text(json.dumps(TINY_CLIP_CONFIG))
-    torch.manual_seed(0)
+    torch.manual_seed(seed)
     model = CLIP(**TINY_CLIP_CONFIG["model_cfg"])
     save_file({k: v.contiguous() for k, v in model.state_dict().items()}, folder / "open_clip_model.safetensors")
     return f"local-dir:{folder}"
+
+
+@pytest.fixture(scope="session")
+def tiny_encoder_spec(tmp_path_factory) -> str:
+    return write_tiny_clip(tmp_path_factory.mktemp("tiny-clip"), seed=0)
 
 
 def write_catalog(root: Path, rows: list[dict], images: bool = True) -> Path:

@@ -20,7 +20,7 @@ from retrieval.retriever import open_retriever
 from shop.loader import Loader
 from shop.session import Session, Shop
 from shop.settings import AppSettings
-from tests.conftest import TINY_CLIP_CONFIG, write_catalog
+from tests.conftest import write_catalog, write_tiny_clip
 
 STUDIO_COLOURS = {"Red": (200, 30, 30), "Blue": (30, 40, 190), "Green": (40, 150, 40), "Yellow": (230, 210, 40)}
 
@@ -43,16 +43,7 @@ def studio_catalog(root, per_colour: int = 12):
 @pytest.fixture
 def other_encoder_spec(tmp_path_factory) -> str:
     """A second tiny CLIP with other weights: another encoder, as --encoder of another model gives."""
-    import torch
-    from open_clip.model import CLIP
-    from safetensors.torch import save_file
-
-    folder = tmp_path_factory.mktemp("other-clip")
-    (folder / "open_clip_config.json").write_text(json.dumps(TINY_CLIP_CONFIG))
-    torch.manual_seed(1)
-    model = CLIP(**TINY_CLIP_CONFIG["model_cfg"])
-    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, folder / "open_clip_model.safetensors")
-    return f"local-dir:{folder}"
+    return write_tiny_clip(tmp_path_factory.mktemp("other-clip"), seed=1)
 
 
 def test_heads_are_learned_on_first_use_kept_beside_the_index_and_reused(tiny_catalog, tiny_encoder_spec, tmp_path, monkeypatch):
