@@ -22,7 +22,8 @@ import hashlib
 import logging
 import os
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -118,37 +119,38 @@ def build_index(
     removed once the index is saved. Builds into the same `out` take turns (a file lock):
     two first runs at once (an evaluation and the app) build it once, not over each other.
     """
-    Path(out).mkdir(parents=True, exist_ok=True)
-    lock = FileLock(Path(out) / BUILD_LOCK)
+    with _building(Path(out)):
+        reused = _reusable(out, catalog, encoder.spec.text)
+        if reused is not None:
+            return reused
+        started = time.perf_counter()
+        if embed is None:
+            vectors = _embed_in_parts(catalog, encoder, out, part_rows or embedding_parts.PART_ROWS,
+                                      progress, on_progress, on_partial)
+        else:
+            vectors = embed()
+        store = VectorStore(vectors, catalog.ids, catalog_attributes(catalog), kind=kind)
+        key = index_key(catalog, encoder.spec.text)
+        store.save(out, {**key.as_manifest(), "dim": encoder.dim, "items": len(catalog), "precision": encoder.mode.name})
+        remove_parts(out)
+    logger.info("Indexed %d photos in %.1f s (%s) into %s", len(catalog), time.perf_counter() - started, encoder.mode.name, out)
+    return store
+
+
+@contextmanager
+def _building(out: Path) -> Iterator[None]:
+    """Hold `out`'s build lock, saying so when another process holds it first."""
+    out.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(out / BUILD_LOCK)
     try:
         lock.acquire(timeout=0)
     except Timeout:
         logger.info("Another process is building the index in %s: waiting for it", out)
         lock.acquire()
     try:
-        return _build_locked(catalog, encoder, Path(out), kind, progress, on_progress, embed, on_partial, part_rows)
+        yield
     finally:
         lock.release()
-
-
-def _build_locked(catalog: Catalog, encoder: Encoder, out: Path, kind: str, progress: bool,
-                  on_progress: ProgressCallback | None, embed: Callable[[], np.ndarray] | None,
-                  on_partial: PartialCallback | None, part_rows: int | None) -> VectorStore:
-    reused = _reusable(out, catalog, encoder.spec.text)
-    if reused is not None:
-        return reused
-    started = time.perf_counter()
-    if embed is None:
-        vectors = _embed_in_parts(catalog, encoder, out, part_rows or embedding_parts.PART_ROWS,
-                                  progress, on_progress, on_partial)
-    else:
-        vectors = embed()
-    store = VectorStore(vectors, catalog.ids, catalog_attributes(catalog), kind=kind)
-    key = index_key(catalog, encoder.spec.text)
-    store.save(out, {**key.as_manifest(), "dim": encoder.dim, "items": len(catalog), "precision": encoder.mode.name})
-    remove_parts(out)
-    logger.info("Indexed %d photos in %.1f s (%s) into %s", len(catalog), time.perf_counter() - started, encoder.mode.name, out)
-    return store
 
 
 def _reusable(out: Path, catalog: Catalog, encoder_spec: str) -> VectorStore | None:
