@@ -127,7 +127,7 @@ class LLM:
         self._model = None
         self._tokenizer = None
         self._decoders: dict = {}  # schema (as JSON) -> ConstrainedDecoder
-        self._prefix_lens: dict[str, list[int]] = {}  # the chat before the last message (as JSON) -> its ids
+        self._prefix: tuple[str, list[int]] = ("", [])  # the chat before the last message (as JSON), its ids
         self.last_decoded = None  # the last generate_json's chat.decoding.Decoded (for benchmarks)
         self.settings: LoadSettings | None = None
 
@@ -234,11 +234,9 @@ class LLM:
         if len(messages) < 2:
             return 0
         key = json.dumps(messages[:-1], sort_keys=True)
-        if key not in self._prefix_lens:
-            self._prefix_lens.clear()  # one prompt per reader: keep the latest only
-            prefix = self._chat_ids(messages[:-1], generation_prompt=False)
-            self._prefix_lens[key] = prefix
-        prefix = self._prefix_lens[key]
+        if key != self._prefix[0]:  # one prompt per reader: the latest is kept
+            self._prefix = (key, self._chat_ids(messages[:-1], generation_prompt=False))
+        prefix = self._prefix[1]
         return len(prefix) if ids[:len(prefix)] == prefix else 0
 
 
