@@ -100,11 +100,6 @@ class Palette:
         d2 = (self.centres ** 2).sum(1)[None, :] - 2 * flat @ self.centres.T  # (n, p), + |x|^2 is constant per row
         return d2.argmin(1).reshape(lab.shape[:-1])
 
-    def dominant(self, product: ProductPixels, k: int = 3) -> list[tuple[np.ndarray, float]]:
-        """The `k` palette colours (CIELAB) covering most of the product, with their shares."""
-        shares = self._histogram(self.nearest(product.lab)[product.mask])
-        return [(self.centres[i], float(shares[i])) for i in np.argsort(-shares)[:k] if shares[i] > 0]
-
     def _histogram(self, bins: np.ndarray) -> np.ndarray:
         counts = np.bincount(bins, minlength=len(self.centres)).astype(np.float32)
         return counts / max(float(counts.sum()), 1.0)
@@ -119,10 +114,6 @@ class Palette:
         for top, bottom in zip(edges[:-1], edges[1:]):
             parts.append(self._histogram(bins[top:bottom][product.mask[top:bottom]]))
         return np.sqrt(np.concatenate(parts))
-
-
-def feature_size(palette_size: int) -> int:
-    return (1 + BANDS) * palette_size
 
 
 def learn_palette(products: list[ProductPixels], size: int = PALETTE_SIZE, per_photo: int = 200, seed: int = 0) -> Palette:
