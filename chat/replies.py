@@ -273,14 +273,14 @@ class Replies:
     def answer(self, intent: SearchIntent, details: Mapping[str, str] | None) -> str:
         """Answer a question about a shown result (or the current item) from its record; an
         aspect the catalogue does not record is said to be unknown, never guessed."""
+        column = self._asked_column(intent.question) if intent.question else None
+        asked = _UNHELD.get(intent.question, intent.question)
         if details is None:
-            unrecorded = intent.question and not self._asked_column(intent.question)
-            if unrecorded:  # "do these come in leather?": unknown of every item, whichever is meant
-                return f"The catalogue doesn't record {_UNHELD.get(intent.question, intent.question)}, so I can't tell."
+            if intent.question and not column:  # "do these come in leather?": unknown of every item
+                return f"The catalogue doesn't record {asked}, so I can't tell."
             return 'Which item do you mean? Say e.g. "what colour is the second one?".'
         subject = f"#{intent.result_index}" if intent.result_index else "It"
         title = details.get(self.title_column or "", "")
-        column = self._asked_column(intent.question) if intent.question else None
         if column and details.get(column):
             return f"{subject}'s {_spoken(column)} is {details[column]} ({title})." if column not in self.matcher.columns \
                 else f"{subject} is {details[column]} ({title})."
@@ -289,7 +289,6 @@ class Replies:
         if not intent.question:
             return summary
         recorded = ", ".join(_spoken(c) for c in self.detail_columns if c != self.title_column)
-        asked = _UNHELD.get(intent.question, intent.question)
         return f"The catalogue doesn't record {asked}; it lists {recorded}. {summary}"
 
     def _asked_column(self, question: str) -> str | None:
