@@ -26,13 +26,12 @@ import gradio as gr
 from shop.loader import Loader
 from shop.photos import photo_route, photo_url
 from shop.session import NO_RESULTS, WELCOME, Session, View
-from shop.settings import SetupError, check_downloads, parse_settings
+from shop.settings import CONCURRENCY, SetupError, check_downloads, parse_settings
 from shop.uploads import MAX_UPLOAD_BYTES, UploadError, check_upload, too_big
 
 logger = logging.getLogger(__name__)
 
 ASSETS = Path(__file__).resolve().parent / "assets"
-CONCURRENCY = 4              # turns served at once; more only queue up on a small CPU
 UPLOAD_CEILING = 2 * MAX_UPLOAD_BYTES  # Gradio refuses bigger uploads outright; up to it, shop.uploads explains
 PANELS = 5  # session, results, chips, refining, undo button: what every action updates
 

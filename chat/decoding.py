@@ -46,6 +46,7 @@ Usage:
 
 from __future__ import annotations
 
+import copy
 import inspect
 import json
 import os
@@ -147,8 +148,9 @@ _GRAMMARS = _GrammarCache()
 class ConstrainedDecoder:
     """Greedy decoding whose output always parses as JSON and obeys `schema`.
 
-    `generate` is reentrant (each call has its own matcher and cache), but a model's forward
-    passes on CPU do not run faster in parallel: callers should still serve one at a time.
+    Each call has its own matcher and cache, but a model's forward passes on CPU do not run
+    faster in parallel threads: callers with several answers to decode at once pass them
+    together to `decode_batch` (`chat.batching` collects them from concurrent turns).
     """
 
     def __init__(self, model, tokenizer, schema: dict, max_new_tokens: int = 64, jump_forward: bool = True,
@@ -167,35 +169,28 @@ class ConstrainedDecoder:
         self._control_tokens = _control_tokens(self._token_bytes)
         self._cache_kwarg = _cache_kwarg(model)
         self._prefix_lock = threading.Lock()
-        self._prefix: tuple[int, ...] = ()  # the shared prefix's ids
-        self._prefix_caches: list[DynamicCache] = []  # KV caches holding exactly that prefix, free to use
+        self._prefix: tuple[tuple[int, ...], DynamicCache | None] = ((), None)  # the shared prefix's ids, its KV cache
 
-    def _cache_after(self, prompt_ids: list[int], prefix_len: int) -> tuple[DynamicCache, int]:
-        """A KV cache for this prompt and how many of its first ids it holds already: one that
-        holds the shared prefix (computed on first use; one prefix is kept) where the prefix is
-        long enough to be worth it, else an empty cache. Short prompts (the fine-tuned
-        reader's) stay one forward pass, as measured. Give it back with `_release`."""
-        if prefix_len < PREFIX_MIN_TOKENS or prefix_len >= len(prompt_ids):
+    def _cache_for(self, prompts: list[list[int]], prefix_len: int) -> tuple[DynamicCache, int]:
+        """A KV cache for a batch of prompts and how many of their first ids it holds: the
+        shared prefix's (computed on first use; one prefix is kept) where every prompt starts
+        with it and it is long enough to be worth it, else an empty cache. Short prompts (the
+        fine-tuned reader's) stay one forward pass, as measured."""
+        if prefix_len < PREFIX_MIN_TOKENS or any(prefix_len >= len(ids) for ids in prompts):
             return DynamicCache(config=self.model.config), 0
-        key = tuple(prompt_ids[:prefix_len])
+        key = tuple(prompts[0][:prefix_len])
+        if any(tuple(ids[:prefix_len]) != key for ids in prompts):
+            return DynamicCache(config=self.model.config), 0
         with self._prefix_lock:
-            if self._prefix != key:
-                self._prefix, self._prefix_caches = key, []
-            if self._prefix_caches:
-                return self._prefix_caches.pop(), prefix_len
-        cache = DynamicCache(config=self.model.config)  # none free: every run in flight holds one
-        input_ids = torch.tensor([list(key)], dtype=torch.long, device=self.model.device)
-        self.model(input_ids=input_ids, use_cache=True, logits_to_keep=1, **{self._cache_kwarg: cache})
+            if self._prefix[0] != key:
+                cache = DynamicCache(config=self.model.config)
+                input_ids = torch.tensor([list(key)], dtype=torch.long, device=self.model.device)
+                self.model(input_ids=input_ids, use_cache=True, logits_to_keep=1, **{self._cache_kwarg: cache})
+                self._prefix = (key, cache)
+            cache = copy.deepcopy(self._prefix[1])
+        if len(prompts) > 1:
+            cache.batch_repeat_interleave(len(prompts))
         return cache, prefix_len
-
-    def _release(self, cache: DynamicCache, prefix: tuple[int, ...]) -> None:
-        """Back to the free list, cut back to the prefix (cheaper than copying it per answer)."""
-        extra = cache.get_seq_length() - len(prefix)
-        if extra > 0:
-            cache.crop(-extra)  # negative: that many from the end, in every version
-        with self._prefix_lock:
-            if prefix == self._prefix:
-                self._prefix_caches.append(cache)
 
     def generate(self, prompt_ids: PromptIds, timeout_s: float | None = None, hint: str | None = None,
                  hint_margin: float = 0.0, key_margins: Mapping[str, float] | None = None) -> str:
@@ -216,78 +211,194 @@ class ConstrainedDecoder:
         """Like generate, with token counts and timings. `prefix_len`: how many of the prompt's
         first tokens every prompt of this caller shares (a system prompt with worked examples);
         from `PREFIX_MIN_TOKENS` on, their keys and values are computed once and reused."""
-        margins = {None: hint_margin, **(key_margins or {})}
+        (result,) = self.decode_batch([Request(prompt_ids, timeout_s, hint, hint_margin, key_margins, prefix_len)])
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    def decode_batch(self, requests: Sequence[Request]) -> list[Decoded | Exception]:
+        """The answers to several prompts decoded together: one forward pass per step over every
+        open answer's tokens (what a CPU reads once for the whole batch is the weights). Each
+        answer has its own matcher, hint and limits and is the one `decode` gives alone (up to
+        the float rounding of a batched matmul); a request that fails (a timeout, a bad
+        prompt) gets its exception in its place and the others go on."""
+        results: list[Decoded | Exception | None] = [None] * len(requests)
+        runs: dict[int, _Run] = {}
+        with torch.inference_mode():
+            for slot, request in enumerate(requests):
+                try:
+                    runs[slot] = _Run(self, request)
+                except (DecodingError, ValueError) as err:
+                    results[slot] = err
+            if runs:
+                prefix_lens = {requests[slot].prefix_len for slot in runs}
+                prefix_len = prefix_lens.pop() if len(prefix_lens) == 1 else 0
+                cache, cached = self._cache_for([run.prompt for run in runs.values()], prefix_len)
+                for run in runs.values():
+                    run.start(cached)
+                _Batch(self, runs, cache, cached, results).finish()
+        return results  # type: ignore[return-value]  # every slot is filled
+
+
+@dataclass(frozen=True)
+class Request:
+    """One answer to decode: the prompt, the caller's hint and limits (see `ConstrainedDecoder.decode`).
+    `asked_at` (time.perf_counter()) is when the caller asked: time spent queued counts
+    against `timeout_s`."""
+
+    prompt_ids: PromptIds
+    timeout_s: float | None = None
+    hint: str | None = None
+    hint_margin: float = 0.0
+    key_margins: Mapping[str, float] | None = None
+    prefix_len: int = 0
+    asked_at: float | None = None
+
+
+class _Batch:
+    """Open answers decoded together over one KV cache: each step feeds every open answer's
+    tokens in one forward pass, left-padded to the longest, so that each answer's last
+    positions (whose logits it needs) line up at the right edge. A cache slot a row must not
+    see (its padding, a draft token the model refused) is masked for that row; slots no row
+    needs any more are cut off the end, so a batch of one runs exactly as a single answer."""
+
+    def __init__(self, decoder: ConstrainedDecoder, runs: dict[int, _Run], cache: DynamicCache, cached: int,
+                 results: list) -> None:
+        self.decoder = decoder
+        self.cache = cache
+        self.results = results
+        self.slots = list(runs)  # the result slot of each row of the cache
+        self.runs = list(runs.values())
+        self.seen = torch.ones(len(self.runs), cached, dtype=torch.bool)  # which cache slots each row attends to
+        self.positions = [cached] * len(self.runs)  # each row's next position (its tokens in the cache)
+        self._close_finished()
+
+    def finish(self) -> None:
+        while self.runs:
+            self._step()
+            self._close_finished()
+
+    def _step(self) -> None:
+        """One forward pass over every row's feed; each run takes its logits."""
+        feeds = [run.feed for run in self.runs]
+        width = max(len(feed) for feed in feeds)
+        pads = [width - len(feed) for feed in feeds]
+        pad_id = feeds[0][0]  # any id: padding is never attended to
+        input_ids = torch.tensor([[pad_id] * pad + feed for pad, feed in zip(pads, feeds)], dtype=torch.long)
+        positions = torch.tensor([[0] * pad + list(range(at, at + len(feed)))
+                                  for pad, at, feed in zip(pads, self.positions, feeds)], dtype=torch.long)
+        new = torch.tensor([[False] * pad + [True] * len(feed) for pad, feed in zip(pads, feeds)])
+        self.seen = torch.cat([self.seen, new], dim=1)
+        keep = max(run.keep for run in self.runs)
+        device = self.decoder.model.device
+        out = self.decoder.model(
+            input_ids=input_ids.to(device), position_ids=positions.to(device), use_cache=True, logits_to_keep=keep,
+            attention_mask=None if bool(self.seen.all()) else self.seen.long().to(device),
+            **{self.decoder._cache_kwarg: self.cache})
+        for row, run in enumerate(self.runs):
+            try:
+                refused = run.take(out.logits[row, keep - run.keep:, :].float())
+            except DecodingError as err:
+                self.results[self.slots[row]] = err
+                run.feed = []
+                continue
+            if refused:
+                self.seen[row, -refused:] = False
+            self.positions[row] += len(feeds[row]) - refused
+
+    def _close_finished(self) -> None:
+        """Hand finished answers over and drop their rows; cut slots no row attends to off the end."""
+        done = [row for row, run in enumerate(self.runs) if not run.feed]
+        for row in done:
+            if self.results[self.slots[row]] is None:
+                self.results[self.slots[row]] = self.runs[row].decoded()
+        if done:
+            open_rows = [row for row in range(len(self.runs)) if self.runs[row].feed]
+            self.slots = [self.slots[row] for row in open_rows]
+            self.runs = [self.runs[row] for row in open_rows]
+            self.positions = [self.positions[row] for row in open_rows]
+            if not open_rows:
+                return
+            index = torch.tensor(open_rows, dtype=torch.long)
+            self.cache.batch_select_indices(index.to(self.decoder.model.device))
+            self.seen = self.seen[index]
+        unseen = _trailing_false(self.seen.any(dim=0))
+        if unseen:
+            self.cache.crop(-unseen)  # negative: that many from the end, in every version
+            self.seen = self.seen[:, :-unseen]
+
+
+def _trailing_false(flags: torch.Tensor) -> int:
+    """How many of a 1-D bool tensor's last entries are False."""
+    true = torch.nonzero(flags).flatten()
+    return len(flags) - (int(true[-1]) + 1 if len(true) else 0)
+
+
+class _Run:
+    """The state of one answer: matcher, answer so far, what to feed the model next, counters."""
+
+    def __init__(self, decoder: ConstrainedDecoder, request: Request) -> None:
+        margins = {None: request.hint_margin, **(request.key_margins or {})}
         for key, margin in margins.items():
             if not margin >= 0:
                 name = "hint_margin" if key is None else f"key_margins[{key!r}]"
                 raise ValueError(f"{name} must be a number of nats >= 0, got {margin}")
-        started = time.perf_counter()
-        deadline = None if timeout_s is None else started + timeout_s
-        ids = _as_id_list(prompt_ids)
-        with torch.inference_mode():
-            run = _Run(self, ids, started, deadline, hint or "", margins, prefix_len)
-            try:
-                return run.finish()
-            finally:
-                if run.cached:
-                    self._release(run.cache, tuple(ids[:run.cached]))
-
-
-class _Run:
-    """The state of one generate call: matcher, KV cache, answer so far and counters."""
-
-    def __init__(self, decoder: ConstrainedDecoder, prompt_ids: list[int], started: float,
-                 deadline: float | None, hint: str, margins: dict[str | None, float], prefix_len: int = 0) -> None:
         self.decoder = decoder
-        self.started = started
-        self.deadline = deadline
-        self.prompt = prompt_ids
-        self.hint = hint
+        self.started = request.asked_at or time.perf_counter()
+        self.deadline = None if request.timeout_s is None else self.started + request.timeout_s
+        self.prompt = _as_id_list(request.prompt_ids)
+        self.hint = request.hint or ""
         self.margins = margins  # nats by the key of the member the parting falls in; None: any other
         self.chose_hint = False
         self.matcher = xgr.GrammarMatcher(decoder._grammar, terminate_without_stop_token=True)
         self.bitmask = xgr.allocate_token_bitmask(1, decoder._vocab_size)
-        self.cache, self.cached = decoder._cache_after(prompt_ids, prefix_len)  # holds the prompt's first `cached` ids
         self.parting: tuple[float, str | None] | None = None
         self.answer: list[int] = []
         self.forced = 0
         self.drafted = 0
         self.hinted = 0
         self.passes = 0
-        # The grammar usually forces the opening (`{"action":"`): prefill it with the prompt,
-        # and the draft after it (the hint's answer, when there is one) in the same pass.
-        opening = self._take_forced()
-        self.logits = None
-        if not self.matcher.is_terminated():
-            draft, from_hint = self._draft()
-            self.logits = self._verify(draft, from_hint,
-                                       self._forward(prompt_ids[self.cached:] + opening + draft, keep=len(draft) + 1))
-        self.prefill_s = time.perf_counter() - started
+        self.prefill_s: float | None = None
+        self.feed: list[int] = []  # the tokens to feed the model next; none once the answer is complete
+        self.keep = 0  # how many of the feed's last positions' logits `take` needs
+        self.draft: tuple[list[int], bool] = ([], False)  # the feed's drafted tail, and whether from the hint
+        self._check_limits()  # a request that waited out its time in a queue is not started
 
-    def finish(self) -> Decoded:
-        """Decode until the grammar's root object closes; the model never sees the closing tokens."""
-        while self.logits is not None and not self.matcher.is_terminated():
-            self._check_limits()
-            token = self._pick(self.logits)
-            self._accept(token)
-            fed = [token, *self._take_forced()]
-            if self.matcher.is_terminated():
-                break
-            draft, from_hint = self._draft()
-            self.logits = self._verify(draft, from_hint, self._forward(fed + draft, keep=len(draft) + 1))
+    def start(self, cached: int) -> None:
+        """The first feed: the prompt after the `cached` ids the cache holds, the opening the
+        grammar forces (usually `{"action":"`) and the draft after it (the hint's answer, when
+        there is one), all in one pass."""
+        opening = self._take_forced()
+        if not self.matcher.is_terminated():
+            self._feed(self.prompt[cached:] + opening)
+
+    def _feed(self, tokens: list[int]) -> None:
+        draft, from_hint = self._draft()
+        self.feed, self.keep, self.draft = tokens + draft, len(draft) + 1, (draft, from_hint)
+
+    def take(self, rows: torch.Tensor) -> int:
+        """Take the logits (keep, vocab) of the last fed positions: keep the draft as far as the
+        model agrees, choose the next token, and set the next feed (none once the answer is
+        complete). Returns how many fed tokens the model refused (they leave the KV cache)."""
+        self.passes += 1
+        if self.prefill_s is None:
+            self.prefill_s = time.perf_counter() - self.started
+        logits, refused = self._verify(*self.draft, rows)
+        self.feed = []
+        if logits is None or self.matcher.is_terminated():
+            return refused
+        self._check_limits()
+        self._accept(self._pick(logits))
+        fed = [self.answer[-1], *self._take_forced()]
+        if not self.matcher.is_terminated():
+            self._feed(fed)
+        return refused
+
+    def decoded(self) -> Decoded:
         parting_nats, parting_key = self.parting or (None, None)
         return Decoded(self._text(), len(self.prompt), len(self.answer), self.forced, self.drafted, self.hinted,
-                       self.chose_hint, self.passes, self.prefill_s, time.perf_counter() - self.started,
+                       self.chose_hint, self.passes, self.prefill_s or 0.0, time.perf_counter() - self.started,
                        parting_nats, parting_key)
-
-    def _forward(self, ids: list[int], keep: int = 1) -> torch.Tensor:
-        """Run the model on `ids` after the cached context; the logits of the last `keep`
-        positions as a (keep, vocab) float32 tensor."""
-        model = self.decoder.model
-        input_ids = torch.tensor([ids], dtype=torch.long, device=model.device)
-        out = model(input_ids=input_ids, use_cache=True, logits_to_keep=keep, **{self.decoder._cache_kwarg: self.cache})
-        self.passes += 1
-        return out.logits[0, -keep:, :].float()
 
     def _draft(self) -> tuple[list[int], bool]:
         """The hint's next tokens while the answer follows it, else prompt lookup, and whether
@@ -331,24 +442,23 @@ class _Run:
             self.matcher.rollback(accepted)
         return accepted, completes
 
-    def _verify(self, draft: list[int], from_hint: bool, rows: torch.Tensor) -> torch.Tensor | None:
+    def _verify(self, draft: list[int], from_hint: bool, rows: torch.Tensor) -> tuple[torch.Tensor | None, int]:
         """Keep the draft up to the first token the model would not have chosen; the logits
-        for the next choice (None once the answer is complete). Rejected draft positions
-        leave the KV cache."""
+        for the next choice (None once the answer is complete) and how many draft tokens the
+        model refused."""
         for i, token in enumerate(draft):
             allowed = self._allowed(rows[i:i + 1])
             choice = _best(allowed)
             if choice != token:
                 if from_hint and self._near_tie(allowed, choice, token) and self._take_rest_of_hint():
-                    return None
-                self.cache.crop(-(len(draft) - i))  # negative: that many from the end, in every version
-                return rows[i:i + 1]
+                    return None, len(draft) - i
+                return rows[i:i + 1], len(draft) - i
             self._accept(token)
             self.drafted += 1
             self.hinted += from_hint
             if self.matcher.is_terminated():
-                return None
-        return rows[len(draft):]
+                return None, 0
+        return rows[len(draft):], 0
 
     def _near_tie(self, allowed: torch.Tensor, choice: int, token: int) -> bool:
         """Whether the hint's `token` is within the margin of the model's `choice`, by the

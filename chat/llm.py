@@ -20,10 +20,12 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
+from chat.batching import MAX_BATCH, Batcher
 from chat.llm_source import (
     LLMUnavailableError,
     ModelSource,
@@ -33,8 +35,12 @@ from chat.llm_source import (
 )
 from retrieval.encoder import has_native_bf16
 
+if TYPE_CHECKING:
+    from chat.decoding import Request
+
 logger = logging.getLogger(__name__)
 
+WAIT_GRACE_S = 2.0  # past both time limits, at most one overrunning forward pass
 ProgressCallback = Callable[[float, str], None]  # (fraction done, what is happening): gr.Progress fits
 
 
@@ -48,6 +54,20 @@ class LoadSettings:
     dtype: torch.dtype
     quantize_4bit: bool = False
     quantize_int8: bool = False
+
+
+@dataclass(frozen=True)
+class _Asked:
+    """One generate_json call waiting for its batch."""
+
+    schema_key: str  # the schema as JSON: one decoder (and compiled grammar) per schema
+    schema: dict
+    messages: list[dict]
+    time_limit_s: float
+    hint: str | None
+    hint_margin: float
+    key_margins: Mapping[str, float] | None
+    asked_at: float  # time.perf_counter() at the call: time queued counts against the limit
 
 
 def _gist(err: Exception, limit: int = 160) -> str:
@@ -112,23 +132,26 @@ def _gguf_dequantize_kwargs() -> dict:
 
 
 class LLM:
-    """A chat model that loads on first use and serves one generation at a time."""
+    """A chat model that loads on first use; answers asked for together are decoded together."""
 
     def __init__(self, source: ModelSource, device: str | None = None,
                  max_new_tokens: int = 160, time_limit_s: float = 10.0, dtype: torch.dtype | None = None,
-                 int8: bool = False) -> None:
+                 int8: bool = False, max_batch: int = MAX_BATCH) -> None:
         self.source = source
         self.int8 = int8
         self.device = device
         self.max_new_tokens = max_new_tokens
         self.time_limit_s = time_limit_s
         self._dtype = dtype
-        self._lock = threading.RLock()  # one generate at a time; also guards the lazy load
+        self._lock = threading.RLock()  # guards the lazy load
         self._model = None
         self._tokenizer = None
-        self._decoders: dict = {}  # schema (as JSON) -> ConstrainedDecoder
-        self._prefix: tuple[str, list[int]] = ("", [])  # the chat before the last message (as JSON), its ids
-        self.last_decoded = None  # the last generate_json's chat.decoding.Decoded (for benchmarks)
+        # Used by the batcher's one worker thread only: schema (as JSON) -> ConstrainedDecoder, and
+        # the chat before the last message (as JSON) with its ids.
+        self._decoders: dict = {}
+        self._prefix: tuple[str, list[int]] = ("", [])
+        self._batcher = Batcher(self._read_batch, max_batch=max_batch, name=f"reader {source.label}")
+        self.last_decoded = None  # the last generate_json's chat.decoding.Decoded (single-threaded benchmarks)
         self.settings: LoadSettings | None = None
 
     @property
@@ -155,6 +178,7 @@ class LLM:
                 model = _merged(model, self.source.adapter)
             if self.settings.quantize_int8:
                 model = _int8(model)
+            _contiguous_logits_input(model)
             self._tokenizer, self._model = tokenizer, model.eval()
             seconds = time.perf_counter() - started
             report(1.0, f"{self.source.label} ready")
@@ -209,20 +233,49 @@ class LLM:
         constrained by xgrammar, `chat.decoding`). Raises DecodingError (a timeout included)
         rather than return a partial answer. `hint`, a likely answer, saves passes where the
         model agrees with it, and wins where the model first parts from it by less than
-        `hint_margin` nats, or the margin `key_margins` gives the key it parts at (`chat.decoding`)."""
+        `hint_margin` nats, or the margin `key_margins` gives the key it parts at (`chat.decoding`).
+        Thread-safe: answers asked for together are decoded as one batch (`chat.batching`), and
+        the time limit counts from the call, time queued included."""
+        from chat.decoding import DecodingTimeout
+
+        self.load()
+        limit = time_limit_s or self.time_limit_s
+        asked = _Asked(json.dumps(schema, sort_keys=True), schema, messages, limit, hint, hint_margin, key_margins,
+                       time.perf_counter())
+        try:
+            # A batch ahead of this one runs to its own limit at most, and this one to its own.
+            decoded = self._batcher.submit(asked, wait_s=limit + self.time_limit_s + WAIT_GRACE_S)
+        except TimeoutError as err:
+            raise DecodingTimeout(f"{self.source.label}: {err}") from err
+        self.last_decoded = decoded
+        return decoded.text
+
+    def _read_batch(self, asked: list[_Asked]) -> list:
+        """The batcher's work: each schema's requests decoded together, their messages templated
+        here (a fast tokenizer is not to be shared between threads)."""
         from chat.decoding import ConstrainedDecoder
 
-        key = json.dumps(schema, sort_keys=True)
-        with self._lock:
-            self.last_decoded = None
-            self.load()
+        results: list = [None] * len(asked)
+        by_schema: dict[str, list[int]] = {}
+        for slot, one in enumerate(asked):
+            by_schema.setdefault(one.schema_key, []).append(slot)
+        for key, slots in by_schema.items():
             decoder = self._decoders.get(key)
             if decoder is None:
+                schema = asked[slots[0]].schema
                 decoder = self._decoders[key] = ConstrainedDecoder(self._model, self._tokenizer, schema, self.max_new_tokens)
-            ids = self._chat_ids(messages)
-            self.last_decoded = decoder.decode(ids, time_limit_s or self.time_limit_s, hint, hint_margin, key_margins,
-                                               prefix_len=self._prefix_len(messages, ids))
-            return self.last_decoded.text
+            requests = [self._request(asked[slot]) for slot in slots]
+            for slot, result in zip(slots, decoder.decode_batch(requests)):
+                results[slot] = result
+        return results
+
+    def _request(self, asked: _Asked) -> Request:
+        """What the decoder needs: the messages as the model's prompt ids, the shared prefix's length."""
+        from chat.decoding import Request
+
+        ids = self._chat_ids(asked.messages)
+        return Request(ids, asked.time_limit_s, asked.hint, asked.hint_margin, asked.key_margins,
+                       self._prefix_len(asked.messages, ids), asked.asked_at)
 
     def _chat_ids(self, messages: list[dict], generation_prompt: bool = True) -> list[int]:
         return list(self._tokenizer.apply_chat_template(messages, add_generation_prompt=generation_prompt,
@@ -238,6 +291,15 @@ class LLM:
             self._prefix = (key, self._chat_ids(messages[:-1], generation_prompt=False))
         prefix = self._prefix[1]
         return len(prefix) if ids[:len(prefix)] == prefix else 0
+
+
+def _contiguous_logits_input(model) -> None:
+    """Hand the output layer a contiguous input. A batch's last positions (`logits_to_keep`)
+    are a strided slice of the hidden states, which the CPU's bf16 matmul takes by a slow
+    path: on the 2-core dev VM 8 sequences x 25 kept positions took 500 ms more than when
+    contiguous, more than the whole batch's other layers. One sequence's slice is contiguous
+    already (then this copies nothing)."""
+    model.get_output_embeddings().register_forward_pre_hook(lambda layer, args: (args[0].contiguous(), *args[1:]))
 
 
 def _merged(model, adapter: str):
@@ -287,12 +349,14 @@ def _int8(model):
 
 
 def load_llm(spec: str, device: str | None = None, max_new_tokens: int = 160, time_limit_s: float = 10.0,
-             dtype: torch.dtype | None = None, int8: bool = False) -> LLM:
+             dtype: torch.dtype | None = None, int8: bool = False, max_batch: int = MAX_BATCH) -> LLM:
     """An LLM for `spec`, not yet loaded; raises LLMUnavailableError now if it clearly cannot load.
 
     `dtype` overrides the automatic choice and `int8` stores the linear layers' weights in
-    int8 on CPU (for benchmarks; see `load_settings` for why neither is the default).
+    int8 on CPU (for benchmarks; see `load_settings` for why neither is the default);
+    `max_batch` 1 reads one turn at a time (benchmarks' unbatched baseline).
     """
     source = resolve_spec(spec)
     check_available(source)
-    return LLM(source, device=device, max_new_tokens=max_new_tokens, time_limit_s=time_limit_s, dtype=dtype, int8=int8)
+    return LLM(source, device=device, max_new_tokens=max_new_tokens, time_limit_s=time_limit_s, dtype=dtype, int8=int8,
+               max_batch=max_batch)

@@ -255,7 +255,7 @@ def test_a_shared_prefix_is_computed_once_and_gives_the_same_answers(smollm2, de
         assert ids[:len(prefix)] == prefix
         cached = decoder.decode(ids, prefix_len=len(prefix))
         assert cached.text == decoder.decode(ids).text
-    assert decoder._prefix == tuple(prefix) and len(decoder._prefix_caches) == 1  # one cache, reused
+    assert decoder._prefix[0] == tuple(prefix)  # computed once, kept
 
 
 def test_the_parting_from_a_hint_is_reported_in_nats(smollm2, decoder):
@@ -267,3 +267,55 @@ def test_the_parting_from_a_hint_is_reported_in_nats(smollm2, decoder):
     else:  # the model parted from the hint: by a positive number of nats, in some member
         assert decoded.parting_nats > 0 and not decoded.chose_hint
     assert decoder.decode(_prompt(tokenizer, "a red shirt")).parting_nats is None  # no hint, no parting
+
+
+BATCH = ["a red shirt", "something in navy blue with long sleeves please, for the office", "hello",
+         "green", FUZZ["emoji"], "not black, white ones instead"]
+
+
+def test_a_batch_gives_each_prompt_the_answer_it_gets_alone(smollm2, decoder):
+    """Prompts of different lengths, with and without hints (one the model refuses part way,
+    which leaves masked slots in the shared cache), decoded together: each answer and its
+    passes are the ones it gets alone."""
+    from chat.decoding import Request
+
+    _, tokenizer = smollm2
+    prompts = [_prompt(tokenizer, message) for message in BATCH]
+    alone = [decoder.decode(prompt) for prompt in prompts]
+    wrong = '{"action":"search","set":{"colour":"Black"},"text":"long sleeves"}'
+    hints = [alone[0].text, wrong, None, wrong, None, alone[5].text]
+    alone_hinted = [decoder.decode(prompt, hint=hint) for prompt, hint in zip(prompts, hints)]
+    together = decoder.decode_batch([Request(prompt, hint=hint) for prompt, hint in zip(prompts, hints)])
+    assert [d.text for d in together] == [d.text for d in alone]
+    assert [d.forward_passes for d in together] == [d.forward_passes for d in alone_hinted]
+    assert together[0].forward_passes == 1 and together[1].forward_passes > 1  # agreed; refused part way
+
+
+def test_one_failing_request_leaves_the_others_in_its_batch_answered(smollm2, decoder):
+    from chat.decoding import DecodingTimeout, Request
+
+    _, tokenizer = smollm2
+    prompts = [_prompt(tokenizer, message) for message in BATCH[:3]]
+    queued_too_long = Request(prompts[1], timeout_s=1.0, asked_at=time.perf_counter() - 2.0)
+    results = decoder.decode_batch([Request(prompts[0]), queued_too_long, Request([]),
+                                    Request(prompts[2], hint_margin=-1.0), Request(prompts[2])])
+    assert results[0].text == decoder.decode(prompts[0]).text
+    assert isinstance(results[1], DecodingTimeout)
+    assert isinstance(results[2], ValueError) and "empty" in str(results[2])
+    assert isinstance(results[3], ValueError) and "hint_margin" in str(results[3])
+    assert results[4].text == decoder.decode(prompts[2]).text
+
+
+def test_a_batch_shares_a_long_prompt_prefix(smollm2, decoder):
+    from chat.decoding import Request
+
+    _, tokenizer = smollm2
+    examples = [{"role": "user", "content": f"a {c.lower()} shirt"} if i % 2 == 0 else
+                {"role": "assistant", "content": f'{{"action":"search","set":{{"colour":"{c}"}}}}'}
+                for c in COLOURS for i in range(2)]
+    chat = [{"role": "system", "content": SYSTEM}, *examples]
+    prefix = len(tokenizer.apply_chat_template(chat, return_dict=True)["input_ids"])
+    prompts = [tokenizer.apply_chat_template([*chat, {"role": "user", "content": m}], add_generation_prompt=True,
+                                             return_dict=True)["input_ids"] for m in BATCH[:4]]
+    together = decoder.decode_batch([Request(p, prefix_len=prefix) for p in prompts])
+    assert [d.text for d in together] == [decoder.decode(p).text for p in prompts]

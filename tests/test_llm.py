@@ -134,13 +134,26 @@ def test_smollm2_honours_the_time_limit(smollm2):
     assert time.perf_counter() - started < 5  # the limit plus prefill and the pass in flight, on a busy machine
 
 
-def test_smollm2_serves_concurrent_callers(smollm2):
-    """Two web-server threads at once: the lock serialises decoding, both get their own answer."""
+def test_smollm2_reads_concurrent_callers_together_each_its_own_answer(smollm2):
+    """Web-server threads asking at once are decoded as one batch; each gets the answer its
+    messages get alone, and one caller's time limit fails that caller only."""
     from concurrent.futures import ThreadPoolExecutor
 
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        answers = list(pool.map(lambda _: smollm2.generate_json(MESSAGES, SCHEMA), range(2)))
-    assert answers[0] and answers[0] == answers[1]  # greedy decoding: same prompt, same answer
+    asks = [[MESSAGES[0], {"role": "user", "content": text}]
+            for text in ("a black t-shirt", "red socks please", "something red for a wedding, long sleeves", "black")]
+    alone = [smollm2.generate_json(messages, SCHEMA) for messages in asks]
+    smollm2._batcher.batch_sizes.clear()
+    long_text = {**SCHEMA, "properties": {**SCHEMA["properties"], "item": {"type": "string", "maxLength": 400}}}
+
+    def ask(i: int):
+        if i == len(asks):  # a caller whose limit is far too short, in the same batches
+            return pytest.raises(DecodingTimeout, smollm2.generate_json, asks[0], long_text, time_limit_s=0.05)
+        return smollm2.generate_json(asks[i], SCHEMA)
+
+    with ThreadPoolExecutor(max_workers=len(asks) + 1) as pool:
+        answers = list(pool.map(ask, range(len(asks) + 1)))
+    assert answers[:-1] == alone
+    assert max(smollm2._batcher.batch_sizes) > 1
 
 
 @pytest.mark.skipif(importlib.util.find_spec("torchao") is None, reason="int8 weights need torchao (pip install torchao)")

@@ -1,0 +1,85 @@
+"""chat.batching: callers who submit together share one call, each gets its own answer or its
+own error, and one slow or failed batch never leaves another caller waiting."""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from chat.batching import Batcher
+
+
+def _doubled(items: list[int]) -> list[int | Exception]:
+    return [ValueError(f"no {item}") if item < 0 else 2 * item for item in items]
+
+
+def test_callers_who_submit_together_share_a_batch_and_get_their_own_answers():
+    batcher = Batcher(_doubled, window_s=0.05, max_batch=16)
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(batcher.submit, range(8)))
+    assert answers == [0, 2, 4, 6, 8, 10, 12, 14]
+    assert sum(batcher.batch_sizes) == 8 and len(batcher.batch_sizes) < 8
+
+
+def test_a_batch_is_never_larger_than_max_batch():
+    batcher = Batcher(_doubled, window_s=0.05, max_batch=3)
+    with ThreadPoolExecutor(10) as pool:
+        assert list(pool.map(batcher.submit, range(10))) == [2 * i for i in range(10)]
+    assert max(batcher.batch_sizes) <= 3
+
+
+def test_one_items_error_reaches_its_caller_only():
+    batcher = Batcher(_doubled, window_s=0.05)
+    with ThreadPoolExecutor(3) as pool:
+        futures = [pool.submit(batcher.submit, item) for item in (1, -1, 2)]
+    assert futures[0].result() == 2 and futures[2].result() == 4
+    with pytest.raises(ValueError, match="no -1"):
+        futures[1].result()
+
+
+def test_a_failing_batch_fails_its_callers_and_the_next_batch_is_served():
+    calls = []
+
+    def flaky(items):
+        calls.append(items)
+        if len(calls) == 1:
+            raise RuntimeError("model fell over")
+        return _doubled(items)
+
+    batcher = Batcher(flaky, window_s=0.0)
+    with pytest.raises(RuntimeError, match="fell over"):
+        batcher.submit(1)
+    assert batcher.submit(3) == 6
+
+
+def test_a_caller_who_gives_up_is_dropped_and_the_others_are_served():
+    """A batch that runs long makes a caller with a short wait give up; the item it left is
+    not run, and a caller queued behind it is still answered."""
+    release = threading.Event()
+    seen = []
+
+    def slow(items):
+        seen.extend(items)
+        if items == [0]:
+            release.wait(5)
+        return _doubled(items)
+
+    batcher = Batcher(slow, window_s=0.0, max_batch=1)
+    with ThreadPoolExecutor(3) as pool:
+        first = pool.submit(batcher.submit, 0)
+        time.sleep(0.1)
+        gave_up = pool.submit(batcher.submit, 1, 0.2)
+        patient = pool.submit(batcher.submit, 2, 10)
+        with pytest.raises(TimeoutError, match="no answer within 0.2 s"):
+            gave_up.result()
+        release.set()
+        assert first.result() == 0 and patient.result() == 4
+    assert 1 not in seen
+
+
+def test_settings_that_cannot_work_are_refused():
+    with pytest.raises(ValueError, match="max_batch"):
+        Batcher(_doubled, max_batch=0)
