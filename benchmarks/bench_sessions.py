@@ -2,7 +2,8 @@
 16 and 32 concurrent gradio_client sessions, each running its own five-turn dialogue.
 
     python -m benchmarks.bench_sessions [--catalog DIR] [--encoder SPEC] [--gallery IDS.txt]
-        [--llm smollm2-shop] [--sessions 1,2,4,8,16,32] [--rounds 2] [--plot PNG] [--json]
+        [--llm smollm2-shop] [--sessions 1,2,4,8,16,32] [--rounds 2] [--think 0] [--plot PNG]
+        [--baseline JSON] [--from JSON] [--json]
 
 The app runs as `python app.py` in a subprocess (`benchmarks.bench_app` starts it). A turn is
 one `/respond`, `/select` or `/feedback` call timed at the client; message turns (`/respond`,
@@ -28,9 +29,10 @@ from benchmarks.bench_app import DIALOGUES, REPO, SHARED, dialogue, free_port, s
 from offline.metrics import latency_summary
 
 
-def run_session(url: str, turns: list[tuple[str, tuple]]) -> dict:
-    """One client through `turns`: result ids after each turn, each turn's seconds and name,
-    and the error that ended it, if any."""
+def run_session(url: str, turns: list[tuple[str, tuple]], think_s: float = 0.0) -> dict:
+    """One client through `turns`, pausing `think_s` after each (a shopper looking at the
+    results): result ids after each turn, each turn's seconds and name, and the error that
+    ended it, if any."""
     from gradio_client import Client
 
     shown, timed, error = [], [], None
@@ -41,17 +43,18 @@ def run_session(url: str, turns: list[tuple[str, tuple]]) -> dict:
             if api_name != "/reset":
                 timed.append((api_name, total))
             shown.append([r["id"] for r in results])
+            time.sleep(think_s)
     except Exception as err:  # noqa: BLE001 - counted and reported: an error is a finding here
         error = f"{type(err).__name__}: {err}"
     return {"shown": shown, "timed": timed, "error": error}
 
 
-def sessions_at_once(url: str, count: int, rounds: int, alone: list[list[list[str]]]) -> dict:
+def sessions_at_once(url: str, count: int, rounds: int, alone: list[list[list[str]]], think_s: float = 0.0) -> dict:
     """`count` sessions at once, each running dialogue i mod 8 `rounds` times."""
     scripts = [dialogue(*DIALOGUES[i % len(DIALOGUES)]) * rounds for i in range(count)]
     started = time.perf_counter()
     with ThreadPoolExecutor(count) as pool:
-        runs = list(pool.map(lambda script: run_session(url, script), scripts))
+        runs = list(pool.map(lambda script: run_session(url, script, think_s), scripts))
     wall = time.perf_counter() - started
     turns = [s for run in runs for _, s in run["timed"]]
     messages = [s for run in runs for name, s in run["timed"] if name == "/respond"]
@@ -92,8 +95,10 @@ class AppLog:
         return sum("LLM reader failed" in line for line in self.lines)
 
 
-def plot(rows: list[dict], path: Path, title: str) -> None:
-    """p50 and p95 turn latency (and message turns' p50) against sessions, log-2 x axis."""
+def plot(rows: list[dict], path: Path, title: str, baseline: list[dict] | None = None,
+         baseline_label: str = "baseline") -> None:
+    """p50 and p95 turn latency (and message turns' p50) against sessions, log-2 x axis;
+    `baseline`'s turn p50 in grey (another run's rows, e.g. before a change)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -104,6 +109,9 @@ def plot(rows: list[dict], path: Path, title: str) -> None:
     axes.plot(sessions, [row["latency_ms"]["p50"] for row in rows], "o-", label="turn p50")
     axes.plot(sessions, [row["latency_ms"]["p95"] for row in rows], "s--", label="turn p95")
     axes.plot(sessions, [row["message_latency_ms"]["p50"] for row in rows], "^:", label="message turn p50")
+    if baseline:
+        axes.plot([row["sessions"] for row in baseline], [row["latency_ms"]["p50"] for row in baseline], "x-",
+                  color="grey", label=f"turn p50, {baseline_label}")
     axes.set_xscale("log", base=2)
     axes.set_xticks(sessions, [str(s) for s in sessions])
     axes.set_xlabel("concurrent sessions")
@@ -124,9 +132,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--index-dir", help="index cache (default: the app's, $SHOP_INDEX_DIR)")
     parser.add_argument("--sessions", default="1,2,4,8,16,32")
     parser.add_argument("--rounds", type=int, default=2, help="times each session repeats its dialogue")
+    parser.add_argument("--think", type=float, default=0.0,
+                        help="seconds each shopper pauses after a turn (default 0: turns back to back)")
     parser.add_argument("--plot", type=Path, help="write the latency plot here (PNG)")
+    parser.add_argument("--baseline", type=Path, help="another run's JSON line, drawn in grey on the plot")
+    parser.add_argument("--from", dest="saved", type=Path, help="plot this run's saved JSON line instead of running")
     parser.add_argument("--json", action="store_true", help="print only the JSON line")
     args = parser.parse_args(argv)
+    baseline = json.loads(args.baseline.read_text())["rows"] if args.baseline else None
+    label = args.baseline.stem.replace("_", " ") if args.baseline else ""
+    if args.saved:
+        result = json.loads(args.saved.read_text())
+        plot(result["rows"], args.plot or args.saved.with_suffix(".png"), result["title"], baseline, label)
+        return 0
     counts = [int(n) for n in args.sessions.split(",")]
 
     port = free_port()
@@ -142,7 +160,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         rows = []
         for count in counts:
             before = log.fallbacks()
-            rows.append(sessions_at_once(url, count, args.rounds, alone))
+            rows.append(sessions_at_once(url, count, args.rounds, alone, args.think))
             rows[-1]["read_by_the_rules_instead"] = log.fallbacks() - before
             if not args.json:
                 row = rows[-1]
@@ -152,11 +170,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         process.terminate()
         process.wait()
+    pause = f", {args.think:g} s between turns" if args.think else ", turns back to back"
     result = {"llm": args.llm, "encoder": args.encoder, "gallery": args.gallery, "rounds": args.rounds,
+              "think_s": args.think, "title": f"{args.llm}, {os.cpu_count()} CPUs{pause}, {time.strftime('%Y-%m-%d')}",
               "start_s": round(start_s, 1), "cpus": os.cpu_count(),
               "load_average": [round(x, 1) for x in os.getloadavg()], "rows": rows}
     if args.plot:
-        plot(rows, args.plot, f"{args.llm}, {os.cpu_count()} CPUs, {time.strftime('%Y-%m-%d')}")
+        plot(rows, args.plot, result["title"], baseline, label)
     print(json.dumps(result))
     return 0
 

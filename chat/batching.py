@@ -4,8 +4,9 @@ submit for a few milliseconds and hands it to one call.
 Why: on a CPU a decoding step over 8 sequences costs about twice one sequence's, not eight
 times (reading the weights dominates), so 8 shoppers typing at once should share forward passes
 rather than queue behind each other's (`python -m benchmarks.bench_batch_forward`). The first
-request waits `window_s` for company; requests that arrive while a batch runs form the next
-one at once, so a busy service batches by itself and a quiet one adds only the window.
+request waits `window_s` for company; requests that arrive while a batch runs join it at its
+next step (continuous batching), and each caller has its answer as soon as it is complete, so
+a short answer never waits for a long one in its batch.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Generic, TypeVar
@@ -25,22 +26,29 @@ Item = TypeVar("Item")
 Result = TypeVar("Result")
 
 WINDOW_S = 0.005  # how long a lone request waits for others: a forward pass takes ~35 ms
-MAX_BATCH = 16  # more per pass only lengthens everyone's turn on a 2-core CPU (benchmarks/README_batching.md)
+# Beyond this a pass only lengthens every turn in it: on the 2-core dev VM 16 prompts of 100
+# tokens take 1.3 s in one pass (`python -m benchmarks.bench_batch_forward`).
+MAX_BATCH = 16
+
+
+# run(items, more) yields (index, result) as each item is done; more() returns items that join
+# the run under way (indexed after those before them).
+Run = Callable[[list[Item], Callable[[], list[Item]]], Iterable[tuple[int, Result | Exception]]]
 
 
 class Batcher(Generic[Item, Result]):
-    """Calls `run(items)` on items submitted from many threads, several at a time; `run`
-    returns one result or exception per item, in order. One worker thread, started on first use."""
+    """Runs items submitted from many threads several at a time: `run` gets the first batch and
+    a `more()` that hands it items submitted since (up to `max_batch` in flight), and yields
+    each item's result or exception as soon as it has it. One worker thread, started on first use."""
 
-    def __init__(self, run: Callable[[list[Item]], Sequence[Result | Exception]], window_s: float = WINDOW_S,
-                 max_batch: int = MAX_BATCH, name: str = "batcher") -> None:
+    def __init__(self, run: Run, window_s: float = WINDOW_S, max_batch: int = MAX_BATCH, name: str = "batcher") -> None:
         if max_batch < 1 or window_s < 0:
             raise ValueError(f"max_batch must be >= 1 and window_s >= 0, got {max_batch} and {window_s}")
         self.run = run
         self.window_s = window_s
         self.max_batch = max_batch
         self.name = name
-        self.batch_sizes: list[int] = []  # one entry per call of `run`, for benchmarks and tests
+        self.batch_sizes: list[int] = []  # items per call of `run`, those that joined included (benchmarks, tests)
         self._queue: queue.SimpleQueue[tuple[Item, Future]] = queue.SimpleQueue()
         self._start_lock = threading.Lock()
         self._worker: threading.Thread | None = None
@@ -72,7 +80,7 @@ class Batcher(Generic[Item, Result]):
 
     def _collect(self) -> list[tuple[Item, Future]]:
         """The next batch: the first waiting item, then whatever arrives within the window (up
-        to `max_batch`); items whose callers gave up are left out."""
+        to `max_batch`)."""
         pending = [self._queue.get()]
         closes = time.perf_counter() + self.window_s
         while len(pending) < self.max_batch:
@@ -80,19 +88,51 @@ class Batcher(Generic[Item, Result]):
                 pending.append(self._queue.get(timeout=max(0.0, closes - time.perf_counter())))
             except queue.Empty:
                 break
-        return [(item, future) for item, future in pending if future.set_running_or_notify_cancel()]
+        return _started(pending)
+
+    def _waiting(self, room: int) -> list[tuple[Item, Future]]:
+        """Up to `room` items submitted since, without waiting."""
+        pending = []
+        while len(pending) < room:
+            try:
+                pending.append(self._queue.get_nowait())
+            except queue.Empty:
+                break
+        return _started(pending)
 
     def _answer(self, batch: list[tuple[Item, Future]]) -> None:
-        self.batch_sizes.append(len(batch))
+        futures = [future for _, future in batch]
+        open_count = [len(futures)]
+
+        def more() -> list[Item]:
+            joined = self._waiting(self.max_batch - open_count[0])
+            futures.extend(future for _, future in joined)
+            open_count[0] += len(joined)
+            return [item for item, _ in joined]
+
         try:
-            results = self.run([item for item, _ in batch])
-            if len(results) != len(batch):
-                raise RuntimeError(f"{self.name}: {len(results)} results for a batch of {len(batch)}")
+            for index, result in self.run([item for item, _ in batch], more):
+                open_count[0] -= 1
+                _settle(futures[index], result)
         except Exception as err:  # noqa: BLE001 - every caller hears of the failure; the worker lives on
-            logger.exception("%s: a batch of %d failed", self.name, len(batch))
-            results = [err] * len(batch)
-        for (_, future), result in zip(batch, results):
-            if isinstance(result, Exception):
-                future.set_exception(result)
-            else:
-                future.set_result(result)
+            logger.exception("%s: a batch of %d failed", self.name, len(futures))
+            for future in futures:
+                _settle(future, err)
+        for future in futures:
+            _settle(future, RuntimeError(f"{self.name}: the batch ended without this item's result"))
+        self.batch_sizes.append(len(futures))
+
+
+def _started(pending: list[tuple[Item, Future]]) -> list[tuple[Item, Future]]:
+    """The items whose callers still wait (marked running, so they can no longer be cancelled)."""
+    return [(item, future) for item, future in pending if future.set_running_or_notify_cancel()]
+
+
+def _settle(future: Future, result: object) -> None:
+    """Give `future` its result or exception, unless it has one already."""
+    if future.done():
+        return
+    if isinstance(result, Exception):
+        future.set_exception(result)
+    else:
+        future.set_result(result)

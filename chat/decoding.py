@@ -54,7 +54,7 @@ import re
 import threading
 import time
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -69,6 +69,9 @@ HINT_TOKENS = 24  # a hint is a whole answer: its rest is drafted at once
 # A shared prompt prefix this long or longer (an instruction prompt with worked examples) is
 # computed once and its KV cache copied per answer; a one-line system prompt is not worth it.
 PREFIX_MIN_TOKENS = 64
+# A batch takes in new answers while its cache is shorter than this: each joins with the slots
+# before it masked, so a batch kept open forever would grow without end.
+MAX_BATCH_SLOTS = 512
 LOOKUP_NGRAMS = (2, 1)  # match the answer's last 2 tokens in the prompt, else its last one
 # Where an object member begins in compact JSON: the brace or comma, then a key of word
 # characters. A quote inside a string value is escaped (\"), so string contents never match.
@@ -217,27 +220,29 @@ class ConstrainedDecoder:
         return result
 
     def decode_batch(self, requests: Sequence[Request]) -> list[Decoded | Exception]:
-        """The answers to several prompts decoded together: one forward pass per step over every
-        open answer's tokens (what a CPU reads once for the whole batch is the weights). Each
-        answer has its own matcher, hint and limits and is the one `decode` gives alone (up to
-        the float rounding of a batched matmul); a request that fails (a timeout, a bad
-        prompt) gets its exception in its place and the others go on."""
+        """The answers to several prompts decoded together (`decode_stream`), in their order."""
         results: list[Decoded | Exception | None] = [None] * len(requests)
-        runs: dict[int, _Run] = {}
-        with torch.inference_mode():
-            for slot, request in enumerate(requests):
-                try:
-                    runs[slot] = _Run(self, request)
-                except (DecodingError, ValueError) as err:
-                    results[slot] = err
-            if runs:
-                prefix_lens = {requests[slot].prefix_len for slot in runs}
-                prefix_len = prefix_lens.pop() if len(prefix_lens) == 1 else 0
-                cache, cached = self._cache_for([run.prompt for run in runs.values()], prefix_len)
-                for run in runs.values():
-                    run.start(cached)
-                _Batch(self, runs, cache, cached, results).finish()
+        for index, result in self.decode_stream(requests):
+            results[index] = result
         return results  # type: ignore[return-value]  # every slot is filled
+
+    def decode_stream(self, requests: Sequence[Request], more: Callable[[], Sequence[Request]] | None = None
+                      ) -> Iterator[tuple[int, Decoded | Exception]]:
+        """Answers decoded together, each yielded as (its index, its answer) once complete: one
+        forward pass per step over every open answer's tokens (what a CPU reads once for the
+        whole batch is the weights). Between passes `more()` may return requests that join
+        the batch at once (indexed after all before them), while the cache is short enough.
+        Each answer has its own matcher, hint and limits and is the one `decode` gives alone
+        (up to the float rounding of a batched matmul); a request that fails (a timeout, a bad
+        prompt) gets its exception and the others go on."""
+        batch = _Batch(self)
+        with torch.inference_mode():
+            yield from batch.admit(list(requests))
+            while batch.rows:
+                batch.step()
+                yield from batch.close_finished()
+                if more is not None and batch.can_admit():
+                    yield from batch.admit(list(more()))
 
 
 @dataclass(frozen=True)
@@ -259,28 +264,74 @@ class _Batch:
     """Open answers decoded together over one KV cache: each step feeds every open answer's
     tokens in one forward pass, left-padded to the longest, so that each answer's last
     positions (whose logits it needs) line up at the right edge. A cache slot a row must not
-    see (its padding, a draft token the model refused) is masked for that row; slots no row
-    needs any more are cut off the end, so a batch of one runs exactly as a single answer."""
+    see (its padding, a draft token the model refused, what was there before it joined) is
+    masked for that row; slots no row needs any more are cut off the end, so a batch of one
+    runs exactly as a single answer."""
 
-    def __init__(self, decoder: ConstrainedDecoder, runs: dict[int, _Run], cache: DynamicCache, cached: int,
-                 results: list) -> None:
+    def __init__(self, decoder: ConstrainedDecoder) -> None:
         self.decoder = decoder
-        self.cache = cache
-        self.results = results
-        self.slots = list(runs)  # the result slot of each row of the cache
-        self.runs = list(runs.values())
-        self.seen = torch.ones(len(self.runs), cached, dtype=torch.bool)  # which cache slots each row attends to
-        self.positions = [cached] * len(self.runs)  # each row's next position (its tokens in the cache)
-        self._close_finished()
+        self.cache: DynamicCache | None = None
+        self.rows: list[tuple[int, _Run]] = []  # (the answer's index, its run), one per row of the cache
+        self.seen = torch.ones(0, 0, dtype=torch.bool)  # which cache slots each row attends to
+        self.positions: list[int] = []  # each row's next position (its tokens in the cache)
+        self.admitted = 0
 
-    def finish(self) -> None:
-        while self.runs:
-            self._step()
-            self._close_finished()
+    def can_admit(self) -> bool:
+        return self.seen.shape[1] < MAX_BATCH_SLOTS
 
-    def _step(self) -> None:
+    def admit(self, requests: list[Request]) -> Iterator[tuple[int, Decoded | Exception]]:
+        """New rows for `requests`; yields those that fail at once (a bad prompt, a request that
+        waited out its time) or are complete before any pass."""
+        runs = []
+        for request in requests:
+            try:
+                runs.append((self.admitted, _Run(self.decoder, request)))
+            except (DecodingError, ValueError) as err:
+                yield self.admitted, err
+            self.admitted += 1
+        if not runs:
+            return
+        yield from (self._open(runs) if self.cache is None else self._join(runs))
+
+    def _open(self, runs: list[tuple[int, _Run]]) -> Iterator[tuple[int, Decoded | Exception]]:
+        """The first rows of a fresh cache: it holds a long prompt prefix they all share, if any."""
+        self.cache, cached = self.decoder._cache_for([run.prompt for _, run in runs],
+                                                     _shared({run.prefix_len for _, run in runs}))
+        self.seen = torch.ones(len(runs), cached, dtype=torch.bool)
+        for _, run in runs:
+            run.start(cached)
+        self.rows += runs
+        self.positions += [cached] * len(runs)
+        yield from self.close_finished()
+
+    def _join(self, runs: list[tuple[int, _Run]]) -> Iterator[tuple[int, Decoded | Exception]]:
+        """Rows for answers that arrive while this batch runs. Their prompts are read in a pass
+        of their own, then their cache rows are put beside this batch's: fed in this batch's
+        next pass, a long prompt would be padded against every row's one or two tokens."""
+        newcomers = _Batch(self.decoder)
+        yield from newcomers._open(runs)
+        if newcomers.rows:
+            newcomers.step()
+            yield from newcomers.close_finished()
+        if newcomers.rows:
+            self._take_rows(newcomers)
+
+    def _take_rows(self, other: _Batch) -> None:
+        """`other`'s rows beside these: the shorter cache gets masked slots in front, so that
+        both hold as many slots (a row's positions are its own, whatever its slots)."""
+        ours, theirs = self.seen.shape[1], other.seen.shape[1]
+        _pad_slots(self.cache, theirs - ours)
+        _pad_slots(other.cache, ours - theirs)
+        self.seen = torch.cat([_pad_front(self.seen, theirs - ours), _pad_front(other.seen, ours - theirs)])
+        for layer, joining in zip(self.cache.layers, other.cache.layers):
+            layer.keys = torch.cat([layer.keys, joining.keys])
+            layer.values = torch.cat([layer.values, joining.values])
+        self.rows += other.rows
+        self.positions += other.positions
+
+    def step(self) -> None:
         """One forward pass over every row's feed; each run takes its logits."""
-        feeds = [run.feed for run in self.runs]
+        feeds = [run.feed for _, run in self.rows]
         width = max(len(feed) for feed in feeds)
         pads = [width - len(feed) for feed in feeds]
         pad_id = feeds[0][0]  # any id: padding is never attended to
@@ -289,43 +340,63 @@ class _Batch:
                                   for pad, at, feed in zip(pads, self.positions, feeds)], dtype=torch.long)
         new = torch.tensor([[False] * pad + [True] * len(feed) for pad, feed in zip(pads, feeds)])
         self.seen = torch.cat([self.seen, new], dim=1)
-        keep = max(run.keep for run in self.runs)
+        keep = max(run.keep for _, run in self.rows)
         device = self.decoder.model.device
         out = self.decoder.model(
             input_ids=input_ids.to(device), position_ids=positions.to(device), use_cache=True, logits_to_keep=keep,
             attention_mask=None if bool(self.seen.all()) else self.seen.long().to(device),
             **{self.decoder._cache_kwarg: self.cache})
-        for row, run in enumerate(self.runs):
+        for row, (_, run) in enumerate(self.rows):
             try:
                 refused = run.take(out.logits[row, keep - run.keep:, :].float())
             except DecodingError as err:
-                self.results[self.slots[row]] = err
-                run.feed = []
+                run.error, run.feed = err, []
                 continue
             if refused:
                 self.seen[row, -refused:] = False
             self.positions[row] += len(feeds[row]) - refused
 
-    def _close_finished(self) -> None:
-        """Hand finished answers over and drop their rows; cut slots no row attends to off the end."""
-        done = [row for row, run in enumerate(self.runs) if not run.feed]
+    def close_finished(self) -> Iterator[tuple[int, Decoded | Exception]]:
+        """Yield finished answers and drop their rows; cut slots no row attends to off the end."""
+        done = [row for row, (_, run) in enumerate(self.rows) if not run.feed]
         for row in done:
-            if self.results[self.slots[row]] is None:
-                self.results[self.slots[row]] = self.runs[row].decoded()
+            index, run = self.rows[row]
+            yield index, run.error or run.decoded()
         if done:
-            open_rows = [row for row in range(len(self.runs)) if self.runs[row].feed]
-            self.slots = [self.slots[row] for row in open_rows]
-            self.runs = [self.runs[row] for row in open_rows]
+            open_rows = [row for row, (_, run) in enumerate(self.rows) if run.feed]
+            self.rows = [self.rows[row] for row in open_rows]
             self.positions = [self.positions[row] for row in open_rows]
-            if not open_rows:
+            self.seen = self.seen[open_rows]
+            if not open_rows:  # those who join next start a fresh cache
+                self.cache, self.seen = None, torch.ones(0, 0, dtype=torch.bool)
                 return
-            index = torch.tensor(open_rows, dtype=torch.long)
-            self.cache.batch_select_indices(index.to(self.decoder.model.device))
-            self.seen = self.seen[index]
+            self.cache.batch_select_indices(torch.tensor(open_rows, dtype=torch.long, device=self.decoder.model.device))
         unseen = _trailing_false(self.seen.any(dim=0))
         if unseen:
             self.cache.crop(-unseen)  # negative: that many from the end, in every version
             self.seen = self.seen[:, :-unseen]
+
+
+def _shared(prefix_lens: set[int]) -> int:
+    """The prefix length all runs give, else 0 (no shared prefix cache)."""
+    return prefix_lens.pop() if len(prefix_lens) == 1 else 0
+
+
+def _pad_slots(cache: DynamicCache, count: int) -> None:
+    """`count` zero slots in front of every layer of `cache` (nothing where count <= 0)."""
+    if count <= 0:
+        return
+    for layer in cache.layers:
+        shape = (*layer.keys.shape[:2], count, layer.keys.shape[3])
+        layer.keys = torch.cat([layer.keys.new_zeros(shape), layer.keys], dim=2)
+        layer.values = torch.cat([layer.values.new_zeros(shape), layer.values], dim=2)
+
+
+def _pad_front(seen: torch.Tensor, count: int) -> torch.Tensor:
+    """`seen` with `count` unseen slots in front of every row (as it is where count <= 0)."""
+    if count <= 0:
+        return seen
+    return torch.cat([torch.zeros(seen.shape[0], count, dtype=torch.bool), seen], dim=1)
 
 
 def _trailing_false(flags: torch.Tensor) -> int:
@@ -359,6 +430,8 @@ class _Run:
         self.hinted = 0
         self.passes = 0
         self.prefill_s: float | None = None
+        self.prefix_len = request.prefix_len
+        self.error: DecodingError | None = None  # what ended the answer, where it failed
         self.feed: list[int] = []  # the tokens to feed the model next; none once the answer is complete
         self.keep = 0  # how many of the feed's last positions' logits `take` needs
         self.draft: tuple[list[int], bool] = ([], False)  # the feed's drafted tail, and whether from the hint

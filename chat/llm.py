@@ -146,11 +146,10 @@ class LLM:
         self._lock = threading.RLock()  # guards the lazy load
         self._model = None
         self._tokenizer = None
-        # Used by the batcher's one worker thread only: schema (as JSON) -> ConstrainedDecoder, and
-        # the chat before the last message (as JSON) with its ids.
-        self._decoders: dict = {}
-        self._prefix: tuple[str, list[int]] = ("", [])
-        self._batcher = Batcher(self._read_batch, max_batch=max_batch, name=f"reader {source.label}")
+        self.max_batch = max_batch
+        self._batchers: dict[str, Batcher] = {}  # schema (as JSON) -> its batcher, each with its decoder
+        self._prefix: tuple[str, list[int]] = ("", [])  # the chat before the last message (as JSON), its ids
+        self._prefix_lock = threading.Lock()
         self.last_decoded = None  # the last generate_json's chat.decoding.Decoded (single-threaded benchmarks)
         self.settings: LoadSettings | None = None
 
@@ -243,34 +242,34 @@ class LLM:
         asked = _Asked(json.dumps(schema, sort_keys=True), schema, messages, limit, hint, hint_margin, key_margins,
                        time.perf_counter())
         try:
-            # A batch ahead of this one runs to its own limit at most, and this one to its own.
-            decoded = self._batcher.submit(asked, wait_s=limit + self.time_limit_s + WAIT_GRACE_S)
+            # The batch this call joins runs to its own limit at most, and this call to its own.
+            decoded = self._batcher(asked).submit(asked, wait_s=limit + self.time_limit_s + WAIT_GRACE_S)
         except TimeoutError as err:
             raise DecodingTimeout(f"{self.source.label}: {err}") from err
         self.last_decoded = decoded
         return decoded.text
 
-    def _read_batch(self, asked: list[_Asked]) -> list:
-        """The batcher's work: each schema's requests decoded together, their messages templated
-        here (a fast tokenizer is not to be shared between threads)."""
-        from chat.decoding import ConstrainedDecoder
+    def _batcher(self, asked: _Asked) -> Batcher:
+        """The batcher of `asked`'s schema (one decoder, one compiled grammar, one worker thread)."""
+        with self._lock:
+            batcher = self._batchers.get(asked.schema_key)
+            if batcher is None:
+                from chat.decoding import ConstrainedDecoder
 
-        results: list = [None] * len(asked)
-        by_schema: dict[str, list[int]] = {}
-        for slot, one in enumerate(asked):
-            by_schema.setdefault(one.schema_key, []).append(slot)
-        for key, slots in by_schema.items():
-            decoder = self._decoders.get(key)
-            if decoder is None:
-                schema = asked[slots[0]].schema
-                decoder = self._decoders[key] = ConstrainedDecoder(self._model, self._tokenizer, schema, self.max_new_tokens)
-            requests = [self._request(asked[slot]) for slot in slots]
-            for slot, result in zip(slots, decoder.decode_batch(requests)):
-                results[slot] = result
-        return results
+                decoder = ConstrainedDecoder(self._model, self._tokenizer, asked.schema, self.max_new_tokens)
+
+                def run(first: list[_Asked], more: Callable[[], list[_Asked]]):
+                    return decoder.decode_stream([self._request(a) for a in first],
+                                                 lambda: [self._request(a) for a in more()])
+
+                batcher = self._batchers[asked.schema_key] = Batcher(run, max_batch=self.max_batch,
+                                                                     name=f"reader {self.source.label}")
+            return batcher
 
     def _request(self, asked: _Asked) -> Request:
-        """What the decoder needs: the messages as the model's prompt ids, the shared prefix's length."""
+        """What the decoder needs: the messages as the model's prompt ids, the shared prefix's
+        length. Called on the batchers' worker threads (a fast tokenizer is not to be shared
+        between the web server's threads)."""
         from chat.decoding import Request
 
         ids = self._chat_ids(asked.messages)
@@ -287,9 +286,10 @@ class LLM:
         if len(messages) < 2:
             return 0
         key = json.dumps(messages[:-1], sort_keys=True)
-        if key != self._prefix[0]:  # one prompt per reader: the latest is kept
-            self._prefix = (key, self._chat_ids(messages[:-1], generation_prompt=False))
-        prefix = self._prefix[1]
+        with self._prefix_lock:  # one batcher per schema: they may ask at once
+            if key != self._prefix[0]:  # one prompt per reader: the latest is kept
+                self._prefix = (key, self._chat_ids(messages[:-1], generation_prompt=False))
+            prefix = self._prefix[1]
         return len(prefix) if ids[:len(prefix)] == prefix else 0
 
 

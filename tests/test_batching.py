@@ -12,8 +12,13 @@ import pytest
 from chat.batching import Batcher
 
 
-def _doubled(items: list[int]) -> list[int | Exception]:
+def _doubles(items: list[int]) -> list[int | Exception]:
     return [ValueError(f"no {item}") if item < 0 else 2 * item for item in items]
+
+
+def _doubled(items: list[int], more=None):
+    """A run that answers its first items in one go, taking no others."""
+    return enumerate(_doubles(items))
 
 
 def test_callers_who_submit_together_share_a_batch_and_get_their_own_answers():
@@ -43,7 +48,7 @@ def test_one_items_error_reaches_its_caller_only():
 def test_a_failing_batch_fails_its_callers_and_the_next_batch_is_served():
     calls = []
 
-    def flaky(items):
+    def flaky(items, more):
         calls.append(items)
         if len(calls) == 1:
             raise RuntimeError("model fell over")
@@ -61,7 +66,7 @@ def test_a_caller_who_gives_up_is_dropped_and_the_others_are_served():
     release = threading.Event()
     seen = []
 
-    def slow(items):
+    def slow(items, more):
         seen.extend(items)
         if items == [0]:
             release.wait(5)
@@ -83,3 +88,29 @@ def test_a_caller_who_gives_up_is_dropped_and_the_others_are_served():
 def test_settings_that_cannot_work_are_refused():
     with pytest.raises(ValueError, match="max_batch"):
         Batcher(_doubled, max_batch=0)
+
+
+def test_items_submitted_while_a_batch_runs_join_it_and_each_is_answered_when_done():
+    """A run in steps: each step takes in what was submitted since, and an item is answered
+    after its own number of steps, not when the whole batch ends."""
+    def stepwise(items, more):
+        steps_left = {index: item for index, item in enumerate(items)}
+        while steps_left:
+            time.sleep(0.05)
+            for index in [i for i, left in steps_left.items() if left <= 1]:
+                del steps_left[index]
+                yield index, -index
+            steps_left = {i: left - 1 for i, left in steps_left.items()}
+            for item in more():
+                steps_left[len(items)] = item
+                items.append(item)
+
+    batcher = Batcher(stepwise, window_s=0.0, max_batch=8)
+
+    with ThreadPoolExecutor(3) as pool:
+        long = pool.submit(batcher.submit, 20)
+        time.sleep(0.2)
+        short = pool.submit(batcher.submit, 1)
+        assert short.result() == -1 and not long.done()  # joined the running batch, answered first
+        assert long.result() == 0
+    assert batcher.batch_sizes == [2]

@@ -291,6 +291,22 @@ def test_a_batch_gives_each_prompt_the_answer_it_gets_alone(smollm2, decoder):
     assert together[0].forward_passes == 1 and together[1].forward_passes > 1  # agreed; refused part way
 
 
+def test_requests_that_join_a_running_batch_get_the_answers_they_get_alone(smollm2, decoder):
+    """Continuous batching: two prompts start, two more join after the first pass (their
+    cache rows see nothing before them), and every answer is its own; the short answers
+    come back before the long one is done."""
+    from chat.decoding import Request
+
+    _, tokenizer = smollm2
+    prompts = [_prompt(tokenizer, message) for message in BATCH[:4]]
+    joining = [[Request(prompts[2]), Request(prompts[3], hint=decoder.decode(prompts[3]).text)], []]
+    streamed = list(decoder.decode_stream([Request(prompts[0]), Request(prompts[1])],
+                                          more=lambda: joining.pop(0) if joining else []))
+    order = [index for index, _ in streamed]
+    assert sorted(order) == [0, 1, 2, 3] and order.index(3) < order.index(1)  # the agreed hint: one pass
+    assert [dict(streamed)[i].text for i in range(4)] == [decoder.decode(p).text for p in prompts]
+
+
 def test_one_failing_request_leaves_the_others_in_its_batch_answered(smollm2, decoder):
     from chat.decoding import DecodingTimeout, Request
 

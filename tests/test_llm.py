@@ -142,7 +142,8 @@ def test_smollm2_reads_concurrent_callers_together_each_its_own_answer(smollm2):
     asks = [[MESSAGES[0], {"role": "user", "content": text}]
             for text in ("a black t-shirt", "red socks please", "something red for a wedding, long sleeves", "black")]
     alone = [smollm2.generate_json(messages, SCHEMA) for messages in asks]
-    smollm2._batcher.batch_sizes.clear()
+    for batcher in smollm2._batchers.values():
+        batcher.batch_sizes.clear()
     long_text = {**SCHEMA, "properties": {**SCHEMA["properties"], "item": {"type": "string", "maxLength": 400}}}
 
     def ask(i: int):
@@ -153,7 +154,7 @@ def test_smollm2_reads_concurrent_callers_together_each_its_own_answer(smollm2):
     with ThreadPoolExecutor(max_workers=len(asks) + 1) as pool:
         answers = list(pool.map(ask, range(len(asks) + 1)))
     assert answers[:-1] == alone
-    assert max(smollm2._batcher.batch_sizes) > 1
+    assert max(size for batcher in smollm2._batchers.values() for size in batcher.batch_sizes) > 1
 
 
 @pytest.mark.skipif(importlib.util.find_spec("torchao") is None, reason="int8 weights need torchao (pip install torchao)")
