@@ -34,7 +34,12 @@ a caller can trust the hint further on one field than on the rest.
 
 A caller whose prompts share a long beginning (an instruction prompt with worked examples)
 passes its length as `prefix_len`: that prefix's keys and values are computed once and kept,
-and each answer starts from a cache holding them, cut back to the prefix when it is done.
+and each answer starts from a copy of them.
+
+Several answers are decoded together by `decode_stream` (the web app's concurrent turns, via
+`chat.batching`): one forward pass per step over all of them, each with its own matcher, draft
+and deadline, and answers that arrive meanwhile join at the next step. On a CPU this shares the
+reading of the weights between shoppers; the arithmetic of their prompts is not shared.
 
 Usage:
     decoder = ConstrainedDecoder(model, tokenizer, schema, max_new_tokens=64)
@@ -42,6 +47,7 @@ Usage:
     text = decoder.generate(prompt_ids, hint='{"action":"search"}')   # same answer, fewer passes
     text = decoder.generate(prompt_ids, hint=..., hint_margin=2.5)   # the hint wins near-ties
     text = decoder.generate(prompt_ids, hint=..., hint_margin=2.5, key_margins={"type": 5.0})
+    answers = decoder.decode_batch([Request(ids_a), Request(ids_b, hint=...)])   # Decoded or an exception each
 """
 
 from __future__ import annotations
