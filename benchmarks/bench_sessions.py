@@ -5,10 +5,10 @@
         [--llm smollm2-shop] [--sessions 1,2,4,8,16,32] [--rounds 2] [--think 0] [--plot PNG]
         [--baseline JSON] [--from JSON] [--json]
 
-The app runs as `python app.py` in a subprocess (`benchmarks.bench_app` starts it). A turn is
+The app runs as `python app.py` in a subprocess (`benchmarks.app_client` starts it). A turn is
 one `/respond`, `/select` or `/feedback` call timed at the client; message turns (`/respond`,
 the ones the reader reads) are reported apart too. Session i runs dialogue i mod 8 of
-`benchmarks.bench_app.DIALOGUES`, so every count is checked for errors and for cross-talk:
+`benchmarks.app_client.DIALOGUES`, so every count is checked for errors and for cross-talk:
 a session whose results after some turn are another dialogue's, not its own.
 The last line of stdout is one JSON object; `--plot` draws p50 and p95 against sessions.
 """
@@ -19,34 +19,13 @@ import argparse
 import json
 import os
 import sys
-import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from benchmarks.bench_app import DIALOGUES, REPO, SHARED, dialogue, free_port, start_app, timed_call
+from benchmarks.app_client import DIALOGUES, Session, add_app_arguments, dialogue, free_port, run_session, start_app
 from offline.metrics import latency_summary
-
-
-def run_session(url: str, turns: list[tuple[str, tuple]], think_s: float = 0.0) -> dict:
-    """One client through `turns`, pausing `think_s` after each (a shopper looking at the
-    results): result ids after each turn, each turn's seconds and name, and the error that
-    ended it, if any."""
-    from gradio_client import Client
-
-    shown, timed, error = [], [], None
-    try:
-        client = Client(url, verbose=False)
-        for api_name, inputs in turns:
-            (_, results), _, total = timed_call(client, api_name, inputs)
-            if api_name != "/reset":
-                timed.append((api_name, total))
-            shown.append([r["id"] for r in results])
-            time.sleep(think_s)
-    except Exception as err:  # noqa: BLE001 - counted and reported: an error is a finding here
-        error = f"{type(err).__name__}: {err}"
-    return {"shown": shown, "timed": timed, "error": error}
 
 
 def sessions_at_once(url: str, count: int, rounds: int, alone: list[list[list[str]]], think_s: float = 0.0) -> dict:
@@ -54,45 +33,25 @@ def sessions_at_once(url: str, count: int, rounds: int, alone: list[list[list[st
     scripts = [dialogue(*DIALOGUES[i % len(DIALOGUES)]) * rounds for i in range(count)]
     started = time.perf_counter()
     with ThreadPoolExecutor(count) as pool:
-        runs = list(pool.map(lambda script: run_session(url, script, think_s), scripts))
+        runs: list[Session] = list(pool.map(lambda script: run_session(url, script, think_s), scripts))
     wall = time.perf_counter() - started
-    turns = [s for run in runs for _, s in run["timed"]]
-    messages = [s for run in runs for name, s in run["timed"] if name == "/respond"]
+    turns = [s for run in runs for s in run.seconds()]
     return {"sessions": count, "turns": len(turns), "latency_ms": latency_summary(turns),
-            "message_latency_ms": latency_summary(messages), "turns_per_s": round(len(turns) / wall, 2),
-            "errors": [run["error"] for run in runs if run["error"]],
-            "cross_talk": sum(_cross_talk(run["shown"], i, alone, rounds) for i, run in enumerate(runs)),
-            "differs_from_alone": sum(run["shown"] != alone[i % len(alone)] * rounds for i, run in enumerate(runs))}
+            "message_latency_ms": latency_summary([s for run in runs for s in run.seconds("/respond")]),
+            "turns_per_s": round(len(turns) / wall, 2), "errors": [run.error for run in runs if run.error],
+            "cross_talk": sum(_cross_talk(run.shown, i, alone) for i, run in enumerate(runs)),
+            "differs_from_alone": sum(run.shown != alone[i % len(alone)] * rounds for i, run in enumerate(runs))}
 
 
-def _cross_talk(shown: list[list[str]], session: int, alone: list[list[list[str]]], rounds: int) -> bool:
+def _cross_talk(shown: list[list[str]], session: int, alone: list[list[list[str]]]) -> bool:
     """Whether some turn showed results that another dialogue got at that turn alone and its
     own dialogue did not: another shopper's results, not a different reading of its own."""
-    own = alone[session % len(alone)] * rounds
+    own = alone[session % len(alone)]
     for turn, ids in enumerate(shown):
         others = [script[turn % len(script)] for d, script in enumerate(alone) if d != session % len(alone)]
-        if ids and ids != own[turn] and ids in others:
+        if ids and ids != own[turn % len(own)] and ids in others:
             return True
     return False
-
-
-class AppLog:
-    """The app's stderr read on a thread (a pipe left unread would stall the app): whether the
-    LLM reader has loaded, and how many turns it left to the rules (a timeout or a failure)."""
-
-    def __init__(self, process) -> None:
-        self.lines: list[str] = []
-        self.reader_loaded = threading.Event()
-        threading.Thread(target=self._read, args=(process.stderr,), daemon=True).start()
-
-    def _read(self, stream) -> None:
-        for line in stream:
-            self.lines.append(line)
-            if "loaded LLM" in line:
-                self.reader_loaded.set()
-
-    def fallbacks(self) -> int:
-        return sum("LLM reader failed" in line for line in self.lines)
 
 
 def plot(rows: list[dict], path: Path, title: str, baseline: list[dict] | None = None,
@@ -125,11 +84,7 @@ def plot(rows: list[dict], path: Path, title: str, baseline: list[dict] | None =
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.bench_sessions", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--catalog", default=str(SHARED / "data" / "fashion-products"))
-    parser.add_argument("--encoder", default=f"local-dir:{SHARED / 'models' / 'tiny-fashion-clip'}")
-    parser.add_argument("--gallery", default=str(REPO / "eval" / "test_ids.txt"))
-    parser.add_argument("--llm", default="smollm2-shop")
-    parser.add_argument("--index-dir", help="index cache (default: the app's, $SHOP_INDEX_DIR)")
+    add_app_arguments(parser, llm="smollm2-shop")
     parser.add_argument("--sessions", default="1,2,4,8,16,32")
     parser.add_argument("--rounds", type=int, default=2, help="times each session repeats its dialogue")
     parser.add_argument("--think", type=float, default=0.0,
@@ -148,15 +103,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     counts = [int(n) for n in args.sessions.split(",")]
 
     port = free_port()
-    process, start_s = start_app(args, port)
-    log = AppLog(process)
+    process, start_s, log = start_app(args, port)
     url = f"http://127.0.0.1:{port}"
     try:
         if args.llm != "rules" and not log.reader_loaded.wait(600):
             raise RuntimeError(f"the reader did not load within 10 minutes: {''.join(log.lines[-20:])}")
         time.sleep(5)  # the reader compiles its grammar on its first answer, then serves
         run_session(url, dialogue(*DIALOGUES[0]))
-        alone = [run_session(url, dialogue(*d))["shown"] for d in DIALOGUES]
+        alone = [run_session(url, dialogue(*d)).shown for d in DIALOGUES]
         rows = []
         for count in counts:
             before = log.fallbacks()
