@@ -1,9 +1,10 @@
 """Work that arrives together is done together: a worker thread collects what concurrent callers
 submit for a few milliseconds and hands it to one call.
 
-Why: on a CPU a decoding step over 8 sequences costs about twice one sequence's, not eight
-times (reading the weights dominates), so 8 shoppers typing at once should share forward passes
-rather than queue behind each other's (`python -m benchmarks.bench_batch_forward`). The first
+Why: on a CPU a decoding step over 8 sequences costs less than twice one sequence's (reading
+the weights dominates), and 8 prompts read in one pass about half what they cost one by one
+(`python -m benchmarks.bench_batch_forward`), so 8 shoppers typing at once should share forward
+passes rather than queue behind each other's. The first
 request waits `window_s` for company; requests that arrive while a batch runs join it at its
 next step (continuous batching), and each caller has its answer as soon as it is complete, so
 a short answer never waits for a long one in its batch.
@@ -102,17 +103,18 @@ class Batcher(Generic[Item, Result]):
 
     def _answer(self, batch: list[tuple[Item, Future]]) -> None:
         futures = [future for _, future in batch]
-        open_count = [len(futures)]
+        in_flight = len(futures)
 
         def more() -> list[Item]:
-            joined = self._waiting(self.max_batch - open_count[0])
+            nonlocal in_flight
+            joined = self._waiting(self.max_batch - in_flight)
             futures.extend(future for _, future in joined)
-            open_count[0] += len(joined)
+            in_flight += len(joined)
             return [item for item, _ in joined]
 
         try:
             for index, result in self.run([item for item, _ in batch], more):
-                open_count[0] -= 1
+                in_flight -= 1
                 _settle(futures[index], result)
         except Exception as err:  # noqa: BLE001 - every caller hears of the failure; the worker lives on
             logger.exception("%s: a batch of %d failed", self.name, len(futures))
