@@ -2,11 +2,14 @@
 
     python -m benchmarks.bench_llm --catalog ../shared/data/fashion-products \
         [--readers rules,smollm2,smollm2-shop,smollm2-shop+int8] [--n 60] [--threads 2] \
-        [--agree-with smollm2-shop]
+        [--agree-with smollm2-shop] [--concurrent 8 --time-limit 30]
 
 A reader is an `--llm` spec, `+int8` for its linear weights in int8 (torchao weight-only).
 With `--agree-with SPEC` each reader's share of turns whose intent equals that reader's is
-reported too; every LLM reader reports the bytes its weights take in memory.
+reported too; every LLM reader reports the bytes its weights take in memory. With
+`--concurrent N` each LLM reader then reads the same turns again from N threads at once, as
+the web app's shoppers do (their turns decoded in batches, `chat.batching`): how many intents
+equal its reading alone, and the wall time against the sum of its turns alone.
 
 Every reader reads the same turns, interleaved turn by turn (so a busy machine slows all
 alike): the first `--n` lines of each development query file (real people's captions, shade
@@ -30,6 +33,7 @@ import math
 import statistics
 import time
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import torch
@@ -66,7 +70,7 @@ def turns(catalog: Catalog, n: int) -> list[tuple[str, str, DialogueState]]:
 
 
 def run(catalog: Catalog, readers: list[str], n: int, agree_with: str | None = None,
-        time_limit_s: float | None = None) -> dict:
+        time_limit_s: float | None = None, concurrent: int | None = None) -> dict:
     matcher = VocabularyMatcher(catalog.vocabulary())
     loaded, load_s = {}, {}
     for spec in readers:
@@ -92,7 +96,22 @@ def run(catalog: Catalog, readers: list[str], n: int, agree_with: str | None = N
             same = sum(a == b for a, b in zip(intents[spec], intents[agree_with]))
             results[spec]["agreement"] = {"with": agree_with, "same": same, "turns": len(intents[spec]),
                                           "share": round(same / len(intents[spec]), 4)}
+    for spec, reader in loaded.items():
+        if concurrent and getattr(reader, "llm", None) is not None:
+            alone_s = sum(s for values in seconds[spec].values() for s in values)
+            results[spec]["concurrent"] = read_together(reader, turns(catalog, n), intents[spec], concurrent, alone_s)
     return results
+
+
+def read_together(reader, work: list[tuple[str, str, DialogueState]], alone: list[dict], threads: int,
+                  alone_s: float) -> dict:
+    """The turns read again from `threads` threads at once: intents equal to the readings alone, and time."""
+    started = time.perf_counter()
+    with ThreadPoolExecutor(threads) as pool:
+        together = list(pool.map(lambda turn: reader.rewrite(turn[1], turn[2]).model_dump(), work))
+    same = sum(a == b for a, b in zip(together, alone))
+    return {"threads": threads, "same_as_alone": same, "turns": len(alone), "share": round(same / len(alone), 4),
+            "seconds": round(time.perf_counter() - started, 1), "alone_seconds": round(alone_s, 1)}
 
 
 def weight_bytes(model) -> int:
@@ -129,6 +148,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--n", type=int, default=60, help="turns from each development file")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--agree-with", help="a reader of --readers: report each reader's agreement with it")
+    parser.add_argument("--concurrent", type=int, help="then read the turns again from this many threads at once")
     parser.add_argument("--time-limit", type=float, help="seconds per turn before the rules answer (default: the "
                         "reader's own; raise it to compare readings on a busy machine)")
     args = parser.parse_args(argv)
@@ -138,7 +158,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     readers = [r.strip() for r in args.readers.split(",") if r.strip()]
-    results = run(load_catalog(args.catalog), readers, args.n, args.agree_with, args.time_limit)
+    results = run(load_catalog(args.catalog), readers, args.n, args.agree_with, args.time_limit, args.concurrent)
     for spec, row in results.items():
         print(f"{spec:>14}: p50 {row['p50_ms']:7.1f} ms  p95 {row['p95_ms']:7.1f} ms  {row.get('paths', '')}")
     print(json.dumps({"threads": torch.get_num_threads(), "n_per_file": args.n, "results": results}))
