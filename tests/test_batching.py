@@ -23,8 +23,14 @@ def _doubled(items: list[int], more=None):
 
 def test_callers_who_submit_together_share_a_batch_and_get_their_own_answers():
     batcher = Batcher(_doubled, window_s=0.05, max_batch=16)
+    ready = threading.Barrier(8)
+
+    def ask(item: int) -> int:
+        ready.wait()  # all eight threads exist before any asks
+        return batcher.submit(item)
+
     with ThreadPoolExecutor(8) as pool:
-        answers = list(pool.map(batcher.submit, range(8)))
+        answers = list(pool.map(ask, range(8)))
     assert answers == [0, 2, 4, 6, 8, 10, 12, 14]
     assert sum(batcher.batch_sizes) == 8 and len(batcher.batch_sizes) < 8
 
