@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from scipy.special import log_softmax
 
 from retrieval.colour import Palette, ProductPixels
 
@@ -43,7 +44,7 @@ class LinearHead:
 
     def log_proba(self, features: np.ndarray) -> np.ndarray:
         """(k,) log-probabilities of the classes for one (d,) feature vector."""
-        return _log_softmax(self.coef @ features + self.intercept)
+        return log_softmax(self.coef @ features + self.intercept, axis=-1)
 
 
 @dataclass(frozen=True)
@@ -102,15 +103,10 @@ class AttributeHeads:
         return ranked
 
 
-def _log_softmax(z: np.ndarray) -> np.ndarray:
-    z = z - z.max(axis=-1, keepdims=True)
-    return z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
-
-
 def pool(evidence: Mapping[str, np.ndarray], weights: Mapping[str, float]) -> np.ndarray:
     """Log-probabilities of the weighted log-linear pool of the sources present in both."""
     logits = sum(weights.get(s, 0.0) * lp for s, lp in evidence.items())
-    return _log_softmax(np.asarray(logits, dtype=np.float64))
+    return log_softmax(np.asarray(logits, dtype=np.float64), axis=-1)
 
 
 def vote_log_proba(votes: Mapping[str, float], classes: Sequence[str]) -> np.ndarray:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
+from scipy.special import softmax
 
 from retrieval.colour import try_read_product
 from retrieval.encoder import ImageInput
@@ -59,17 +60,11 @@ class InferenceSettings:
     prompt_weight: float = 0.15
 
 
-def _softmax(scores: np.ndarray, temperature: float) -> np.ndarray:
-    z = (scores - scores.max()) / temperature
-    e = np.exp(z)
-    return e / e.sum()
-
-
 def neighbour_votes(scores: np.ndarray, records: Sequence[Mapping[str, str]], columns: Iterable[str],
                     temperature: float) -> dict[str, dict[str, float]]:
     """Each column's values weighted by the softmax of the neighbours' similarity `scores`
     (one record of attribute values per neighbour, best first)."""
-    weights = _softmax(np.asarray(scores, dtype=np.float64), temperature)
+    weights = softmax(np.asarray(scores, dtype=np.float64) / temperature)
     votes: dict[str, dict[str, float]] = {c: defaultdict(float) for c in columns}
     for record, weight in zip(records, weights):
         for column, value in record.items():
@@ -99,7 +94,7 @@ class AttributeInferrer:
     def _prompt_probabilities(self, vector: np.ndarray, column: str) -> dict[str, float]:
         rows = [i for i, c in enumerate(self.prototypes.columns) if c == column]
         scores = self.prototypes.vectors[rows] @ vector
-        probs = _softmax(scores, self.settings.prompt_temperature)
+        probs = softmax(scores / self.settings.prompt_temperature)
         return {self.prototypes.values[i]: float(p) for i, p in zip(rows, probs)}
 
     def _zero_shot(self, vector: np.ndarray, column: str, votes: Mapping[str, Mapping[str, float]]) -> list[tuple[str, float]]:
