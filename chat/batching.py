@@ -80,23 +80,15 @@ class Batcher(Generic[Item, Result]):
                 self._answer(batch)
 
     def _collect(self) -> list[tuple[Item, Future]]:
-        """The next batch: the first waiting item, then whatever arrives within the window (up
-        to `max_batch`)."""
-        pending = [self._queue.get()]
-        closes = time.perf_counter() + self.window_s
-        while len(pending) < self.max_batch:
-            try:
-                pending.append(self._queue.get(timeout=max(0.0, closes - time.perf_counter())))
-            except queue.Empty:
-                break
-        return _started(pending)
+        """The next batch: the first waiting item, then whatever arrives within the window."""
+        return self._drain([self._queue.get()], self.max_batch, time.perf_counter() + self.window_s)
 
-    def _waiting(self, room: int) -> list[tuple[Item, Future]]:
-        """Up to `room` items submitted since, without waiting."""
-        pending = []
+    def _drain(self, pending: list[tuple[Item, Future]], room: int, closes: float) -> list[tuple[Item, Future]]:
+        """`pending` and the items submitted until `closes` (time.perf_counter()), up to `room`
+        in all; those whose callers gave up are left out."""
         while len(pending) < room:
             try:
-                pending.append(self._queue.get_nowait())
+                pending.append(self._queue.get(timeout=max(0.0, closes - time.perf_counter())))
             except queue.Empty:
                 break
         return _started(pending)
@@ -107,7 +99,7 @@ class Batcher(Generic[Item, Result]):
 
         def more() -> list[Item]:
             nonlocal in_flight
-            joined = self._waiting(self.max_batch - in_flight)
+            joined = self._drain([], self.max_batch - in_flight, time.perf_counter())  # those waiting now
             futures.extend(future for _, future in joined)
             in_flight += len(joined)
             return [item for item, _ in joined]
