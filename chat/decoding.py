@@ -439,7 +439,6 @@ class _Run:
         self.prefix_len = request.prefix_len
         self.error: DecodingError | None = None  # what ended the answer, where it failed
         self.feed: list[int] = []  # the tokens to feed the model next; none once the answer is complete
-        self.keep = 0  # how many of the feed's last positions' logits `take` needs
         self.draft: tuple[list[int], bool] = ([], False)  # the feed's drafted tail, and whether from the hint
         self._check_limits()  # a request that waited out its time in a queue is not started
 
@@ -452,8 +451,13 @@ class _Run:
             self._feed(self.prompt[cached:] + opening)
 
     def _feed(self, tokens: list[int]) -> None:
-        draft, from_hint = self._draft()
-        self.feed, self.keep, self.draft = tokens + draft, len(draft) + 1, (draft, from_hint)
+        self.draft = self._draft()
+        self.feed = tokens + self.draft[0]
+
+    @property
+    def keep(self) -> int:
+        """How many of the feed's last positions' logits `take` needs: one per draft token, and the next."""
+        return len(self.draft[0]) + 1
 
     def take(self, rows: torch.Tensor) -> int:
         """Take the logits (keep, vocab) of the last fed positions: keep the draft as far as the

@@ -18,14 +18,14 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from chat.batching import MAX_BATCH, Batcher
+from chat.batching import Batcher
 from chat.llm_source import (
     LLMUnavailableError,
     ModelSource,
@@ -56,18 +56,9 @@ class LoadSettings:
     quantize_int8: bool = False
 
 
-@dataclass(frozen=True)
-class _Asked:
-    """One generate_json call waiting for its batch."""
-
-    schema_key: str  # the schema as JSON: one decoder (and compiled grammar) per schema
-    schema: dict
-    messages: list[dict]
-    time_limit_s: float
-    hint: str | None
-    hint_margin: float
-    key_margins: Mapping[str, float] | None
-    asked_at: float  # time.perf_counter() at the call: time queued counts against the limit
+# One generate_json call waiting for its batch: its messages, and what the decoder is to do
+# with them once they are the model's prompt ids (`LLM._templated`).
+Asked = tuple[list[dict], "Request"]
 
 
 def _gist(err: Exception, limit: int = 160) -> str:
@@ -136,7 +127,7 @@ class LLM:
 
     def __init__(self, source: ModelSource, device: str | None = None,
                  max_new_tokens: int = 160, time_limit_s: float = 10.0, dtype: torch.dtype | None = None,
-                 int8: bool = False, max_batch: int = MAX_BATCH) -> None:
+                 int8: bool = False) -> None:
         self.source = source
         self.int8 = int8
         self.device = device
@@ -146,7 +137,6 @@ class LLM:
         self._lock = threading.RLock()  # guards the lazy load
         self._model = None
         self._tokenizer = None
-        self.max_batch = max_batch
         self._batchers: dict[str, Batcher] = {}  # schema (as JSON) -> its batcher, each with its decoder
         self._prefix: tuple[str, list[int]] = ("", [])  # the chat before the last message (as JSON), its ids
         self._prefix_lock = threading.Lock()
@@ -235,46 +225,44 @@ class LLM:
         `hint_margin` nats, or the margin `key_margins` gives the key it parts at (`chat.decoding`).
         Thread-safe: answers asked for together are decoded as one batch (`chat.batching`), and
         the time limit counts from the call, time queued included."""
-        from chat.decoding import DecodingTimeout
+        from chat.decoding import DecodingTimeout, Request
 
         self.load()
         limit = time_limit_s or self.time_limit_s
-        asked = _Asked(json.dumps(schema, sort_keys=True), schema, messages, limit, hint, hint_margin, key_margins,
-                       time.perf_counter())
+        # The prompt ids are made on the worker thread; time queued counts against the limit.
+        request = Request((), limit, hint, hint_margin, key_margins, asked_at=time.perf_counter())
         try:
             # The batch this call joins runs to its own limit at most, and this call to its own.
-            decoded = self._batcher(asked).submit(asked, wait_s=limit + self.time_limit_s + WAIT_GRACE_S)
+            decoded = self._batcher(schema).submit((messages, request), wait_s=limit + self.time_limit_s + WAIT_GRACE_S)
         except TimeoutError as err:
             raise DecodingTimeout(f"{self.source.label}: {err}") from err
         self.last_decoded = decoded
         return decoded.text
 
-    def _batcher(self, asked: _Asked) -> Batcher:
-        """The batcher of `asked`'s schema (one decoder, one compiled grammar, one worker thread)."""
+    def _batcher(self, schema: dict) -> Batcher:
+        """The batcher of `schema` (one decoder, one compiled grammar, one worker thread)."""
+        key = json.dumps(schema, sort_keys=True)
         with self._lock:
-            batcher = self._batchers.get(asked.schema_key)
+            batcher = self._batchers.get(key)
             if batcher is None:
                 from chat.decoding import ConstrainedDecoder
 
-                decoder = ConstrainedDecoder(self._model, self._tokenizer, asked.schema, self.max_new_tokens)
+                decoder = ConstrainedDecoder(self._model, self._tokenizer, schema, self.max_new_tokens)
 
-                def run(first: list[_Asked], more: Callable[[], list[_Asked]]):
-                    return decoder.decode_stream([self._request(a) for a in first],
-                                                 lambda: [self._request(a) for a in more()])
+                def run(first: list[Asked], more: Callable[[], list[Asked]]):
+                    return decoder.decode_stream([self._templated(a) for a in first],
+                                                 lambda: [self._templated(a) for a in more()])
 
-                batcher = self._batchers[asked.schema_key] = Batcher(run, max_batch=self.max_batch,
-                                                                     name=f"reader {self.source.label}")
+                batcher = self._batchers[key] = Batcher(run, name=f"reader {self.source.label}")
             return batcher
 
-    def _request(self, asked: _Asked) -> Request:
-        """What the decoder needs: the messages as the model's prompt ids, the shared prefix's
+    def _templated(self, asked: Asked) -> Request:
+        """The request with the messages as the model's prompt ids and the shared prefix's
         length. Called on the batchers' worker threads (a fast tokenizer is not to be shared
         between the web server's threads)."""
-        from chat.decoding import Request
-
-        ids = self._chat_ids(asked.messages)
-        return Request(ids, asked.time_limit_s, asked.hint, asked.hint_margin, asked.key_margins,
-                       self._prefix_len(asked.messages, ids), asked.asked_at)
+        messages, request = asked
+        ids = self._chat_ids(messages)
+        return replace(request, prompt_ids=ids, prefix_len=self._prefix_len(messages, ids))
 
     def _chat_ids(self, messages: list[dict], generation_prompt: bool = True) -> list[int]:
         return list(self._tokenizer.apply_chat_template(messages, add_generation_prompt=generation_prompt,
@@ -349,14 +337,12 @@ def _int8(model):
 
 
 def load_llm(spec: str, device: str | None = None, max_new_tokens: int = 160, time_limit_s: float = 10.0,
-             dtype: torch.dtype | None = None, int8: bool = False, max_batch: int = MAX_BATCH) -> LLM:
+             dtype: torch.dtype | None = None, int8: bool = False) -> LLM:
     """An LLM for `spec`, not yet loaded; raises LLMUnavailableError now if it clearly cannot load.
 
     `dtype` overrides the automatic choice and `int8` stores the linear layers' weights in
-    int8 on CPU (for benchmarks; see `load_settings` for why neither is the default);
-    `max_batch` 1 reads one turn at a time (benchmarks' unbatched baseline).
+    int8 on CPU (for benchmarks; see `load_settings` for why neither is the default).
     """
     source = resolve_spec(spec)
     check_available(source)
-    return LLM(source, device=device, max_new_tokens=max_new_tokens, time_limit_s=time_limit_s, dtype=dtype, int8=int8,
-               max_batch=max_batch)
+    return LLM(source, device=device, max_new_tokens=max_new_tokens, time_limit_s=time_limit_s, dtype=dtype, int8=int8)
