@@ -12,10 +12,12 @@ a short answer never waits for a long one in its batch.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import queue
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -30,6 +32,7 @@ WINDOW_S = 0.005  # how long a lone request waits for others: a forward pass tak
 # Beyond this a pass only lengthens every turn in it: on the 2-core dev VM 16 prompts of 100
 # tokens take 1.3 s in one pass (`python -m benchmarks.bench_batch_forward`).
 MAX_BATCH = 16
+STOP_WAIT_S = 30.0  # at exit, how long a worker may take to finish its batch (a batch ends within its time limits)
 
 
 # run(items, more) yields (index, result) as each item is done; more() returns items that join
@@ -50,9 +53,11 @@ class Batcher(Generic[Item, Result]):
         self.max_batch = max_batch
         self.name = name
         self.batch_sizes: list[int] = []  # items per call of `run`, those that joined included (benchmarks, tests)
-        self._queue: queue.SimpleQueue[tuple[Item, Future]] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[tuple[Item, Future] | None] = queue.SimpleQueue()  # None: stop
         self._start_lock = threading.Lock()
         self._worker: threading.Thread | None = None
+        self._closed = False
+        _open_batchers.add(self)
 
     def submit(self, item: Item, wait_s: float | None = None) -> Result:
         """`run`'s result for `item`, from whichever batch it joins. Raises the item's own
@@ -67,30 +72,53 @@ class Batcher(Generic[Item, Result]):
             future.cancel()
             raise TimeoutError(f"{self.name}: no answer within {wait_s:g} s") from None
 
+    def close(self, wait_s: float = STOP_WAIT_S) -> None:
+        """Stop the worker once it has finished the batch it runs, and wait for it. Called for
+        every batcher at exit: a daemon thread still in torch while the interpreter shuts down
+        aborts the process ("terminate called without an active exception", exit code 134)."""
+        with self._start_lock:
+            self._closed = True
+            worker = self._worker
+        if worker is None or not worker.is_alive():
+            return
+        self._queue.put(None)
+        worker.join(wait_s)
+        if worker.is_alive():
+            logger.warning("%s: still running a batch after %g s", self.name, wait_s)
+
     def _ensure_worker(self) -> None:
         with self._start_lock:
+            if self._closed:
+                raise RuntimeError(f"{self.name} is closed")
             if self._worker is None or not self._worker.is_alive():
                 self._worker = threading.Thread(target=self._serve, name=self.name, daemon=True)
                 self._worker.start()
 
     def _serve(self) -> None:
-        while True:
-            batch = self._collect()
+        while (batch := self._collect()) is not None:
             if batch:
                 self._answer(batch)
 
-    def _collect(self) -> list[tuple[Item, Future]]:
-        """The next batch: the first waiting item, then whatever arrives within the window."""
-        return self._drain([self._queue.get()], self.max_batch, time.perf_counter() + self.window_s)
+    def _collect(self) -> list[tuple[Item, Future]] | None:
+        """The next batch: the first waiting item, then whatever arrives within the window;
+        None once the batcher is closed."""
+        first = self._queue.get()
+        if first is None:
+            return None
+        return self._drain([first], self.max_batch, time.perf_counter() + self.window_s)
 
     def _drain(self, pending: list[tuple[Item, Future]], room: int, closes: float) -> list[tuple[Item, Future]]:
         """`pending` and the items submitted until `closes` (time.perf_counter()), up to `room`
         in all; those whose callers gave up are left out."""
         while len(pending) < room:
             try:
-                pending.append(self._queue.get(timeout=max(0.0, closes - time.perf_counter())))
+                item = self._queue.get(timeout=max(0.0, closes - time.perf_counter()))
             except queue.Empty:
                 break
+            if item is None:  # closed: the worker stops after this batch
+                self._queue.put(None)
+                break
+            pending.append(item)
         return _started(pending)
 
     def _answer(self, batch: list[tuple[Item, Future]]) -> None:
@@ -115,6 +143,15 @@ class Batcher(Generic[Item, Result]):
         for future in futures:
             _settle(future, RuntimeError(f"{self.name}: the batch ended without this item's result"))
         self.batch_sizes.append(len(futures))
+
+
+_open_batchers: weakref.WeakSet[Batcher] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_all() -> None:
+    for batcher in list(_open_batchers):
+        batcher.close()
 
 
 def _started(pending: list[tuple[Item, Future]]) -> list[tuple[Item, Future]]:

@@ -3,6 +3,9 @@ own error, and one slow or failed batch never leaves another caller waiting."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -10,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from chat.batching import Batcher
+from tests.conftest import REPO
 
 
 def _doubles(items: list[int]) -> list[int | Exception]:
@@ -120,3 +124,42 @@ def test_items_submitted_while_a_batch_runs_join_it_and_each_is_answered_when_do
         assert short.result() == -1 and not long.done()  # joined the running batch, answered first
         assert long.result() == 0
     assert batcher.batch_sizes == [2]
+
+
+def test_closing_waits_for_the_running_batch_and_later_submissions_are_refused():
+    finished = threading.Event()
+
+    def answers_then_works_on(items, more):
+        yield 0, "answer"
+        time.sleep(0.2)
+        finished.set()
+
+    batcher = Batcher(answers_then_works_on)
+    assert batcher.submit("item") == "answer" and not finished.is_set()
+    batcher.close()
+    assert finished.is_set()
+    with pytest.raises(RuntimeError, match="closed"):
+        batcher.submit("another")
+
+
+# A run that still computes in torch after its caller has the answer, in a process that exits
+# at once: torch on a daemon thread during shutdown used to abort it (exit code 134).
+EXITS_AFTER_ITS_ANSWER = """
+import torch
+from chat.batching import Batcher
+
+def run(items, more):
+    x = torch.randn(256, 256)
+    with torch.inference_mode():
+        yield 0, "answer"
+        for _ in range(300):
+            x = torch.tanh(x @ x)
+
+print(Batcher(run).submit("item", wait_s=30))
+"""
+
+
+def test_a_process_that_exits_right_after_its_answer_exits_cleanly():
+    done = subprocess.run([sys.executable, "-c", EXITS_AFTER_ITS_ANSWER], cwd=REPO, capture_output=True, text=True,
+                          timeout=120, env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert (done.returncode, done.stdout.strip()) == (0, "answer"), done.stderr[-2000:]
