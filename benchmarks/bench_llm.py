@@ -8,7 +8,7 @@ A reader is an `--llm` spec, `+int8` for its linear weights in int8 (torchao wei
 With `--agree-with SPEC` each reader's share of turns whose intent equals that reader's is
 reported too; every LLM reader reports the bytes its weights take in memory. With
 `--concurrent N` each LLM reader then reads the same turns again from N threads at once, as
-the web app's shoppers do (their turns decoded in batches, `chat.batching`): how many intents
+the web app's shoppers do (their turns decoded in batches, `retrieval.batching`): how many intents
 equal its reading alone, and the wall time against the sum of its turns alone.
 
 Every reader reads the same turns, interleaved turn by turn (so a busy machine slows all

@@ -37,7 +37,7 @@ passes its length as `prefix_len`: that prefix's keys and values are computed on
 and each answer starts from a copy of them.
 
 Several answers are decoded together by `decode_stream` (the web app's concurrent turns, via
-`chat.batching`): one forward pass per step over all of them, each with its own matcher, draft
+`retrieval.batching`): one forward pass per step over all of them, each with its own matcher, draft
 and deadline, and answers that arrive meanwhile join at the next step. On a CPU this shares the
 reading of the weights between shoppers; the arithmetic of their prompts is not shared.
 
@@ -159,7 +159,7 @@ class ConstrainedDecoder:
 
     Each call has its own matcher and cache, but a model's forward passes on CPU do not run
     faster in parallel threads: callers with several answers to decode at once pass them
-    together to `decode_batch` (`chat.batching` collects them from concurrent turns).
+    together to `decode_batch` (`retrieval.batching` collects them from concurrent turns).
     """
 
     def __init__(self, model, tokenizer, schema: dict, max_new_tokens: int = 64, jump_forward: bool = True,

@@ -25,7 +25,6 @@ from typing import TYPE_CHECKING
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from chat.batching import Batcher
 from chat.llm_source import (
     LLMUnavailableError,
     ModelSource,
@@ -33,6 +32,7 @@ from chat.llm_source import (
     missing_message,
     resolve_spec,
 )
+from retrieval.batching import Batcher
 from retrieval.encoder import has_native_bf16
 
 if TYPE_CHECKING:
@@ -223,7 +223,7 @@ class LLM:
         rather than return a partial answer. `hint`, a likely answer, saves passes where the
         model agrees with it, and wins where the model first parts from it by less than
         `hint_margin` nats, or the margin `key_margins` gives the key it parts at (`chat.decoding`).
-        Thread-safe: answers asked for together are decoded as one batch (`chat.batching`), and
+        Thread-safe: answers asked for together are decoded as one batch (`retrieval.batching`), and
         the time limit counts from the call, time queued included."""
         from chat.decoding import DecodingTimeout, Request
 

@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
-from chat.batching import MAX_BATCH
 from chat.factory import AssistantConfig
 from chat.llm_source import SHOP_SPEC, SMOLLM2_INSTALL, LLMUnavailableError, is_cached, resolve_spec
+from retrieval.batching import MAX_BATCH
 from shop.demo_catalog import DEMO_DATASET, demo_catalog_dir, fetch_demo_catalog, is_fetched
 
 if TYPE_CHECKING:
@@ -46,7 +46,7 @@ ENV = {"catalog": "SHOP_CATALOG", "encoder": "SHOP_ENCODER", "llm": "SHOP_LLM", 
        "backend": "SHOP_BACKEND", "shards": "SHOP_SHARDS", "ray_address": "SHOP_RAY_ADDRESS",
        "host": "SHOP_HOST", "port": "SHOP_PORT"}
 
-# Turns served at once: as many as the LLM reader reads in one batch (`chat.batching`), so that
+# Turns served at once: as many as the LLM reader reads in one batch (`retrieval.batching`), so that
 # shoppers who type together are read together; beyond it turns queue.
 CONCURRENCY = MAX_BATCH
 

@@ -1,4 +1,4 @@
-"""chat.batching: callers who submit together share one call, each gets its own answer or its
+"""retrieval.batching: callers who submit together share one call, each gets its own answer or its
 own error, and one slow or failed batch never leaves another caller waiting."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from chat.batching import Batcher
+from retrieval.batching import Batcher
 from tests.conftest import REPO
 
 
@@ -36,7 +36,7 @@ def test_callers_who_submit_together_share_a_batch_and_get_their_own_answers():
     with ThreadPoolExecutor(8) as pool:
         answers = list(pool.map(ask, range(8)))
     assert answers == [0, 2, 4, 6, 8, 10, 12, 14]
-    assert sum(batcher.batch_sizes) == 8 and len(batcher.batch_sizes) < 8
+    assert sum(size * n for size, n in batcher.batch_sizes.items()) == 8 and batcher.batch_sizes.total() < 8
 
 
 def test_a_batch_is_never_larger_than_max_batch():
@@ -123,7 +123,7 @@ def test_items_submitted_while_a_batch_runs_join_it_and_each_is_answered_when_do
         short = pool.submit(batcher.submit, 1)
         assert short.result() == -1 and not long.done()  # joined the running batch, answered first
         assert long.result() == 0
-    assert batcher.batch_sizes == [2]
+    assert batcher.batch_sizes == {2: 1}
 
 
 def test_closing_waits_for_the_running_batch_and_later_submissions_are_refused():
@@ -142,11 +142,19 @@ def test_closing_waits_for_the_running_batch_and_later_submissions_are_refused()
         batcher.submit("another")
 
 
+
+def test_an_idle_worker_ends_and_the_next_submission_is_served_by_a_new_one():
+    batcher = Batcher(_doubled, window_s=0.0, idle_s=0.05, name="idle")
+    assert batcher.submit(1) == 2
+    time.sleep(0.3)
+    assert not [t for t in threading.enumerate() if t.name == "idle"]  # the owner may drop it: nothing keeps it alive
+    assert batcher.submit(2) == 4
+
 # A run that still computes in torch after its caller has the answer, in a process that exits
 # at once: torch on a daemon thread during shutdown used to abort it (exit code 134).
 EXITS_AFTER_ITS_ANSWER = """
 import torch
-from chat.batching import Batcher
+from retrieval.batching import Batcher
 
 def run(items, more):
     x = torch.randn(256, 256)

@@ -18,6 +18,7 @@ import queue
 import threading
 import time
 import weakref
+from collections import Counter
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -32,6 +33,7 @@ WINDOW_S = 0.005  # how long a lone request waits for others: a forward pass tak
 # Beyond this a pass only lengthens every turn in it: on the 2-core dev VM 16 prompts of 100
 # tokens take 1.3 s in one pass (`python -m benchmarks.bench_batch_forward`).
 MAX_BATCH = 16
+IDLE_S = 60.0  # a worker with nothing to do for this long ends (the next submit starts another)
 STOP_WAIT_S = 30.0  # at exit, how long a worker may take to finish its batch (a batch ends within its time limits)
 
 
@@ -43,16 +45,20 @@ Run = Callable[[list[Item], Callable[[], list[Item]]], Iterable[tuple[int, Resul
 class Batcher(Generic[Item, Result]):
     """Runs items submitted from many threads several at a time: `run` gets the first batch and
     a `more()` that hands it items submitted since (up to `max_batch` in flight), and yields
-    each item's result or exception as soon as it has it. One worker thread, started on first use."""
+    each item's result or exception as soon as it has it. One worker thread, started on use
+    and ended after `idle_s` without work, so a batcher dropped by its owner is not kept alive.
+    `window_s` 0: a batch is what queued while the previous one ran."""
 
-    def __init__(self, run: Run, window_s: float = WINDOW_S, max_batch: int = MAX_BATCH, name: str = "batcher") -> None:
-        if max_batch < 1 or window_s < 0:
-            raise ValueError(f"max_batch must be >= 1 and window_s >= 0, got {max_batch} and {window_s}")
+    def __init__(self, run: Run, window_s: float = WINDOW_S, max_batch: int = MAX_BATCH, name: str = "batcher",
+                 idle_s: float = IDLE_S) -> None:
+        if max_batch < 1 or window_s < 0 or idle_s <= 0:
+            raise ValueError(f"max_batch must be >= 1, window_s >= 0 and idle_s > 0, got {max_batch}, {window_s}, {idle_s}")
         self.run = run
         self.window_s = window_s
         self.max_batch = max_batch
+        self.idle_s = idle_s
         self.name = name
-        self.batch_sizes: list[int] = []  # items per call of `run`, those that joined included (benchmarks, tests)
+        self.batch_sizes: Counter[int] = Counter()  # calls of `run` by their items, those that joined included
         self._queue: queue.SimpleQueue[tuple[Item, Future] | None] = queue.SimpleQueue()  # None: stop
         self._start_lock = threading.Lock()
         self._worker: threading.Thread | None = None
@@ -64,8 +70,13 @@ class Batcher(Generic[Item, Result]):
         exception, or TimeoutError after `wait_s` seconds (the item is then dropped if its
         batch has not started; a running batch is never interrupted)."""
         future: Future = Future()
-        self._ensure_worker()
-        self._queue.put((item, future))
+        with self._start_lock:  # a worker ending for idleness checks the queue under this lock
+            if self._closed:
+                raise RuntimeError(f"{self.name} is closed")
+            if self._worker is None or not self._worker.is_alive():
+                self._worker = threading.Thread(target=self._serve, name=self.name, daemon=True)
+                self._worker.start()
+            self._queue.put((item, future))
         try:
             return future.result(timeout=wait_s)
         except FutureTimeout:
@@ -86,14 +97,6 @@ class Batcher(Generic[Item, Result]):
         if worker.is_alive():
             logger.warning("%s: still running a batch after %g s", self.name, wait_s)
 
-    def _ensure_worker(self) -> None:
-        with self._start_lock:
-            if self._closed:
-                raise RuntimeError(f"{self.name} is closed")
-            if self._worker is None or not self._worker.is_alive():
-                self._worker = threading.Thread(target=self._serve, name=self.name, daemon=True)
-                self._worker.start()
-
     def _serve(self) -> None:
         while (batch := self._collect()) is not None:
             if batch:
@@ -101,8 +104,15 @@ class Batcher(Generic[Item, Result]):
 
     def _collect(self) -> list[tuple[Item, Future]] | None:
         """The next batch: the first waiting item, then whatever arrives within the window;
-        None once the batcher is closed."""
-        first = self._queue.get()
+        None once the batcher is closed or idle (the worker then ends)."""
+        try:
+            first = self._queue.get(timeout=self.idle_s)
+        except queue.Empty:
+            with self._start_lock:
+                if not self._queue.empty():
+                    return []  # submitted just now: serve it
+                self._worker = None
+                return None
         if first is None:
             return None
         return self._drain([first], self.max_batch, time.perf_counter() + self.window_s)
@@ -142,7 +152,7 @@ class Batcher(Generic[Item, Result]):
                 _settle(future, err)
         for future in futures:
             _settle(future, RuntimeError(f"{self.name}: the batch ended without this item's result"))
-        self.batch_sizes.append(len(futures))
+        self.batch_sizes[len(futures)] += 1
 
 
 _open_batchers: weakref.WeakSet[Batcher] = weakref.WeakSet()
