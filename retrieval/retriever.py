@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 import logging
 import threading
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +19,7 @@ import numpy as np
 
 from retrieval.attribute_heads import AttributeHeads
 from retrieval.attributes import AttributeGuess, AttributeInferrer, ValuePrototypes
+from retrieval.batching import Batcher
 from retrieval.catalog import Catalog, load_catalog, read_ids
 from retrieval.compose import (
     EDIT_WEIGHTS,
@@ -36,7 +37,7 @@ from retrieval.heads_learning import HeadsPlan, Progress
 from retrieval.index import ProgressCallback, cached_index, heads_folder
 from retrieval.reference import Reference
 from retrieval.sharded_store import ShardedStore, serve_store
-from retrieval.vector_store import SearchHit, VectorStore
+from retrieval.vector_store import SearchHit, SearchRequest, VectorStore
 from retrieval.vocabulary import Vocabulary, VocabularyMatcher
 
 logger = logging.getLogger(__name__)
@@ -97,6 +98,8 @@ class Retriever:
         self.heads_plan: HeadsPlan | None = None  # how to learn attribute heads for this index (open_retriever)
         self._text_cache: dict[str, np.ndarray] = {}
         self._text_cache_lock = threading.Lock()  # one retriever serves every web session
+        self._encodings = _text_batcher(encoder)
+        self._searches = _search_batcher(store)
 
     def with_settings(self, settings: RetrievalSettings) -> Retriever:
         """The same catalogue, encoder and index composed another way (for tuning and
@@ -112,6 +115,7 @@ class Retriever:
         a larger part of it after each part): the value prototypes are not encoded again."""
         other = copy.copy(self)
         other.store = store
+        other._searches = _search_batcher(store)
         other.inferrer = AttributeInferrer(store, self.prototypes, self.inferrer.settings, self.inferrer.heads)
         return other
 
@@ -139,12 +143,13 @@ class Retriever:
         return ValuePrototypes(tuple(c for c, _ in pairs), tuple(v for _, v in pairs), vectors)
 
     def text_vectors(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
-        """Vectors of `texts`, encoded in one batch; cached, as descriptions recur turn after turn."""
+        """Vectors of `texts`, encoded in one batch with other turns' texts waiting then;
+        cached, as descriptions recur turn after turn."""
         with self._text_cache_lock:
             known = {t: self._text_cache[t] for t in texts if t in self._text_cache}
-        missing = list(dict.fromkeys(t for t in texts if t not in known))
+        missing = tuple(dict.fromkeys(t for t in texts if t not in known))
         if missing:
-            encoded = dict(zip(missing, self.encoder.encode_texts(missing)))
+            encoded = dict(zip(missing, self._encodings.submit(missing)))
             with self._text_cache_lock:
                 if len(self._text_cache) > 4096:
                     self._text_cache.clear()
@@ -217,7 +222,28 @@ class Retriever:
         exclude_ids: Collection[str] = (),
         filters: Mapping[str, Collection[str]] | None = None,
     ) -> list[SearchHit]:
-        return self.store.search(query, k, exclude_ids=exclude_ids, filters=filters)[0]
+        """The top k for one query (`VectorStore.search`), searched together with the other
+        turns' searches waiting then (`VectorStore.search_each`)."""
+        return self._searches.submit(SearchRequest(query, k, exclude_ids, filters))
+
+
+def _text_batcher(encoder: Encoder) -> Batcher[tuple[str, ...], np.ndarray]:
+    """Concurrent turns' new texts encoded in one pass, which costs less than a pass per text
+    (the weights are read once). A batch is what queued while the last one ran."""
+    def run(batches: list[tuple[str, ...]], more: Callable[[], list]) -> Iterator[tuple[int, np.ndarray]]:
+        texts = list(dict.fromkeys(t for batch in batches for t in batch))
+        vectors = dict(zip(texts, encoder.encode_texts(texts)))
+        return ((i, np.stack([vectors[t] for t in batch])) for i, batch in enumerate(batches))
+
+    return Batcher(run, window_s=0.0, name="text encoder")
+
+
+def _search_batcher(store: VectorStore | ShardedStore) -> Batcher[SearchRequest, list[SearchHit]]:
+    """Concurrent turns' searches run as one `search_each`: those that queued during the last one."""
+    def run(requests: list[SearchRequest], more: Callable[[], list]) -> Iterator[tuple[int, list[SearchHit] | Exception]]:
+        return enumerate(store.search_each(requests))
+
+    return Batcher(run, window_s=0.0, name="searches")
 
 
 def open_retriever(

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from retrieval.ray_cluster import import_ray, ray_session, start_or_join
-from retrieval.vector_store import SearchHit, VectorStore, _as_values, check_queries
+from retrieval.vector_store import SearchHit, SearchRequest, VectorStore, _as_values, check_queries, checked_k
 
 logger = logging.getLogger(__name__)
 
@@ -177,18 +177,27 @@ class ShardedStore:
     ) -> ShardedResults:
         """Top k by inner product for each query row, best first, as `VectorStore.search`;
         the outer list and each per-query list carry `.coverage`."""
-        queries = self._check_queries(queries)
-        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k <= 0:
-            raise ValueError(f"k must be a positive integer, got {k!r}")
+        queries, k = self._check_queries(queries), checked_k(k)
         unknown = sorted(set(filters or {}) - set(self.columns))
         if unknown:
             raise ValueError(f"unknown filter column {unknown[0]!r}; this store has {sorted(self.columns) or 'no attribute columns'}")
         plain_filters = {name: list(_as_values(allowed)) for name, allowed in filters.items()} if filters else None
-        refs = [actor.search.remote(queries, int(k), list(_as_values(exclude_ids)), plain_filters) for actor in self._live_actors()]
+        refs = [actor.search.remote(queries, k, list(_as_values(exclude_ids)), plain_filters) for actor in self._live_actors()]
         answers, coverage = self._gather(refs)
         self._remember_attributes(answers)
-        merged = [_merge([(a[0][q], a[1][q]) for a in answers], int(k)) for q in range(len(queries))]
+        merged = [_merge([(a[0][q], a[1][q]) for a in answers], k) for q in range(len(queries))]
         return ShardedResults((ShardedResults(hits, coverage) for hits in merged), coverage)
+
+    def search_each(self, requests: Sequence[SearchRequest]) -> list[list[SearchHit] | ValueError]:
+        """Several searches, each with its own limits (`VectorStore.search_each`); each is its
+        own round trip to the shards, whose search takes one filter for all its queries."""
+        results: list[list[SearchHit] | ValueError] = []
+        for request in requests:
+            try:
+                results.append(self.search(request.query, request.k, request.exclude_ids, request.filters)[0])
+            except ValueError as err:
+                results.append(err)
+        return results
 
     def vector(self, id: str) -> np.ndarray:
         """(d,) float32 copy of the item's vector, from the shard that holds it."""

@@ -152,17 +152,50 @@ class VectorStore:
         excluded) hits, whatever fraction the filters remove.
         """
         queries = self._check_queries(queries)  # (q, d)
-        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k <= 0:
-            raise ValueError(f"k must be a positive integer, got {k!r}")
         mask = self._selection(exclude_ids, filters)  # (n,) bool, None = every item
+        return self._hits(*self._top(queries, checked_k(k), mask))
+
+    def search_each(self, requests: Sequence[SearchRequest]) -> list[list[SearchHit] | ValueError]:
+        """Several searches at once, each with its own query, k, exclusions and filters (as
+        `search`), e.g. concurrent shoppers'. A flat store scores every query that scans it
+        in one matrix product: a flat search costs reading all the vectors, and this reads
+        them once for the batch. An approximate index searches each with its own selector.
+        An invalid request gets its ValueError in its place; the others are answered."""
+        results: list[list[SearchHit] | ValueError | None] = [None] * len(requests)
+        scans: list[tuple[int, np.ndarray, int, np.ndarray | None]] = []  # (place, query, k, mask)
+        for place, request in enumerate(requests):
+            try:
+                query = self._check_queries(request.query)
+                if len(query) != 1:
+                    raise ValueError(f"a search request holds one query vector, got {len(query)}")
+                k, mask = checked_k(request.k), self._selection(request.exclude_ids, request.filters)
+            except ValueError as err:
+                results[place] = err
+                continue
+            selected = len(self) if mask is None else int(np.count_nonzero(mask))
+            if self.kind == "flat" and selected > EXACT_SUBSET_MAX:
+                scans.append((place, query[0], min(k, selected), mask))
+            else:
+                results[place] = self._hits(*self._top(query, k, mask))[0]
+        if scans:
+            scores = np.stack([query for _, query, _, _ in scans]) @ self._vectors.T  # (s, n): one read of the vectors
+            for row_scores, (place, _, k, mask) in zip(scores, scans):
+                if mask is not None:
+                    row_scores[~mask] = -np.inf
+                results[place] = self._hits(*_top_k(row_scores[None], k))[0]
+        return results  # type: ignore[return-value]  # every place is filled
+
+    def _top(self, queries: np.ndarray, k: int, mask: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """Scores and rows, (q, min(k, selected)) each, of the top items among `mask`."""
         selected = len(self) if mask is None else int(np.count_nonzero(mask))
-        k = min(int(k), selected)
+        k = min(k, selected)
         if k == 0:
-            return [[] for _ in queries]
+            return np.zeros((len(queries), 0), dtype=np.float32), np.zeros((len(queries), 0), dtype=np.int64)
         if mask is not None and selected <= EXACT_SUBSET_MAX:
-            scores, rows = self._exact_search(queries, k, np.flatnonzero(mask))
-        else:
-            scores, rows = self._index_search(queries, k, mask, selected)
+            return self._exact_search(queries, k, np.flatnonzero(mask))
+        return self._index_search(queries, k, mask, selected)
+
+    def _hits(self, scores: np.ndarray, rows: np.ndarray) -> list[list[SearchHit]]:
         return [
             [SearchHit(self.ids[row], float(score)) for score, row in zip(score_row, id_row)]
             for score_row, id_row in zip(scores, rows)
@@ -268,12 +301,32 @@ class VectorStore:
     def _exact_search(self, queries: np.ndarray, k: int, positions: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         """Exact top k among the rows `positions` (None: all; k <= their number): scores and rows, (q, k) each."""
         candidates = self._vectors if positions is None else self._vectors[positions]  # (m, d)
-        scores = queries @ candidates.T  # (q, m)
-        top = np.argpartition(-scores, k - 1, axis=1)[:, :k]  # (q, k), unordered
-        top_scores = np.take_along_axis(scores, top, axis=1)
-        order = np.argsort(-top_scores, axis=1, kind="stable")
-        top = np.take_along_axis(top, order, axis=1)
-        return np.take_along_axis(top_scores, order, axis=1), (top if positions is None else positions[top])
+        scores, top = _top_k(queries @ candidates.T, k)  # (q, m) -> (q, k)
+        return scores, (top if positions is None else positions[top])
+
+
+@dataclass(frozen=True)
+class SearchRequest:
+    """One search of a batch (`VectorStore.search_each`): one query vector and its own limits."""
+
+    query: np.ndarray  # (d,) or (1, d)
+    k: int
+    exclude_ids: Collection[str] = ()
+    filters: Mapping[str, Collection[str]] | None = None
+
+
+def checked_k(k: object) -> int:
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k <= 0:
+        raise ValueError(f"k must be a positive integer, got {k!r}")
+    return int(k)
+
+
+def _top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The k best scores of each row, best first, and their columns: (q, k) each."""
+    top = np.argpartition(-scores, k - 1, axis=1)[:, :k]  # (q, k), unordered
+    top_scores = np.take_along_axis(scores, top, axis=1)
+    order = np.argsort(-top_scores, axis=1, kind="stable")
+    return np.take_along_axis(top_scores, order, axis=1), np.take_along_axis(top, order, axis=1)
 
 
 def check_queries(queries: np.ndarray, dim: int) -> np.ndarray:

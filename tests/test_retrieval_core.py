@@ -157,3 +157,33 @@ def test_sum_is_the_plain_sum_whatever_else_is_known():
     plain = fuse(SUM_WEIGHTS, image, text)
     with_description = composition("sum")(QueryParts(image, text, description, np.stack([description])))
     assert np.allclose(with_description, plain)
+
+
+def test_shoppers_searching_at_once_each_get_their_own_results(tiny_encoder_spec, tiny_catalog, tmp_path):
+    """Concurrent turns' text encodings and searches are batched; each turn still gets what it
+    gets alone."""
+    from concurrent.futures import ThreadPoolExecutor
+    from threading import Barrier
+
+    from retrieval.retriever import open_retriever
+
+    retriever = open_retriever(tiny_catalog, tiny_encoder_spec, index_dir=tmp_path)
+    turns = [(f"a {colour.lower()} one", {"baseColour": [colour], "gender": [gender]})
+             for colour in ("Red", "Blue", "Green", "Black") for gender in ("Men", "Women")]
+    reference = retriever.reference_from_catalog("1000")
+    ready = Barrier(len(turns))
+
+    def search(turn: tuple[str, dict]) -> list[str]:
+        text, filters = turn
+        ready.wait()
+        query = retriever.compose(reference, text)
+        return [h.id for h in retriever.search(query, 3, exclude_ids=["1000"], filters=filters)]
+
+    with ThreadPoolExecutor(len(turns)) as pool:
+        together = list(pool.map(search, turns))
+    alone = [[h.id for h in retriever.store.search(retriever.compose(reference, text), 3, ["1000"], filters)[0]]
+             for text, filters in turns]
+    assert together == alone and all(len(ids) == 3 for ids in together)
+    catalog = load_catalog(tiny_catalog)
+    for ids, (_, filters) in zip(together, turns):
+        assert all(catalog.attributes(i)["baseColour"] == filters["baseColour"][0] for i in ids)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import retrieval.vector_store as vector_store
-from retrieval.vector_store import SearchHit, VectorStore, VectorStoreError
+from retrieval.vector_store import SearchHit, SearchRequest, VectorStore, VectorStoreError
 
 N, DIM, CLUSTERS = 3000, 32, 30
 KINDS = ["flat", "ivf", "hnsw"]
@@ -86,6 +86,36 @@ def test_approximate_search_short_of_k_falls_back_to_exact(data, stores, kind, e
     rare = np.array(attributes["colour"]) == "Rare"
     for query, hits in zip(queries, stores[kind].search(queries, 10, filters={"colour": ["Rare"]})):
         assert _rows(hits) == _brute_force(vectors, query, 10, rare)
+
+
+def _mixed_requests(queries: np.ndarray) -> list[SearchRequest]:
+    """Shoppers' searches of one moment: each its own k, exclusions and filters."""
+    return [SearchRequest(queries[0], 10),
+            SearchRequest(queries[1], 5, filters={"gender": "women"}),
+            SearchRequest(queries[2], 12, exclude_ids=["p1", "p2"], filters={"colour": ["red", "blue"]}),
+            SearchRequest(queries[3], 10, filters={"colour": "Rare"}),  # few enough for the exact subset path
+            SearchRequest(queries[4], 7, exclude_ids={"p3"})]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_searches_asked_together_get_what_each_gets_alone(data, stores, kind):
+    _, _, _, queries = data
+    requests = _mixed_requests(queries)
+    together = stores[kind].search_each(requests)
+    alone = [stores[kind].search(r.query, r.k, r.exclude_ids, r.filters)[0] for r in requests]
+    assert [_rows(hits) for hits in together] == [_rows(hits) for hits in alone]
+    for hits, expected in zip(together, alone):
+        np.testing.assert_allclose([h.score for h in hits], [h.score for h in expected], rtol=1e-5)
+
+
+def test_a_bad_search_among_others_gets_its_own_error(data, stores):
+    _, _, _, queries = data
+    good = SearchRequest(queries[0], 10, filters={"gender": "men"})
+    answers = stores["flat"].search_each([SearchRequest(queries[1], 10, filters={"size": "M"}), good,
+                                          SearchRequest(queries[2], 0), SearchRequest(queries[:2], 10)])
+    assert [type(a) for a in answers] == [ValueError, list, ValueError, ValueError]
+    assert "unknown filter column 'size'" in str(answers[0])
+    assert answers[1] == stores["flat"].search(queries[0], 10, filters={"gender": "men"})[0]
 
 
 @pytest.mark.parametrize("kind", KINDS)
