@@ -1,6 +1,7 @@
 """Benchmark the vector store: exact vs approximate kinds, with and without filters.
 
-    python -m benchmarks.bench_index [--sizes 10000 100000 1000000] [--dim 512] [--queries 200] [--kinds flat ivf] [--json]
+    python -m benchmarks.bench_index [--sizes 10000 100000 1000000] [--dim 512] [--queries 200] [--kinds flat ivf]
+                                     [--together 8] [--json]
 
 Synthetic vectors shaped like image embeddings rather than uniform noise: 60 category
 centres in a cone around a shared direction (random photos are not orthogonal under CLIP),
@@ -12,7 +13,9 @@ A 10-value "colour" attribute is Zipf-skewed and correlated with the cluster (ha
 cluster shares one colour), so a filter does not pick items at random. Queries are fresh
 draws from the mixture plus isotropic noise, as a composed image+text query sits off the
 photo manifold. Latency is one query per call, as a shopper's turn issues it; recall@10 is
-against exact numpy search with the same filter.
+against exact numpy search with the same filter. `--together N` also times N shoppers'
+searches asked at once (`VectorStore.search_each`, each with its own filter, as the web app
+batches them) against the same searches one by one.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from dataclasses import asdict, dataclass
 import faiss
 import numpy as np
 
-from retrieval.vector_store import VectorStore
+from retrieval.vector_store import SearchRequest, VectorStore
 
 K = 10
 COLOURS = 10
@@ -50,6 +53,7 @@ class Config:
     queries: int
     kinds: tuple[str, ...]
     seed: int
+    together: int  # searches asked at once (0: not measured)
     as_json: bool
 
 
@@ -66,6 +70,16 @@ class Row:
     p95_ms: float
     cpu_p50_ms: float  # CPU time of the searching thread: the cost without waits for a busy core
     recall_at_10: float
+
+
+@dataclass(frozen=True)
+class TogetherRow:
+    items: int
+    kind: str
+    at_once: int
+    alone_ms: float  # wall time per search, searched one by one (median over groups)
+    together_ms: float  # wall time per search, the group searched with search_each
+    same: float  # fraction of searches whose hits are the same both ways
 
 
 @dataclass(frozen=True)
@@ -166,14 +180,33 @@ def _measure(store: VectorStore, queries: np.ndarray, case: Case) -> tuple[float
     return float(p50), float(p95), float(np.median(cpu)), float(np.mean(recalls))
 
 
-def _bench_size(n: int, config: Config, rng: np.random.Generator) -> list[Row]:
+def _measure_together(store: VectorStore, queries: np.ndarray, cases: list[Case], at_once: int) -> TogetherRow:
+    """Groups of `at_once` searches, the filters taking turns and one in four excluding an item,
+    timed one by one and as one `search_each`."""
+    requests = [SearchRequest(query, K, exclude_ids=["item0"] if i % 4 == 3 else (), filters=cases[i % len(cases)].filters)
+                for i, query in enumerate(queries)]
+    alone, together, same = [], [], 0
+    for start in range(0, len(requests) - at_once + 1, at_once):
+        group = requests[start : start + at_once]
+        started = time.perf_counter()
+        one_by_one = [store.search(r.query, r.k, r.exclude_ids, r.filters)[0] for r in group]
+        alone.append((time.perf_counter() - started) * 1e3 / at_once)
+        started = time.perf_counter()
+        batched = store.search_each(group)
+        together.append((time.perf_counter() - started) * 1e3 / at_once)
+        same += sum([h.id for h in a] == [h.id for h in b] for a, b in zip(one_by_one, batched))
+    return TogetherRow(len(store), store.kind, at_once, float(np.median(alone)), float(np.median(together)),
+                       same / (len(alone) * at_once))
+
+
+def _bench_size(n: int, config: Config, rng: np.random.Generator) -> tuple[list[Row], list[TogetherRow]]:
     mixture = Mixture.draw(min(3000, max(20, round(3 * math.sqrt(n)))), config.dim, rng)
     vectors, colour_codes = mixture.sample(n, rng)
     queries, _ = mixture.sample(config.queries, rng, QUERY_NOISE)
     cases = _cases(vectors, colour_codes, queries)
     ids = [f"item{i}" for i in range(n)]
     attributes = {"colour": [f"c{c}" for c in colour_codes]}
-    rows = []
+    rows, together = [], []
     for kind in config.kinds:
         gc.collect()
         before, started, cpu_started = _resident_mb(), time.perf_counter(), time.process_time()
@@ -183,8 +216,10 @@ def _bench_size(n: int, config: Config, rng: np.random.Generator) -> list[Row]:
         label = kind if kind == store.kind else f"{kind}:{store.kind}"
         for case in cases:
             rows.append(Row(n, label, case.name, case.selected, build_s, build_cpu_s, memory_mb, *_measure(store, queries, case)))
+        if config.together:
+            together.append(_measure_together(store, queries, cases, config.together))
         del store
-    return rows
+    return rows, together
 
 
 def _table(rows: Sequence[Row]) -> str:
@@ -199,6 +234,12 @@ def _table(rows: Sequence[Row]) -> str:
     return "\n".join(lines)
 
 
+def _together_table(rows: Sequence[TogetherRow]) -> str:
+    lines = [f"{'items':>9} {'kind':<9} {'at once':>7} {'alone ms':>9} {'together ms':>11} {'same':>6}"]
+    lines += [f"{r.items:>9} {r.kind:<9} {r.at_once:>7} {r.alone_ms:>9.2f} {r.together_ms:>11.2f} {r.same:>6.1%}" for r in rows]
+    return "\n".join(lines)
+
+
 def _parse_args(argv: Sequence[str] | None) -> Config:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.bench_index", description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000], help="catalogue sizes to index")
@@ -206,22 +247,30 @@ def _parse_args(argv: Sequence[str] | None) -> Config:
     parser.add_argument("--queries", type=int, default=200, help="single-vector queries per size, kind and filter")
     parser.add_argument("--kinds", nargs="+", default=["flat", "ivf"], choices=["flat", "ivf", "hnsw", "auto"], help="store kinds to compare")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--together", type=int, default=0, metavar="N", help="also time N searches asked at once against one by one")
     parser.add_argument("--json", action="store_true", help="also print one JSON line with every row")
     args = parser.parse_args(argv)
-    return Config(tuple(args.sizes), args.dim, args.queries, tuple(args.kinds), args.seed, args.json)
+    if args.together < 0 or args.together > args.queries:
+        parser.error(f"--together must be between 0 and --queries ({args.queries}), got {args.together}")
+    return Config(tuple(args.sizes), args.dim, args.queries, tuple(args.kinds), args.seed, args.together, args.json)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     config = _parse_args(argv)
     rng = np.random.default_rng(config.seed)
     print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, faiss {faiss.__version__}, dim {config.dim}, {config.queries} queries, k={K}")
-    rows = []
+    rows, together = [], []
     for n in config.sizes:
         print(f"{n} items, load average {os.getloadavg()[0]:.1f} at start", flush=True)
-        rows += _bench_size(n, config, rng)
-        print(_table([r for r in rows if r.items == n]), flush=True)
+        size_rows, size_together = _bench_size(n, config, rng)
+        rows += size_rows
+        together += size_together
+        print(_table(size_rows), flush=True)
+        if size_together:
+            print(_together_table(size_together), flush=True)
     if config.as_json:
-        print(json.dumps({"dim": config.dim, "queries": config.queries, "k": K, "rows": [asdict(r) for r in rows]}))
+        print(json.dumps({"dim": config.dim, "queries": config.queries, "k": K, "rows": [asdict(r) for r in rows],
+                          "together": [asdict(r) for r in together]}))
     return 0
 
 
