@@ -21,7 +21,7 @@ import numpy as np
 from scipy.special import softmax
 
 from retrieval.colour import try_read_product
-from retrieval.encoder import ImageInput
+from retrieval.photo import ImageInput
 from retrieval.vector_store import VectorStore
 
 if TYPE_CHECKING:

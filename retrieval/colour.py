@@ -24,7 +24,7 @@ from PIL import Image
 from skimage.color import deltaE_cie76, rgb2lab
 from skimage.measure import label
 
-from retrieval.encoder import ImageInput, load_rgb
+from retrieval.photo import ImageInput, load_rgb
 
 logger = logging.getLogger(__name__)
 

@@ -29,14 +29,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
 from tqdm.auto import tqdm
 
 from retrieval.inference_tower import fold_batch_norms, keep_pixels_in_fp32, pool_one_query
+from retrieval.photo import ImageInput, load_rgb
 
 logger = logging.getLogger(__name__)
 
-ImageInput = str | Path | Image.Image
 
 PRECISIONS = ("fp32", "bf16", "auto")
 
@@ -267,14 +266,6 @@ class Encoder:
                     yield pending.popleft().result()
             while pending:
                 yield pending.popleft().result()
-
-
-def load_rgb(image: ImageInput) -> Image.Image:
-    """A PIL RGB image from a path or an image (palette and alpha images included)."""
-    if isinstance(image, Image.Image):
-        return image.convert("RGB")
-    with Image.open(image) as opened:
-        return opened.convert("RGB")
 
 
 def _normalised(features: torch.Tensor) -> np.ndarray:

@@ -32,9 +32,10 @@ from retrieval.compose import (
     composition,
     describe,
 )
-from retrieval.encoder import Encoder, ImageInput, load_encoder
+from retrieval.encoder import Encoder, load_encoder
 from retrieval.heads_learning import HeadsPlan, Progress
 from retrieval.index import ProgressCallback, cached_index, heads_folder
+from retrieval.photo import ImageInput
 from retrieval.reference import Reference
 from retrieval.sharded_store import ShardedStore, serve_store
 from retrieval.vector_store import SearchHit, SearchRequest, VectorStore

@@ -16,6 +16,8 @@ from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
 
+from retrieval.photo import as_shown
+
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 MAX_UPLOAD_PIXELS = 40_000_000
 MIN_SIDE = 8
@@ -41,16 +43,17 @@ def check_upload(path: str | Path) -> None:
 
 
 def load_upload(source: str | Path | Image.Image) -> Image.Image:
-    """An RGB image from an uploaded file (or an image already decoded by the UI)."""
+    """The photo as the shopper sees it (upright, transparency on white: `retrieval.photo`), in
+    RGB, from an uploaded file or an image already decoded by the UI."""
     if isinstance(source, Image.Image):
         _check_pixels(source.width, source.height)
-        return source.convert("RGB")
+        return as_shown(source)
     with _opened(source) as image:
         try:
             image.load()
         except OSError as err:  # truncated or corrupt image data
             raise UploadError("That photo seems to be damaged. Please try another file.") from err
-        return image.convert("RGB")
+        return as_shown(image)
 
 
 def _opened(path: str | Path) -> Image.Image:

@@ -75,3 +75,26 @@ def test_evaluate_cli_rejects_a_broken_query_file(gallery, sample_catalog, compa
                           "--queries", str(tmp_path / "q.jsonl"), "--json"])
     assert code == 2
     assert "missing text, targets" in capsys.readouterr().err
+
+
+def test_a_phone_photo_stored_sideways_and_a_cut_out_find_what_the_photo_finds(retriever, tmp_path):
+    """Phones tag portraits rather than turn their pixels, and cut-outs lie on transparency: read
+    raw, a dress is seen on its side or on black and found as something else."""
+    from PIL import Image
+
+    from shop.uploads import load_upload
+    from tests.test_photo import cut_out, stored_sideways
+
+    same_kind = same_top = 0
+    ids = retriever.store.ids[:40]
+    for pid in ids:
+        path = retriever.catalog.image_path(pid)
+        with Image.open(path) as opened:
+            photo = opened.convert("RGB")
+        seen = retriever.reference_from_image(path, exclude_ids=[pid])
+        nearest = {h.id for h in retriever.search(seen.vector, 5, exclude_ids=[pid])}
+        for upload in (stored_sideways(photo, tmp_path / "phone.jpg"), cut_out(photo, tmp_path / "cutout.png")):
+            read = retriever.reference_from_image(load_upload(upload), exclude_ids=[pid])
+            same_kind += read.ranked["articleType"][0][0] == seen.ranked["articleType"][0][0]
+            same_top += len(nearest & {h.id for h in retriever.search(read.vector, 5, exclude_ids=[pid])}) >= 3
+    assert same_kind >= 0.9 * 2 * len(ids) and same_top >= 0.8 * 2 * len(ids), (same_kind, same_top)

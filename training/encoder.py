@@ -40,7 +40,8 @@ from tqdm.auto import tqdm
 
 from offline.features import image_features, text_features
 from retrieval.catalog import Catalog, CatalogError, load_catalog, read_ids
-from retrieval.encoder import EncoderUnavailableError, load_encoder, load_rgb
+from retrieval.encoder import EncoderUnavailableError, load_encoder
+from retrieval.photo import load_rgb
 
 logger = logging.getLogger(__name__)
 
