@@ -22,17 +22,29 @@ from retrieval.vocabulary import VocabularyMatcher
 
 Span = tuple[int, int]
 
-_FILLER = (r"(?:(?:oh|ok(?:ay)?|hmm+|um+|meh|no|nah|oops|sorry|wait|actually|please|pls|can\s+you|could\s+you|"
-           r"can\s+we|could\s+we|let'?s|i\s+want\s+to|i'?d\s+like\s+to|just|so|well|and|then|the|me|us)\b[\s,.!?]*)*")
-_END = r"[\s,.!?]*(?:please|pls|thanks|thank\s+you)?[\s,.!?]*$"
+_FILLER = (r"(?:(?:oh|ok(?:ay)?|hmm+|hm|um+|meh|no|nope|nah|oops|ugh|argh|eh|sorry|wait|actually|please|pls|"
+           r"(?:can|could|may)\s+(?:you|we|i)|let'?s|let\s+me|i\s+want\s+to|i'?d\s+like\s+to|just|so|well|and|then|the|me|us)"
+           r"\b[\s,.!?]*)*")
+# What may follow a whole command: thanks, punctuation, emoji ("more pls 🙏").
+_END = r"[\W_]*(?:(?:please|pls|plz|thanks|thank\s+you|thx|ty)\b)?[\W_]*$"
+# A verdict before "go back" ("that's worse, go back"; "no that was better, undo").
+_VERDICT = (r"(?:(?:that|this|it|those|these|they)(?:'s|'re|\s+(?:is|are|was|were|looks?))\s+(?:(?:way|much|even|so)\s+)?"
+            r"(?:worse|wrong|bad|terrible|awful|better(?:\s+before)?|not\s+(?:it|right|what\s+i\s+(?:meant|wanted)))[\s,.!]+)?")
+_EARLIER = r"(?:previous|prev|last|earlier|old|other|original)"
 
 UNDO = re.compile(
-    rf"^{_FILLER}(?:undo(?:\s+(?:that|it|this|the\s+last(?:\s+(?:step|change|one))?))?|"
-    r"return\s+to\s+(?:the\s+)?(?:previous|last|earlier|old|other)\s+(?:results?|ones|search|page)|"
-    r"(?:go|going|step|take\s+(?:me|us))\s+back(?:\s+(?:one|a)\s+step)?(?:\s+to\s+(?:the\s+)?"
-    r"(?:previous|last|earlier|old|other)\s+(?:results?|ones|search|page|step))?|"
+    rf"^{_FILLER}{_VERDICT}{_FILLER}(?:undo(?:\s+(?:that|it|this|the\s+last(?:\s+(?:step|change|one))?))?(?:[\s,.!]+undo)*|"
+    rf"return\s+to\s+(?:the\s+)?{_EARLIER}\s+(?:results?|ones|search|page)|"
+    r"(?:go|going|step|take\s+(?:me|us))\s+back(?:\s+(?:one|a|1)(?:\s+(?:step|turn|search))?)?(?:\s+to\s+(?:the\s+)?"
+    rf"{_EARLIER}\s+(?:results?|ones?|search|page|step))?|"
     r"back(?:\s+to\s+(?:the\s+)?(?:previous|last|earlier)\s+(?:results?|ones|search))?|"
-    r"(?:show\s+(?:me\s+)?)?(?:the\s+)?(?:previous|last|earlier)\s+(?:results?|ones|search)(?:\s+again)?|"
+    r"(?:show\s+(?:me\s+)?)?(?:the\s+)?(?:(?:last|earlier)\s+(?:results?|ones|search)|(?:previous|prev)(?:\s+(?:results?|ones|search))?)"
+    r"(?:\s+again)?|"
+    rf"(?:i\s+)?(?:preferred|liked)\s+(?:the\s+)?{_EARLIER}\s+(?:results?|ones|search)(?:\s+better)?|"
+    rf"(?:the\s+)?(?:ones|results?)\s+(?:before|earlier)\s+(?:was|were)\s+better|"
+    rf"(?:(?:can|could)\s+(?:i|we)\s+have|give\s+me|bring|i\s+want)\s+(?:the\s+)?{_EARLIER}\s+(?:results?|ones|search)\s+back|"
+    rf"bring\s+back\s+(?:the\s+)?{_EARLIER}\s+(?:results?|ones|search)|"
+    r"(?:show\s+(?:me\s+)?)?what\s+(?:i|we)\s+had\s+(?:before|earlier)|"
     r"revert(?:\s+(?:that|it))?|restore(?:\s+(?:that|it|the\s+last\s+ones))?|take\s+(?:that|it)\s+back|"
     r"put\s+it\s+back(?:\s+(?:how|the\s+way)\s+it\s+was)?|"
     r"(?:go\s+)?back\s+to\s+(?:what|how)\s+(?:we\s+had|it\s+was|they\s+were)(?:\s+before)?|"
@@ -43,33 +55,38 @@ MORE = re.compile(
     r"(?:some\s+|any\s+|a\s+few\s+|a\s+couple\s+(?:of\s+)?)?more(?:\s+(?:results|options|please))?|"
     r"next(?:\s+(?:page|results|ones|\d+))?|page\s+\d+|(?:gimme|give\s+me)\s+more|"
     r"(?:show\s+(?:me\s+)?|see\s+)?the\s+rest|(?:what\s+)?other\s+options(?:\s+are\s+there|\s+do\s+you\s+have)?|"
-    r"(?:what|anything)\s+else(?:\s+(?:do\s+you\s+have|have\s+you\s+got|is\s+there))?"
+    r"(?:what|anything)\s+else(?:\s+(?:do\s+you\s+have|have\s+you\s+got|(?:have\s+)?(?:you|u)(?:'ve)?\s+got|is\s+there))?"
     r"(?:\s+(?:like\s+(?:this|these|that|those|them|it)|in\s+(?:this|that|the\s+same)\s+(?:style|vein)))?|"
-    r"more\s+(?:like\s+(?:these|those|them)|in\s+(?:this|that|the\s+same)\s+style)|"
-    r"(?:show\s+(?:me\s+)?)?(?:the\s+)?next\s+(?:page|results|ones|few)|keep\s+going|"
-    r"(?:are\s+there\s+|got\s+|do\s+you\s+have\s+)?any\s+(?:more|others)(?:\s+like\s+(?:these|those|them))?)"
+    r"more\s+(?:like\s+(?:these|those|them)|of\s+(?:these|those|them)|in\s+(?:this|that|the\s+same)\s+style)|"
+    r"(?:show\s+(?:me\s+)?)?(?:the\s+)?next\s+(?:page|results|ones|few|set|batch|lot|bunch)|keep\s+going|moar|"
+    r"keep\s+(?:them|em|'em|those|these)\s+coming|(?:(?:show|see)\s+(?:me\s+)?)?(?:some\s+|any\s+)?other(?:s|\s+ones)|"
+    r"(?:are\s+there\s+|(?:you\s+)?got\s+|do\s+you\s+have\s+)?(?:any\s+)?(?:more|others)(?:\s+like\s+(?:these|those|them))?)"
     rf"\??{_END}")
 # "something else" / "another one": the current item is not it; show the next best instead.
 SOMETHING_ELSE = re.compile(r"\b(?:something|anything)\s+else\b|\b(?:another|a\s+different)\s+(?:one|option|pick)\b|"
                             r"\banother\b(?=\s*(?:[,.!?]|please|$))|\bnot\s+keen\s+on\s+(?:this|that)(?:\s+one)?\b|"
                             r"\bdifferent\s+ones\b|\bnext\s+one\b")
-COMPARE = re.compile(r"\bcompare\b|\bcomparison\b|\b(?:vs\.?|versus)\b|\bdifferences?\s+between\b|"
+_BETTER = r"(?:better|nicer|best|prettier|cuter|classier|worse|the\s+best)"
+COMPARE = re.compile(r"\bcompare\b|\bcomparison\b|\b(?:vs\.?|versus)\b|\bdiff(?:erences?)?\s+between\b|"
                      r"\bhow\s+(?:do|does|are|is)\s+.{1,40}\s+(?:differ|different)\b|\bdifferent\s+from\s+#|"
-                     r"\bwhich\s+(?:one\s+)?(?:is|'s)\s+(?:better|nicer|best|prettier|the\s+best)\b|"
-                     r"\bside\s+by\s+side\b")
+                     rf"\bwhich\s+(?:one\s*)?(?:is|'s)\s+{_BETTER}\b|\b{_BETTER}\s+than\s+(?:the\s+)?(?:#|\d|number\b|"
+                     r"(?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|last)\b)|"
+                     r"\bwhich\s+(?:one\s+)?(?:would|should|do)\s+(?:you|i)\s+(?:pick|choose|recommend|go\s+for|get|prefer)\b|"
+                     r"^(?:#\s*)?\d{1,2}\s+or\s+(?:#\s*)?\d{1,2}\s*\??$|\bside\s+by\s+side\b")
 _BARE_NUMBER = re.compile(r"(?<![\w$£€.])(\d{1,2})(?![\w.%]|\s*(?:\$|£|€|rs|inr|usd|eur|gbp|dollars?|pounds?|euros?)\b)")
 _FIRST_N = re.compile(r"\b(?:the\s+)?(?:first|top)\s+(two|three|four|2|3|4)\b")
 _COUNT = {"two": 2, "three": 3, "four": 4}
 
 RESET = re.compile(
-    r"\b(?:start(?:ing)?\s+(?:over|again|afresh|from\s+(?:the\s+beginning|scratch|zero))|new\s+search|reset|"
+    r"\b(?:start(?:ing)?\s+(?:over|again|afresh|fresh|from\s+(?:the\s+beginning|scratch|zero))|new\s+(?:search|plan)|reset|"
     r"begin\s+again|(?:a\s+)?fresh\s+start|clean\s+slate|from\s+scratch|change\s+of\s+plans?|"
-    r"scrap\s+(?:that|this|it|everything|all\s+(?:of\s+)?that)|"
+    r"(?:scrap|scratch|disregard)\s+(?:that|this|it|everything|all\s+(?:of\s+)?that)|"
+    r"ignore\s+(?:everything|all\s+(?:of\s+)?(?:that|this)|what\s+i\s+said)(?:\s+(?:i\s+said|before|above|so\s+far|earlier))*|"
     r"clear\s+(?:all|everything|the\s+search|search)(?!\s+(?:the\s+|my\s+)?(?:filters|constraints|chips))|"
     r"forget\s+(?:it|that|this|everything|all\s+(?:of\s+)?(?:that|this)|(?:about\s+)?(?:all\s+)?(?:that|this|those|these)"
     r"(?:\s+ones)?|what\s+i\s+said)|"
     r"(?:something|anything)\s+(?:completely|totally|entirely)\s+different|"
-    r"never\s*mind\s+(?:all\s+)?(?:that|this|those|these|everything)|(?:a\s+)?(?:different|new|other)\s+thing(?:\s+now)?|"
+    r"(?:never\s*mind|nvm)\s+(?:all\s+)?(?:that|this|those|these|everything)|(?:a\s+)?(?:different|new|other)\s+thing(?:\s+now)?|"
     r"(?:let'?s\s+)?try\s+something\s+(?:else|different)(?=\s*[:,-]))\b")
 
 # "remove the colour filter", "drop red", "any gender", "colour doesn't matter".
@@ -80,10 +97,11 @@ DROPS = (
                r"(?=\s*(?:[,.;!?]|$|and\b|but\b|please\b|then\b|filters?\b))"),
     re.compile(r"\b(?:any|whatever|every|all)\s+([a-z]+)\b(?!\s+of\b)"),
     re.compile(r"\b([a-z]+)\s+(?:doesn'?t|does\s+not|don'?t|do\s+not)\s+matter\b"),
-    re.compile(r"\b([a-z]+)\s+(?:isn'?t|is\s+not)\s+(?:important|a\s+must|needed|required)\b"),
+    re.compile(r"\b([a-z]+)(?:\s+isn'?t|(?:'s|\s+is)?\s+not)\s+(?:important|a\s+must|needed|required|essential|"
+               r"an?\s+(?:issue|problem)|a\s+(?:big\s+)?deal)\b"),
     re.compile(r"\b(?:do\s+not|don'?t)\s+(?:care|mind)\s+(?:about\s+|what\s+|which\s+)?(?:the\s+)?([a-z]+)\b"),
     re.compile(r"\bno\s+([a-z]+)\s+preference\b"),
-    re.compile(r"\b(?:it\s+)?(?:doesn'?t|does\s+not|don'?t|do\s+not|needn'?t)\s+(?:have\s+to|need\s+to)\s+be\s+([a-z]+(?:\s+[a-z]+)?)\b"),
+    re.compile(r"\b(?:(?:doesn'?t|does\s+not|don'?t|do\s+not)\s+(?:have|need)\s+to\s+be|needn'?t\s+be|not\s+necessarily)\s+(?:for\s+|in\s+|an?\s+)?([a-z]+(?:\s+[a-z]+)?)\b"),
     re.compile(r"\bnot\s+(?:fussed|bothered|picky)\s+(?:about|on)\s+(?:the\s+)?([a-z]+)\b"),
 )
 ALL_FILTERS = re.compile(rf"\b{_DROP_VERB}\s+(?:all\s+(?:the\s+|my\s+)?|the\s+|my\s+)?(?:filters|constraints|chips)\b|"
@@ -104,11 +122,14 @@ AT_MOST = re.compile(rf"\b(?:under|below|less\s+than|cheaper\s+than|max(?:imum)?
 AT_LEAST = re.compile(rf"\b(?:over|above|more\s+than|at\s+least|min(?:imum)?|pricier\s+than)\s+{_AMOUNT}")
 BETWEEN = re.compile(rf"\bbetween\s+{_AMOUNT}\s+and\s+{_AMOUNT}")
 PRICE_QUESTION = re.compile(r"\bhow\s+much\b|\bprice[sd]?\b|\bcosts?\b|\bexpensive\b|\bcheap\b|\bworth\b|"
-                            r"\bon\s+sale\b|\bdiscount(?:ed)?\b|\boffers?\b")
+                            r"\bon\s+sale\b|\bdiscount(?:s|ed)?\b|\boffers?\b")
 SIZE_WORDS = re.compile(r"\bsizes?\b|\bsizing\b|\bxx?s\b|\bxx{0,2}l\b|\bplus[\s-]size\b|\bpetite\b|\bin\s+my\s+size\b|"
                         r"\bsize\s+\d+\b|\buk\s+\d+\b|\beu\s+\d+\b|\bus\s+\d+\b")
+# The shop's service, never a product's attribute: a message about it asks, whatever its words.
+SERVICE_WORDS = re.compile(r"\bdeliver(?:y|ed|s)?\b|\bship(?:s|ping|ped)?\b|\bdispatch(?:ed)?\b|\barriv(?:e|es|al)\b|"
+                           r"\breturns?\s+policy\b|\breturn(?:able|\s+(?:it|them|this|these|those))\b|\brefunds?\b")
 STOCK_WORDS = re.compile(r"\bin\s+stock\b|\bout\s+of\s+stock\b|\bstock\b|\bsold\s+out\b|\bavailab(?:le|ility)\b(?!\s+in\b)|"
-                         r"\bdeliver(?:y|ed|s)?\b|\bship(?:s|ping|ped)?\b|\bdispatch(?:ed)?\b|\breturns?\s+policy\b")
+                         + SERVICE_WORDS.pattern)
 MATERIAL_WORDS = re.compile(r"\bmaterials?\b|\bfabrics?\b|\bmade\s+(?:of|from|out\s+of)\b|\bwhat\s+is\s+it\s+made\b|"
                             r"\bcotton\b|\bleather\b|\bsilk\b|\bwool(?:len)?\b|\blinen\b|\bpolyester\b|\bsynthetic\b|\bwaterproof\b")
 BRAND_WORDS = re.compile(r"\bbrands?\b|\bmake\b(?=\s+is\b)|\bwho\s+makes\b|\bmanufacturer\b|\blabel\b")

@@ -104,7 +104,7 @@ _INJECTION = re.compile(
     r"\bjailbreak\b|\bdeveloper\s+mode\b|\bpretend\s+(?:to\s+be|you)\b")
 
 # "do"/"does" questions need their "?": "do it in red" is a request.
-_QUESTION_START = re.compile(r"^(?:what|which|who|whose|is|are|how|tell\s+me|"
+_QUESTION_START = re.compile(r"^(?:what|whats|wats|which|who|whose|when|where|is|are|how|tell\s+me|"
                              r"can\s+you\s+tell\s+me)\b")
 # Questions that are really requests: answer them with results.
 _REQUEST = re.compile(r"\b(?:do\s+you\s+have|have\s+you\s+got|got\s+(?:any|it|this|that|one|them)|"
@@ -113,15 +113,22 @@ _REQUEST = re.compile(r"\b(?:do\s+you\s+have|have\s+you\s+got|got\s+(?:any|it|th
                       r"(?:could|can)\s+(?:it|this|that|they|these|those|you)|"
                       r"any\s+(?:similar|others?|more)|is\s+there|are\s+there|"
                       r"(?:can|could|may)\s+(?:i|we)\s+(?:see|get|have)|"
-                      r"available|come\s+in|show|find|search|look\s+for|more)\b")
+                      r"available|come\s+in|show|find|search|look\s+for|more)\b|"
+                      r"^(?:(?:and|so|ok|hmm|or)[\s,]+)?(?:(?:this|that|these|those|it|same)(?:\s+ones?)?|the\s+[a-z0-9]+\s+one|#\s*\d+)"
+                      r"(?:\s+but)?\s+(?:in|for|as)\b")
 # "what season is it for?", "which brand is the second one?": the noun asked about.
 _ASKED_NOUN = re.compile(r"\b(?:what|which)(?:'s|\s+is|\s+are)?\s+(?:the\s+|its\s+|their\s+)?([a-z]+)")
 _NOT_ASKED = frozenset({"is", "are", "it", "this", "that", "one", "ones", "the", "about", "if", "do", "does", "of",
-                        "kind", "sort", "difference", "else", "you", "they", "them"})
+                        "kind", "sort", "difference", "else", "you", "they", "them", "would", "should", "could", "can",
+                        "will", "did", "goes", "go", "i", "we"})
+# "tell me more about #4", "more info on the third", "details of the first one": the item's record.
+_DETAILS_ASKED = re.compile(r"\btell\s+me\s+(?:a\s+bit\s+|more\s+)?about\b|\b(?:more\s+)?(?:info|information|details?|specs)\s+"
+                            r"(?:on|of|about|for)\b")
 
 _SMALLTALK = {  # checked in this order; the first that matches is the kind
     "injection": _INJECTION,
-    "thanks": re.compile(r"\b(?:thanks|thank\s+you|thx|cheers|much\s+appreciated)\b"),
+    "thanks": re.compile(r"\b(?:thanks|thank\s+(?:you|u|ya)|thx|thnx|thanx|tysm|cheers(?:\s+mate)?|much\s+appreciated)\b|"
+                         r"(?:^|,\s*)ta(?=[\s!.]*$)"),
     "bye": re.compile(r"\b(?:bye|goodbye|see\s+you|that'?s\s+all|that\s+is\s+all)\b"),
     "help": re.compile(r"^help\b(?!\s+me)|\bwhat\s+can\s+you\s+do\b|"
                        r"\bhow\s+does\s+this\s+work\b|\bwho\s+are\s+you\b"),
@@ -129,11 +136,11 @@ _SMALLTALK = {  # checked in this order; the first that matches is the kind
                            r"evening|day))\b|\bhow\s+are\s+you(?:\s+doing)?\b"),
     "unsure": re.compile(r"\b(?:not\s+sure|never\s*mind|no\s+idea|"
                          r"(?:do\s+not|don'?t)\s+know)\b"),
-    "praise": re.compile(r"^(?:(?:that|it|this)(?:'?s|\s+is)|these\s+are|i\s+love\s+"
-                         r"(?:it|this|that|them))(?:\s+\w+)?\s+(?:nice|great|lovely|perfect|"
-                         r"good|cool|awesome|beautiful|gorgeous|amazing|fine)\b|^(?:nice|great|"
+    "praise": re.compile(r"^(?:(?:ok(?:ay)?|oh|ah|wow|yes|yeah|yep|aw+)[\s,!.]+)?(?:(?:(?:that|it|this)(?:'?s|\s+is)|"
+                         r"these\s+are|i\s+love\s+(?:it|this|that|them))(?:\s+\w+)?\s+(?:nice|great|lovely|perfect|"
+                         r"good|cool|awesome|beautiful|gorgeous|amazing|fine)\b|(?:nice|great|"
                          r"lovely|perfect|cool|awesome|beautiful|gorgeous|amazing)\b|"
-                         r"^i\s+(?:really\s+)?(?:love|like)\s+(?:it|this|that|them|these|those)\b"),
+                         r"i\s+(?:really\s+)?(?:love|like)\s+(?:it|this|that|them|these|those)\b)"),
 }
 @dataclass
 class _Reading:
@@ -196,7 +203,7 @@ class RulesRewriter:
         if compared is not None:
             return SearchIntent(action="compare", compared=compared)
         if self.foreign is not None and not self.matcher.find(text, misspelt=False):
-            if self.foreign(text, strict=bool(self.matcher.find(text))):
+            if self.foreign(_without_small_talk(text), strict=bool(self.matcher.find(text))):
                 return SearchIntent(action="smalltalk", small_talk="foreign")
         return None
 
@@ -333,8 +340,11 @@ class RulesRewriter:
         aspect = moves.aspect_asked(reading.text)
         if aspect == "price":  # "how much is the blue one?" names a colour, asks a price
             return aspect
+        # "who makes it": a role word inside an aspect's phrase asks the aspect
+        phrases = [m.span() for pattern in moves.ASPECTS_ASKED.values() for m in pattern.finditer(reading.text)]
         for word in re.finditer(r"[a-z]+", reading.text):
-            column = None if _inside(word.span(), reading.removed) else self.matcher.column(word.group())
+            skipped = _inside(word.span(), reading.removed) or (aspect and _inside(word.span(), phrases))
+            column = None if skipped else self.matcher.column(word.group())
             if column:
                 return column
         if aspect:
@@ -352,6 +362,14 @@ def small_talk_kind(message: str) -> str:
     readers that know a turn is small talk but not which kind."""
     text = _clean(message)
     return next((kind for kind, pattern in _SMALLTALK.items() if pattern.search(text)), "")
+
+
+def _without_small_talk(text: str) -> str:
+    """The message without its English chat ("perfect, thx"), which lingua takes for another
+    language when little else is said."""
+    for pattern in _SMALLTALK.values():
+        text = pattern.sub(" ", text)
+    return text
 
 
 def _clean(message: object) -> str:
@@ -449,15 +467,19 @@ def _is_question(reading: _Reading) -> bool:
     about = reading.indices or reading.pointer or re.search(r"\btell\s+me\b", text)
     # "what sizes does #3 come in?": asking after what no value names is a question, not a request
     unheld = moves.aspect_asked(text) and not reading.mentions
-    return bool(asks and about and (unheld or not _REQUEST.search(text)))
+    details = _DETAILS_ASKED.search(text) and (reading.indices or reading.pointer) and not reading.mentions
+    return bool(details or asks and about and (unheld or not _REQUEST.search(text)))
 
 
 def _asks_about_an_aspect(reading: _Reading) -> bool:
     """"how long is delivery?", "is it on sale?": a question about what the catalogue may not
-    record, asked of no result in particular, is answered (about the current item), not searched."""
+    record, asked of no result in particular, is answered (about the current item), not searched;
+    so is any message about the shop's service ("is there free delivery", "can i return it")."""
     text = reading.text
-    return bool((text.endswith("?") or _QUESTION_START.search(text)) and moves.aspect_asked(text)
-                and not reading.mentions and not _REQUEST.search(text))
+    if reading.mentions or not moves.aspect_asked(text):
+        return False
+    asks = (text.endswith("?") or _QUESTION_START.search(text)) and not _REQUEST.search(text)
+    return bool(asks or moves.SERVICE_WORDS.search(text))
 
 
 def _describe(reading: _Reading) -> str:

@@ -18,7 +18,7 @@ _LEAD_FILLER = re.compile(
     r"^(?:(?:so\s+much|a\s+lot|hi|hello|hey|ok(?:ay)?|so|well|and|also|now|then|but|maybe|"
     r"perhaps|please|pls|plz|just|yes|yeah|yep|no|nah|nope|great|cool|nice|perfect|lovely|awesome|good|fine|"
     r"sure|oh|um|hmm|actually|instead|there|thanks|thank\s+you|wow|lol)\b"
-    r"|(?:what|how)\s+about\b|(?:go(?:ing)?\s+)?back\s+to\b|(?:make|change|turn|switch)"
+    r"|(?:what|how)\s+about\b|(?:(?:go(?:ing)?|take\s+(?:me|us)|bring\s+(?:me|us))\s+)?back\s+to\b|(?:make|change|turn|switch)"
     r"(?:\s+(?:it|that|this|them|these|those))?"
     r"(?:\s+(?:to|into))?\b|help\s+me(?:\s+(?:find|choose|pick|get))?\b"
     r"|(?:i'?m|i\s+am|we'?re|we\s+are)\s+(?:after|looking\s+for|searching\s+for|hunting\s+for|"
@@ -29,13 +29,15 @@ _LEAD_FILLER = re.compile(
     r"search\s+for|look\s+for|give))?(?:\s+(?:me|us))?\b"
     r"|(?:show|find|get|give|search\s+for|look\s+for|looking\s+for|searching\s+for|search|"
     r"see)(?:\s+(?:me|us))?\b"
-    r"|(?:do|have)\s+you\s+(?:have|got|sell|stock)(?:\s+any)?\b"
+    r"|(?:(?:do|have)\s+)?(?:you|u)\s+(?:have|got|sell|stock)(?:\s+any)?\b|(?:any\s+)?chance(?:\s+of)?\b"
+    r"|(?:what\s+)?(?:would|will|does|do)\s+(?:(?:it|this|they|that)\s+)?(?:work|look(?:\s+(?:good|nice|ok|okay))?)(?:\s+like)?\b"
+    r"|what\s+if(?:\s+(?:it|they))?\s+(?:was|were|is|came)\b|do(?=\s+in\b)"
     r"|let'?s|let\s+us|got(?:\s+(?:it|this|that|one|any|them))?|(?:a\s+)?(?:bit|little|tad)|only|combine|mix"
     r"|(?:would|will|is|are)\s+(?:it|this|they|that)?\s*(?:be\s+)?(?:available|come)"
     r"|(?:do|does)\s+(?:(?:it|they|this|these|those|them)\s+)?come(?:\s+in)?|available|(?:is|are)\s+there(?:\s+(?:any|one|some))?"
     r"|i'?d\s+rather(?:\s+have)?|rather\s+have|i'?d\s+have|what\s+(?:does|do)"
     r"|what'?s|whats|what\s+is|things?\s+that\s+(?:are|is)"
-    r"|(?:a|an|the|some|any|something|anything|one|ones|like|in|more)\b)[\s,.;:!?-]*")
+    r"|(?:a|an|the|some|any|something|anything|one|ones|like|in|more|or|of|it|them)\b)[\s,.;:!?-]*")
 _TRAIL_FILLER = re.compile(r"[\s,.;:!?-]*\b(?:please|pls|plz|thanks|thank\s+you|instead|then|too|again|since|because|as|"
                            r"is\s+(?:ok|okay|fine|good)|works|(?:does|do)\s+(?:it|they)\s+come\s+in|come\s+in|available|"
                            r"and|or|but|in|for|with|like|maybe|perhaps|my|our|your|their|the|a|an|of|to)$")
@@ -58,7 +60,7 @@ _FUNCTION_WORDS = frozenset("""
 def without_filler(text: str) -> str:
     """`text` without the leading and trailing words that describe nothing ("can you show me",
     "maybe", "please"); "" when no word is left that could describe a product."""
-    text = text.strip(" ,.;:!?-")
+    text = re.sub(r"^[^\w(]+|[^\w)]+$", "", text)  # punctuation and emoji around the words
     previous = None
     while previous != text:
         previous = text

@@ -38,7 +38,18 @@ def test_undo_said_in_words(rules, message):
     assert rules.rewrite(message, searching()).action == "undo"
 
 
-@pytest.mark.parametrize("message", ["go back to black", "back pockets please", "a backpack"])
+@pytest.mark.parametrize("message", ["ugh, that's wrong, go back", "hm go back a step", "prev results", "undo, undo",
+                                     "it looks worse, undo please", "i liked the previous ones better",
+                                     "could we have the earlier ones back?", "bring back the old results",
+                                     "the results before were better", "show me what we had earlier"])
+def test_undo_after_a_verdict_or_said_as_a_preference(rules, message):
+    """A verdict before the command, a repeated "undo", and preferring or wanting back the
+    earlier results are all undo; they were searched as words."""
+    assert rules.rewrite(message, searching()).action == "undo"
+
+
+@pytest.mark.parametrize("message", ["go back to black", "back pockets please", "a backpack", "go back to navy",
+                                     "the last one in red", "i liked the blue better", "last"])
 def test_back_inside_a_request_is_no_undo(rules, message):
     assert rules.rewrite(message, searching()).action == "search"
 
@@ -49,6 +60,19 @@ def test_back_inside_a_request_is_no_undo(rules, message):
                                      "anything else in this style?", "more like these"])
 def test_show_more(rules, message):
     assert rules.rewrite(message, searching()).action == "more"
+
+
+@pytest.mark.parametrize("message", ["could i see more?", "got any more? 🙏", "others pls", "keep 'em coming", "next batch",
+                                     "more of those", "what else have u got", "show me some other ones", "may i see more"])
+def test_show_more_asked_casually(rules, message):
+    """Asked for with "can i", "got", "others", slang or an emoji after it: these were small
+    talk ("Sorry, I didn't catch that") or searched as words."""
+    assert rules.rewrite(message, searching()).action == "more"
+
+
+@pytest.mark.parametrize("message", ["others in red", "more casual", "got any more in navy?"])
+def test_more_with_a_change_is_a_search(rules, message):
+    assert rules.rewrite(message, searching()).action == "search"
 
 
 @pytest.mark.parametrize("message, compared", [
@@ -62,21 +86,50 @@ def test_compare(rules, message, compared):
     assert intent.action == "compare" and intent.compared == compared
 
 
+@pytest.mark.parametrize("message, compared", [
+    ("what's the diff between #1 and #3", (1, 3)), ("is #2 better than #4?", (2, 4)),
+    ("which one's nicer, 1 or 2", (1, 2)), ("which would you choose, the 2nd or the 5th?", (2, 5)), ("3 or 6?", (3, 6)),
+])
+def test_compare_asked_as_a_choice(rules, message, compared):
+    """"the diff between 1 and 3" was a price between 1 and 3; "is #2 better than #4?" a
+    question about #4."""
+    intent = rules.rewrite(message, searching())
+    assert intent.action == "compare" and intent.compared == compared
+
+
+@pytest.mark.parametrize("message", ["2 or 3 pairs of socks", "cheaper than 50", "something better for the gym"])
+def test_numbers_and_comparatives_in_a_request_are_no_comparison(rules, message):
+    assert rules.rewrite(message, searching()).action == "search"
+
+
 @pytest.mark.parametrize("message, wanted", [
     ("right, start over: a green kurta for my wife", {"baseColour": "Green", "articleType": "Kurtas", "gender": "Women"}),
     ("scrap that, I need brown boots", {"baseColour": "Brown", "articleType": "Booties"}),
     ("forget all that, new idea: white sneakers", {"baseColour": "White", "articleType": "Casual Shoes"}),
     ("never mind all that, I need a wallet for my dad", {"articleType": "Wallets", "gender": "Men"}),
     ("let's try something else: red kurtas for women", {"baseColour": "Red", "articleType": "Kurtas", "gender": "Women"}),
+    ("scratch that, white trainers", {"baseColour": "White", "articleType": "Sports Shoes"}),
+    ("nvm all that - a brown belt for my dad", {"baseColour": "Brown", "articleType": "Belts", "gender": "Men"}),
+    ("ignore everything i said, a red saree", {"baseColour": "Red", "articleType": "Sarees"}),
+    ("disregard that, show me sandals", {"articleType": "Sandals"}), ("ok new plan: green kurtas", {"baseColour": "Green", "articleType": "Kurtas"}),
+    ("lets start fresh - grey jeans", {"baseColour": "Grey", "articleType": "Jeans"}),
 ])
 def test_a_restart_inside_a_longer_message_is_a_new_search_without_its_words(rules, message, wanted):
     """Whom the shopping was for is forgotten too: the shopper said to start over."""
     intent = rules.rewrite(message, searching())
     assert intent.reference == "none" and intent.set_attributes == wanted
-    assert not {"start", "scrap", "forget", "idea"} & set(intent.description.split())
+    assert not {"start", "scrap", "forget", "idea", "scratch", "nvm", "said", "plan", "fresh"} & set(intent.description.split())
+
+
+@pytest.mark.parametrize("message", ["a scratch resistant watch", "ignore the colour", "new arrivals in red"])
+def test_restart_words_inside_a_request_start_nothing(rules, message):
+    intent = rules.rewrite(message, searching())
+    assert intent.action == "search" and intent.set_attributes.get("gender", "Men") == "Men"
 
 
 @pytest.mark.parametrize("message, dropped", [
+    ("the colour is not a big deal", ("baseColour",)), ("colour's not important", ("baseColour",)),
+    ("it needn't be for men", ("gender",)), ("not necessarily in black", ("baseColour",)),
     ("any colour is fine", ("baseColour",)), ("drop the gender", ("gender",)),
     ("remove the colour filter", ("baseColour",)), ("forget about the colour", ("baseColour",)),
     ("lose the black", ("baseColour",)), ("remove black", ("baseColour",)),
@@ -128,6 +181,53 @@ def test_price_wishes_are_limits_and_unrecorded_aspects_are_said(rules, message,
 def test_questions_about_results_name_the_aspect(rules, message, question, index):
     intent = rules.rewrite(message, searching())
     assert (intent.action, intent.question, intent.result_index) == ("answer", question, index)
+
+
+@pytest.mark.parametrize("message, question, index", [
+    ("whats it made from", "material", None), ("whats the cost of #4", "price", 4), ("who makes the second one", "brand", 2),
+    ("when would it be delivered", "stock", None), ("can i return these", "stock", None), ("is shipping free", "stock", None),
+    ("any discounts on these?", "price", None),
+])
+def test_questions_typed_loosely_name_the_aspect(rules, message, question, index):
+    """"whats" without its apostrophe, "who makes" (not who it is for), and anything about the
+    shop's service, which is never a product's attribute, even phrased as a request."""
+    intent = rules.rewrite(message, searching())
+    assert (intent.action, intent.question, intent.result_index) == ("answer", question, index)
+
+
+@pytest.mark.parametrize("message, index", [("tell me more about the 3rd one", 3), ("more details on #2", 2),
+                                            ("any info on this one?", None)])
+def test_asking_about_a_result_is_answered_from_its_record(rules, message, index):
+    intent = rules.rewrite(message, searching())
+    assert (intent.action, intent.result_index) == ("answer", index) and not intent.description
+
+
+@pytest.mark.parametrize("message, wanted, index", [
+    ("this in grey?", {"baseColour": "Grey"}, None), ("these for women?", {"gender": "Women"}, None),
+    ("#5 in brown?", {"baseColour": "Brown"}, 5), ("the 4th one in white?", {"baseColour": "White"}, 4),
+    ("same for girls?", {"gender": "Girls"}, None), ("and that one but in olive?", {"baseColour": "Olive"}, None),
+])
+def test_a_change_asked_without_a_verb_is_a_search(rules, message, wanted, index):
+    """"this in grey?" asks for it in grey; it was a question about the current item."""
+    intent = rules.rewrite(message, searching())
+    assert (intent.action, intent.set_attributes, intent.result_index) == ("search", wanted, index)
+
+
+@pytest.mark.parametrize("message, question", [("is this grey?", "baseColour"), ("are these for men?", "gender"),
+                                               ("is #2 in stock?", "stock")])
+def test_a_question_with_its_verb_is_still_a_question(rules, message, question):
+    intent = rules.rewrite(message, searching())
+    assert (intent.action, intent.question) == ("answer", question)
+
+
+@pytest.mark.parametrize("message, described", [
+    ("any chance u have these in teal", "teal"), ("would it look nice in yellow?", "yellow"),
+    ("what if they were green", "green"), ("have you got them in pink 🙂", "pink"), ("or maybe in white?", "white"),
+    ("could you do it in olive", "olive"), ("take me back to the red ones", "red ones"),
+])
+def test_a_change_asked_as_a_question_searches_no_chat_words(rules, message, described):
+    """The words around the change ("any chance u have", "would it look nice") are no product."""
+    assert rules.rewrite(message, searching()).description == described
 
 
 @pytest.mark.parametrize("message, colour", [
@@ -207,8 +307,16 @@ def test_real_words_are_not_taken_for_misspelt_values(rules, message):
     assert not rules.matcher.find(message)
 
 
+@pytest.mark.parametrize("message, kind", [("great, thx", "thanks"), ("nice one, ta", "thanks"), ("tysm", "thanks"),
+                                           ("ok that's lovely thanks", "thanks"), ("oh this is perfect", "praise")])
+def test_english_chat_is_small_talk_not_foreign_nor_a_search(rules, message, kind):
+    """"perfect, thx" was taken for another language, "ok that's great" searched for "'s great"."""
+    intent = rules.rewrite(message, searching())
+    assert (intent.action, intent.small_talk) == ("smalltalk", kind)
+
+
 @pytest.mark.parametrize("message", [
-    "zapatos negros por favor", "je voudrais une robe rouge", "ich suche eine schwarze Jacke", "vorrei una borsa nera",
+    "hola, quiero zapatos negros", "zapatos negros por favor", "je voudrais une robe rouge", "ich suche eine schwarze Jacke", "vorrei una borsa nera",
     "tem essa camisa em verde?", "een blauwe jurk alstublieft",
 ])
 def test_a_message_in_another_language_changes_nothing(rules, message):
@@ -267,3 +375,4 @@ def test_words_that_describe_nothing_are_not_searched(rules, message, dropped):
 def test_a_question_searches_only_its_describing_words(rules, message, colour, described):
     intent = rules.rewrite(message, searching())
     assert intent.set_attributes.get("baseColour") == colour and intent.description == described
+
