@@ -12,7 +12,8 @@ Decisions, in the order they are taken for a search:
   "rather", "instead") keep the current reference.
 - Otherwise a message naming what the item is (a value of a "kind" column such as an
   article type) starts a fresh search: reference "none", earlier constraints released,
-  except who the shopping is for, which carries over until changed.
+  except who the shopping is for, which carries over until changed; a search that had no
+  kind yet ("for my brother", then "black") keeps all its filters.
 - Anything else refines the current search (reference "current").
 Messages are truncated and never raise; text that matches nothing becomes the description.
 """
@@ -294,12 +295,9 @@ class RulesRewriter:
         fresh = new_kind and not (state.reference is not None and _describes_current(reading.text, wanted, kinds))
         reference = _reference_kind(reading, index, has_upload, fresh)
         drops = list(reading.drops)
-        people = self.matcher.people_column
         if reference in ("none", "upload"):
-            # Who the shopping is for outlives a new search, but not "start over".
-            kept = state.constraints.get(people or "") if not reading.reset else None
-            if kept and people not in wanted and people not in drops:
-                wanted[people] = kept
+            kept = {} if reading.reset else self._carried(state, reference)  # not after "start over"
+            wanted.update({c: v for c, v in kept.items() if c not in wanted and c not in drops})
         elif new_kind:
             # One kind at a time: "this but as a dress" must not also keep "Topwear".
             drops += [c for c in kinds if c in state.constraints and c not in wanted]
@@ -312,6 +310,15 @@ class RulesRewriter:
             negatives=tuple(dict.fromkeys(reading.negatives)),
             exclude_results=tuple(dict.fromkeys(i for i in excluded if state.result_id(i))),
             description=description, take_from=taken, limits=reading.limits, unheld=reading.unheld)
+
+    def _carried(self, state: DialogueState, reference: str) -> dict[str, str]:
+        """What outlives a new search: who the shopping is for; and every wish of a search that
+        had no kind yet ("for my brother", "black", then "maybe jeans": black jeans for men)."""
+        kinds = self.matcher.kind_columns
+        if reference == "none" and not any(column in kinds for column in state.target_attributes()):
+            return {c: v for c, v in state.constraints.items() if c in self.matcher.columns}
+        people = self.matcher.people_column or ""
+        return {people: state.constraints[people]} if people in state.constraints else {}
 
     def _wanted(self, reading: _Reading) -> dict[str, str]:
         """Column -> value of the positive mentions, the last of a column winning; but a colour

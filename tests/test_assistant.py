@@ -254,3 +254,18 @@ def test_a_passed_over_question_about_the_photo_searches_the_likelier_kind(retri
     moved_on = assistant.step(asked.state, "in red")
     assert moved_on.state.reference.attributes["articleType"] == "Heels" and "as a heel" in moved_on.reply
     assert moved_on.question == asked.question, "the question is still open"
+
+
+def test_a_search_built_up_without_a_kind_keeps_its_filters_when_the_kind_comes(assistant):
+    """Person, then colour, then kind: blue shirts for men (the kind used to start afresh and
+    forget the blue); a verdict then "go back" undoes it, and a question typed without its
+    apostrophe is answered, not searched."""
+    first = assistant.step(DialogueState(), "something for my husband")
+    second = assistant.step(first.state, "in blue pls")
+    third = assistant.step(second.state, "hmm maybe shirts?")
+    assert attributes(third, "articleType") == {"Shirts"} and attributes(third, "baseColour") == {"Blue"}
+    assert attributes(third, "gender") == {"Men"}
+    undone = assistant.step(third.state, "that's worse, go back")
+    assert undone.reply.startswith("Undone") and undone.state.constraints == second.state.constraints
+    asked = assistant.step(undone.state, "whats it made of")
+    assert "doesn't record material" in asked.reply and asked.state.results == undone.state.results

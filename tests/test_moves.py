@@ -376,3 +376,19 @@ def test_a_question_searches_only_its_describing_words(rules, message, colour, d
     intent = rules.rewrite(message, searching())
     assert intent.set_attributes.get("baseColour") == colour and intent.description == described
 
+
+def test_a_kind_given_to_a_search_that_had_none_keeps_its_filters(rules):
+    """"for my brother", "black", then "maybe jeans": black jeans for men, not any jeans."""
+    kindless = DialogueState(constraints={"gender": "Men", "baseColour": "Black"}, results=SHOWN)
+    intent = rules.rewrite("maybe jeans", kindless)
+    assert intent.set_attributes == {"articleType": "Jeans", "gender": "Men", "baseColour": "Black"}
+
+
+@pytest.mark.parametrize("state, message, wanted", [
+    (searching(), "show me jeans", {"articleType": "Jeans", "gender": "Men"}),
+    (DialogueState(constraints={"gender": "Men", "baseColour": "Black"}, results=SHOWN), "start over, jeans",
+     {"articleType": "Jeans"}),
+])
+def test_a_new_kind_after_a_kind_or_a_restart_starts_afresh(rules, state, message, wanted):
+    intent = rules.rewrite(message, state)
+    assert intent.reference == "none" and intent.set_attributes == wanted
