@@ -106,9 +106,11 @@ DROPS = (
 )
 ALL_FILTERS = re.compile(rf"\b{_DROP_VERB}\s+(?:all\s+(?:the\s+|my\s+)?|the\s+|my\s+)?(?:filters|constraints|chips)\b|"
                          r"\bno\s+filters\b|\bwithout\s+(?:any\s+)?filters\b")
-# "in another colour", "a different type": leave the current value out, say nothing new.
-ANOTHER = re.compile(r"\b(?:in\s+)?(?:(?:some|any|an|a)\s+)?(?:other|another|different|new)\s+(colou?rs?|shades?|"
-                     r"types?|kinds?|genders?)\b")
+# "in another colour", "a different type", "what colours does it come in?": leave the current
+# value out, say nothing new.
+ANOTHER = re.compile(r"\b(?:(?:in\s+)?(?:(?:some|any|an|a)\s+)?(?:other|another|different|diff|alternative|new)\s+|"
+                     r"(?:what|which)\s+(?=colou?rs?\s+(?:does|do|is|are)\s+(?:it|this|that|they|these|those|the\s+\w+)"
+                     r"(?:\s+one)?\s+(?:come|available)))(colou?rs?|shades?|types?|kinds?|genders?)(?:ways?)?\b")
 
 # Aspects a shopper asks about or for that a fashion catalogue may not record. A catalogue
 # column with the aspect's name answers it (`chat.catalog_facts`); otherwise the reply says

@@ -144,7 +144,9 @@ def test_releasing_filters(rules, message, dropped):
 
 
 @pytest.mark.parametrize("message", ["in another colour", "got it in a different colour?", "other colours please",
-                                     "what other colours does it come in?", "different shade please"])
+                                     "what other colours does it come in?", "different shade please",
+                                     "same thing but diff colour", "other colourways?", "which colours does it come in?",
+                                     "alternative shades pls"])
 def test_another_colour_avoids_the_current_one_and_searches_no_words(rules, message):
     intent = rules.rewrite(message, searching())
     assert intent.drop_attributes == ("baseColour",) and intent.negatives == ("Black",) and not intent.description
