@@ -116,7 +116,8 @@ ANOTHER = re.compile(r"\b(?:(?:in\s+)?(?:(?:some|any|an|a)\s+)?(?:other|another|
 # column with the aspect's name answers it (`chat.catalog_facts`); otherwise the reply says
 # it is not recorded and the words are not searched.
 PRICE_WORDS = re.compile(r"\b(?:cheap(?:er|est)?|less\s+expensive|more\s+affordable|affordable|inexpensive|budget|"
-                         r"bargain|on\s+sale|discount(?:ed)?|lower\s+price[sd]?|low[\s-]cost|not\s+(?:too|so)\s+expensive)\b")
+                         r"bargain|on\s+sale|discount(?:ed)?|lower\s+price[sd]?|low[\s-]cost|not\s+(?:too|so)\s+expensive|"
+                         r"(?:(?:way|far|much|a\s+bit|bit)\s+)?too\s+(?:expensive|pricey|costly|dear)|costs?\s+too\s+much)\b")
 PRICEY_WORDS = re.compile(r"\b(?:more\s+expensive|pricier|premium|high[\s-]end|luxury|luxurious|designer)\b")
 _AMOUNT = r"(?:[$£€]|rs\.?\s*|inr\s*|usd\s*)?\s*(\d+(?:[.,]\d+)?)\s*(?:[$£€]|dollars?|pounds?|euros?|bucks|rs|rupees|inr|usd)?"
 AT_MOST = re.compile(rf"\b(?:under|below|less\s+than|cheaper\s+than|max(?:imum)?|up\s+to|within|no\s+more\s+than|at\s+most|"

@@ -74,7 +74,7 @@ _NEGATION_FILLER = frozenset({
 # Words that end what a negation covers ("not black, maybe navy", "without stripes in red").
 _NEGATION_END = frozenset({
     "but", "maybe", "perhaps", "instead", "rather", "though", "although", "however", "prefer",
-    "preferably", "ideally", "then", "just", "only", "please", "thanks", "for", "in", "with",
+    "preferably", "ideally", "then", "just", "only", "please", "pls", "plz", "thanks", "for", "in", "with",
     "like", "i", "we", "can", "could", "would", "show", "want", "need", "make", "give", "find",
     "get", "so", "is", "are", "be",
     "wait", "actually", "sorry", "other",  # "no wait, flats", "white with no other colour"
@@ -97,7 +97,7 @@ _COMPLAINT = re.compile(
 _CLAUSE_END = re.compile(r"[,.;!?]|\b(?:but|since|because|cause|cos|as|and\s+(?:i|we)|so\s+(?:i|we|show|give|can|could|"
                          r"please|let'?s|maybe))\b")
 _NOT_CONTENT = frozenset({"this", "that", "these", "those", "it", "one", "ones", "and", "or",
-                          "nor", "a", "an", "the", "please", "thanks"})
+                          "nor", "a", "an", "the", "please", "pls", "thanks", "for", "me", "us", "my", "him", "her"})
 
 _INJECTION = re.compile(
     r"\b(?:ignore|disregard|forget|override)\s+(?:\w+\s+){0,3}(?:instructions?|prompts?|rules|"
@@ -135,7 +135,7 @@ _SMALLTALK = {  # checked in this order; the first that matches is the kind
                        r"\bhow\s+does\s+this\s+work\b|\bwho\s+are\s+you\b"),
     "greeting": re.compile(r"^(?:hi|hello|hey|hiya|howdy|yo|good\s+(?:morning|afternoon|"
                            r"evening|day))\b|\bhow\s+are\s+you(?:\s+doing)?\b"),
-    "unsure": re.compile(r"\b(?:not\s+sure|never\s*mind|no\s+idea|"
+    "unsure": re.compile(r"\b(?:not\s+sure|never\s*mind|no\s+idea|idk|dunno|"
                          r"(?:do\s+not|don'?t)\s+know)\b"),
     "praise": re.compile(r"^(?:(?:ok(?:ay)?|oh|ah|wow|yes|yeah|yep|aw+)[\s,!.]+)?(?:(?:(?:that|it|this)(?:'?s|\s+is)|"
                          r"these\s+are|i\s+love\s+(?:it|this|that|them))(?:\s+\w+)?\s+(?:nice|great|lovely|perfect|"
@@ -230,7 +230,8 @@ class RulesRewriter:
             reading.removed.append(match.span())
             pointers = [p for p in pointers if not _inside(p, [match.span()])]
         drops, spans = moves.drops(text, state, self.matcher)
-        negated = self._read_negations(reading, state, pointers, indices, released=spans)
+        reading.limits, limit_spans = moves.limits(text)  # "less than 30", "no more than 50" negate nothing
+        negated = self._read_negations(reading, state, pointers, indices, released=spans + limit_spans)
         # "the 0th one" names no result: read as words, not as a pick.
         reading.indices = [i for span, i in indices if not _inside(span, negated) and i != 0]
         reading.pointer = any(not _inside(p, negated) for p in pointers)
@@ -238,7 +239,6 @@ class RulesRewriter:
         others, avoided, other_spans = moves.another(text, state, self.matcher)
         reading.drops += drops + others
         reading.negatives += avoided
-        reading.limits, limit_spans = moves.limits(text)
         reading.unheld, aspect_spans = moves.aspects_wanted(text)
         reading.borrowed = moves.borrowed(text, state, self.matcher)
         reading.something_else = bool(moves.SOMETHING_ELSE.search(text)) and not reading.reset
@@ -257,7 +257,8 @@ class RulesRewriter:
                         indices: list[tuple[tuple[int, int], int]], released: list[tuple[int, int]] = ()
                         ) -> list[tuple[int, int]]:
         """Negated values, free text and results; positive mentions are what is left. A cue
-        inside a released phrase ("no colour preference") negates nothing."""
+        inside a released phrase ("no colour preference") or a price bound ("less than 30")
+        negates nothing."""
         mentions = self.matcher.find(reading.text)
         cues = (_negation_span(reading.text, cue) for cue in _NEGATION.finditer(reading.text)
                 if not _inside(cue.span(), list(released)))
@@ -428,7 +429,7 @@ def _negation_span(text: str, cue: re.Match) -> tuple[int, int, int] | None:
         start = cue.end() + word.start()
         if re.search(r"[,.;:!?]", text[last:start]):
             break
-        if end is None and word.group() in _NEGATION_FILLER:
+        if end is None and (word.group() in _NEGATION_FILLER or word.group() == "for"):  # "not for the office"
             last = cue.end() + word.end()
             continue
         if word.group() in _NEGATION_END:

@@ -17,7 +17,7 @@ from retrieval.vocabulary import VocabularyMatcher, without_mentions
 _LEAD_FILLER = re.compile(
     r"^(?:(?:so\s+much|a\s+lot|hi|hello|hey|ok(?:ay)?|so|well|and|also|now|then|but|maybe|"
     r"perhaps|please|pls|plz|just|yes|yeah|yep|no|nah|nope|great|cool|nice|perfect|lovely|awesome|good|fine|"
-    r"sure|oh|um|hmm|actually|instead|there|thanks|thank\s+you|wow|lol)\b"
+    r"sure|oh|um|hmm|eh|idk|dunno|actually|instead|there|thanks|thank\s+you|wow|lol)\b"
     r"|(?:what|how)\s+about\b|(?:(?:go(?:ing)?|take\s+(?:me|us)|bring\s+(?:me|us))\s+)?back\s+to\b|(?:make|change|turn|switch)"
     r"(?:\s+(?:it|that|this|them|these|those))?"
     r"(?:\s+(?:to|into))?\b|help\s+me(?:\s+(?:find|choose|pick|get))?\b"
@@ -54,6 +54,7 @@ _FUNCTION_WORDS = frozenset("""
     and or but if then than as of in on at by for from to with without about into over again anymore
     there here now still yet already ever not no yes ok okay please thanks hmm well else instead
     similar different what which who how when where why all both each more most much many few
+    tbh ngl imo honestly lol
 """.split())
 
 

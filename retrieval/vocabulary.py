@@ -173,6 +173,7 @@ _PEOPLE: dict[str, tuple[str, ...]] = {
         "grandmother", "granny", "gran", "nan", "nana", "grandmum", "grandmom", "fiancee", "bride",
         "bridesmaid", "missus", "wifey", "stepmum", "stepmom", "stepmother", "godmother",
         "mother in law", "sister in law", "daughter in law", "niece in law", "for her", "herself",
+        "gf", "my sis",  # chat shorthand; a bare "sis" may be said to the assistant
     ), _WOMEN),
     **dict.fromkeys((
         "man", "men", "gent", "gents", "gentleman", "gentlemen", "male", "menswear",
@@ -180,6 +181,7 @@ _PEOPLE: dict[str, tuple[str, ...]] = {
         "grandpa", "grandad", "granddad", "grandfather", "gramps", "fiance", "groom", "groomsman",
         "stepdad", "stepfather", "godfather", "father in law", "brother in law", "son in law",
         "for him", "himself", "guy",
+        "bf", "hubs", "my bro",
     ), _MEN),
     **dict.fromkeys(("girl", "daughter", "niece", "granddaughter", "stepdaughter", "goddaughter"), _GIRLS),
     **dict.fromkeys(("boy", "son", "nephew", "grandson", "stepson", "godson"), _BOYS),

@@ -166,6 +166,8 @@ def test_something_else_with_nothing_picked_is_the_next_results(rules):
     ("something cheaper", Limit(than_current="lower"), ()), ("under 50 please", Limit(at_most=50), ()),
     ("between $20 and $40", Limit(at_least=20, at_most=40), ()), ("a bit more premium", Limit(than_current="higher"), ()),
     ("in size M", None, ("size",)), ("only what's in stock", None, ("stock",)),
+    ("these are way too pricey", Limit(than_current="lower"), ()), ("too expensive tbh", Limit(than_current="lower"), ()),
+    ("it costs too much", Limit(than_current="lower"), ()),
 ])
 def test_price_wishes_are_limits_and_unrecorded_aspects_are_said(rules, message, limit, unheld):
     intent = rules.rewrite(message, searching())
@@ -278,7 +280,8 @@ def test_a_complaint_about_the_item_itself_keeps_its_kind(rules):
 @pytest.mark.parametrize("message, person", [
     ("for my grandad", "Men"), ("for my nan", "Women"), ("for my niece", "Girls"), ("for my nephew", "Boys"),
     ("for my fiancé", "Men"), ("for my fiancée", "Women"), ("for my mother-in-law", "Women"),
-    ("for my son-in-law", "Men"), ("for my stepdaughter", "Girls"),
+    ("for my son-in-law", "Men"), ("for my stepdaughter", "Girls"), ("for my bf", "Men"), ("a gift for my gf", "Women"),
+    ("something for the hubs", "Men"), ("for my sis", "Women"), ("for my bro", "Men"),
 ])
 def test_people_words(rules, message, person):
     assert rules.rewrite(message, searching()).set_attributes == {"gender": person}
@@ -310,7 +313,8 @@ def test_real_words_are_not_taken_for_misspelt_values(rules, message):
 
 
 @pytest.mark.parametrize("message, kind", [("great, thx", "thanks"), ("nice one, ta", "thanks"), ("tysm", "thanks"),
-                                           ("ok that's lovely thanks", "thanks"), ("oh this is perfect", "praise")])
+                                           ("ok that's lovely thanks", "thanks"), ("oh this is perfect", "praise"),
+                                           ("dunno", "unsure"), ("idk tbh", "unsure")])
 def test_english_chat_is_small_talk_not_foreign_nor_a_search(rules, message, kind):
     """"perfect, thx" was taken for another language, "ok that's great" searched for "'s great"."""
     intent = rules.rewrite(message, searching())

@@ -265,8 +265,13 @@ def test_who_it_is_for_carries_over_to_a_new_search_but_not_a_restart(catalog):
     ("avoid floral prints", ("floral prints",), {}),
     ("ones that aren't black", ("Black",), {}), ("a colour that isn't red", ("Red",), {}),
     ("less print and more red", ("print",), {"baseColour": "Red"}),
+    ("not for the office", ("Formal",), {}), ("nothing for my husband", ("Men",), {}),
+    ("not for me, for my son", (), {"gender": "Boys"}), ("no logos pls", ("logos",), {}),
+    ("less than $25", (), {}), ("no more than 40, and not grey", ("Grey",), {}),
 ])
 def test_negation(catalog, message, negatives, wanted):
+    """"not for the office" avoids the occasion (it was wanted); a price bound ("less than")
+    negates nothing (it avoided "than")."""
     intent = catalog.rewrite(message, browsing())
     assert (intent.negatives, intent.set_attributes) == (negatives, wanted)
 
