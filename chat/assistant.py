@@ -144,10 +144,8 @@ class Assistant:
         inferred, question = self._inferred(intent, upload)
         if inferred:
             intent = intent.model_copy(update={"set_attributes": {**inferred, **intent.set_attributes}})
-        after = state.apply(intent, reference=self._reference_for(intent, state, upload), guessed=tuple(inferred))
-        left = None if intent.description else text_left(state.description, intent, self.retriever.matcher)
-        if left is not None:
-            after = replace(after, description=left)
+        after = self._text_kept(state, state.apply(intent, reference=self._reference_for(intent, state, upload),
+                                                    guessed=tuple(inferred)), intent)
         adopted = self._passed_over(state, after, intent)
         if adopted:  # described as the likelier kind, and still asked
             reference = replace(after.reference, attributes={**after.reference.attributes, **adopted})
@@ -251,7 +249,13 @@ class Assistant:
 
     def _answered(self, state: DialogueState, column: str, value: str) -> Reading:
         intent = SearchIntent(set_attributes={column: value})
-        return Reading(state, state.apply(intent), intent)
+        return Reading(state, self._text_kept(state, state.apply(intent), intent), intent)
+
+    def _text_kept(self, before: DialogueState, after: DialogueState, intent: SearchIntent) -> DialogueState:
+        """`after` with the search's old text less what the turn changed (`chat.text.text_left`):
+        "for the kids", answered "girls", searches no "kids"."""
+        left = None if intent.description else text_left(before.description, intent, self.retriever.matcher)
+        return after if left is None else replace(after, description=left)
 
     def _missing_result(self, intent: SearchIntent, state: DialogueState) -> bool:
         named = [intent.result_index] if intent.reference == "result" else []

@@ -58,7 +58,7 @@ _POINTER = re.compile(r"\b(?:this|these|those|it|its|same|similar)\b(?:\s+ones?\
 # instead" mean the item being discussed, as heels (a new kind alone starts afresh).
 _CHANGE_MARKER = re.compile(r"\b(?:as|rather|instead)\b|^(?:(?:ok|hmm|and|so)[\s,]+)?(?:what|how)\s+about\b")
 _NONE_OF = re.compile(r"\bnone\s+of\s+(?:these|those|them|the\s+above)\b|\b(?:do\s+not|don'?t)"
-                      r"\s+like\s+(?:any\s+of\s+)?(?:these|those|them)\b|\bnot\s+these\b")
+                      r"\s+like\s+(?:any\s+of\s+)?(?:these|those|them)\b|\bnot\s+(?:these|those)(?:\s+ones)?\b")
 
 _NEGATION = re.compile(
     r"\b(?:any\s+[a-z]+\s+(?:but|except)|anything\s+but|everything\s+but|other\s+than|"
@@ -97,7 +97,8 @@ _COMPLAINT = re.compile(
 _CLAUSE_END = re.compile(r"[,.;!?]|\b(?:but|since|because|cause|cos|as|and\s+(?:i|we)|so\s+(?:i|we|show|give|can|could|"
                          r"please|let'?s|maybe))\b")
 _NOT_CONTENT = frozenset({"this", "that", "these", "those", "it", "one", "ones", "and", "or",
-                          "nor", "a", "an", "the", "please", "pls", "thanks", "for", "me", "us", "my", "him", "her"})
+                          "nor", "a", "an", "the", "please", "pls", "thanks", "for", "me", "us", "my", "him", "her",
+                          "no", "not"})  # "no not those": the second cue is no wish to avoid
 
 _INJECTION = re.compile(
     r"\b(?:ignore|disregard|forget|override)\s+(?:\w+\s+){0,3}(?:instructions?|prompts?|rules|"
@@ -140,7 +141,8 @@ _SMALLTALK = {  # checked in this order; the first that matches is the kind
     "praise": re.compile(r"^(?:(?:ok(?:ay)?|oh|ah|wow|yes|yeah|yep|aw+)[\s,!.]+)?(?:(?:(?:that|it|this)(?:'?s|\s+is)|"
                          r"these\s+are|i\s+love\s+(?:it|this|that|them))(?:\s+\w+)?\s+(?:nice|great|lovely|perfect|"
                          r"good|cool|awesome|beautiful|gorgeous|amazing|fine)\b|(?:nice|great|"
-                         r"lovely|perfect|cool|awesome|beautiful|gorgeous|amazing)\b|"
+                         r"lovely|perfect|cool|awesome|beautiful|gorgeous|amazing)\b|(?:so+|very|really)\s+(?:nice|great|"
+                         r"lovely|cool|beautiful|gorgeous|cute|pretty|stunning)\b|(?:cute|pretty|stunning)(?=\s*[,.!?]|$)|"
                          r"i\s+(?:really\s+)?(?:love|like)\s+(?:it|this|that|them|these|those)\b)"),
 }
 @dataclass

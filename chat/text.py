@@ -80,7 +80,7 @@ def text_left(description: str, intent: SearchIntent, matcher: VocabularyMatcher
     if intent.reference in ("none", "upload") or not description:
         return None  # a new search starts without the old text
     text = description.lower()
-    mentions = matcher.find(text)
+    mentions = matcher.find(text) + matcher.child_mentions(text)  # "for the kids", then "for my daughter"
     avoided = {n.casefold() for n in intent.negatives}
     changed = [m for m in mentions if m.value.casefold() in avoided or m.column in intent.drop_attributes
                or intent.set_attributes.get(m.column, m.value).casefold() != m.value.casefold()]

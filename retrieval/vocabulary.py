@@ -536,8 +536,15 @@ class VocabularyMatcher:
     def names_children(self, text: str) -> bool:
         """Whether `text` asks for children's things without saying boys or girls ("socks for
         kids"), in a catalogue where that leaves two values open (`children`)."""
-        words = {normalise_word(w) for w in _WORD.findall(text)}
-        return bool(self.children and words & set(_CHILD_WORDS))
+        return bool(self.child_mentions(text))
+
+    def child_mentions(self, text: str) -> list[Mention]:
+        """The words of `text` that ask for children without saying boys or girls ("kids"), as
+        mentions of the people column with no value, where that leaves two values open."""
+        if not self.children:
+            return []
+        return [Mention(self.people_column, "", m.start(), m.end()) for m in _WORD.finditer(text)
+                if normalise_word(m.group()) in _CHILD_WORDS]
 
     def canonical(self, text: str) -> Mention | None:
         """The value a whole phrase names ("navy" -> Navy Blue), or None."""

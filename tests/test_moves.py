@@ -224,7 +224,14 @@ def test_a_question_with_its_verb_is_still_a_question(rules, message, question):
     assert (intent.action, intent.question) == ("answer", question)
 
 
+def test_no_not_those_rejects_what_is_shown_and_avoids_no_word(rules):
+    intent = rules.rewrite("no not those, in brown", searching())
+    assert intent.set_attributes == {"baseColour": "Brown"} and not intent.negatives and 1 in intent.exclude_results
+
+
 @pytest.mark.parametrize("message, described", [
+    ("sooo cute, got them in black??", "black"), ("so pretty! in red?", "red"), ("pretty dresses", "pretty dresses"),
+    ("cute tops for my niece", "cute tops for my niece"),
     ("any chance u have these in teal", "teal"), ("would it look nice in yellow?", "yellow"),
     ("what if they were green", "green"), ("have you got them in pink 🙂", "pink"), ("or maybe in white?", "white"),
     ("could you do it in olive", "olive"), ("take me back to the red ones", "red ones"),

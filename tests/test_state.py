@@ -8,6 +8,8 @@ import pytest
 
 from chat.intent import Limit, SearchIntent, select_result
 from chat.state import UNDO_DEPTH, DialogueState, Question, Reference
+from chat.text import text_left
+from retrieval.vocabulary import VocabularyMatcher
 
 SHOWN = [f"p{i}" for i in range(1, 11)]
 
@@ -230,3 +232,12 @@ def test_guesses_from_a_photo_are_remembered_until_said_otherwise():
 def test_what_the_shown_search_left_out_is_kept_with_its_results():
     state = black_tshirts().with_results(["a"], relaxed=("Black",))
     assert state.relaxed == ("Black",) and state.relaxed_columns() == {"baseColour"}
+
+
+@pytest.mark.parametrize("description, answer, left", [("red tshirts for the kids", "Girls", "red tshirts"),
+                                                       ("something for my kids", "Boys", "")])
+def test_answering_boys_or_girls_takes_the_child_words_out_of_the_text(description, answer, left):
+    """"for the kids", then "Girls": the search's text must not go on saying "kids" (it was
+    searched and quoted on every later turn)."""
+    matcher = VocabularyMatcher({"gender": {"Men": 3, "Boys": 1, "Girls": 1}})
+    assert text_left(description, search(set_attributes={"gender": answer}), matcher) == left
