@@ -108,7 +108,7 @@ ALL_FILTERS = re.compile(rf"\b{_DROP_VERB}\s+(?:all\s+(?:the\s+|my\s+)?|the\s+|m
                          r"\bno\s+filters\b|\bwithout\s+(?:any\s+)?filters\b")
 # "in another colour", "a different type", "what colours does it come in?": leave the current
 # value out, say nothing new.
-ANOTHER = re.compile(r"\b(?:(?:in\s+)?(?:(?:some|any|an|a)\s+)?(?:other|another|different|diff|alternative|new)\s+|"
+ANOTHER = re.compile(r"\b(?:(?:in\s+)?(?:(?:some|any|an|a)\s+)?(?:other|another|different|diff|alternative|new|wrong)\s+|"
                      r"(?:what|which)\s+(?=colou?rs?\s+(?:does|do|is|are)\s+(?:it|this|that|they|these|those|the\s+\w+)"
                      r"(?:\s+one)?\s+(?:come|available)))(colou?rs?|shades?|types?|kinds?|genders?)(?:ways?)?\b")
 

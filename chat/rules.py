@@ -65,6 +65,10 @@ _NEGATION = re.compile(
     r"rather\s+than|instead\s+of|(?:do\s+not|don'?t|dont)\s+(?:want|like|need|fancy)|"
     r"no\s+more|not|no(?!\.?\s*#?\s*\d)|without|except|excluding|avoid(?:ing)?|never|"
     r"nothing|non|less|hate|dislike|(?:is|are|was|were)n'?t(?!\s+there))\b")
+# "these aren't for women", "that's not a dress": what is shown is not what was asked for, so
+# the value is wanted, not avoided.
+_SHOWN_IS_NOT = re.compile(r"^(?:(?:no|nope|but|um+|hmm+|ugh)[\s,.!]+)?(?:these|those|they|it|that|this)(?:\s+ones?)?"
+                           r"(?:'s|'re|\s+(?:is|are|was|were))?(?:n't|\s+not)\b")
 # Words skipped between a negation and what it negates ("not a fan of black").
 _NEGATION_FILLER = frozenset({
     "a", "an", "the", "any", "in", "so", "too", "very", "really", "that", "quite", "with",
@@ -98,7 +102,7 @@ _CLAUSE_END = re.compile(r"[,.;!?]|\b(?:but|since|because|cause|cos|as|and\s+(?:
                          r"please|let'?s|maybe))\b")
 _NOT_CONTENT = frozenset({"this", "that", "these", "those", "it", "one", "ones", "and", "or",
                           "nor", "a", "an", "the", "please", "pls", "thanks", "for", "me", "us", "my", "him", "her",
-                          "no", "not"})  # "no not those": the second cue is no wish to avoid
+                          "no", "not", "what", "i"})  # "no not those", "not what i asked for": no wish to avoid
 
 _INJECTION = re.compile(
     r"\b(?:ignore|disregard|forget|override)\s+(?:\w+\s+){0,3}(?:instructions?|prompts?|rules|"
@@ -138,7 +142,7 @@ _SMALLTALK = {  # checked in this order; the first that matches is the kind
                            r"evening|day))\b|\bhow\s+are\s+you(?:\s+doing)?\b"),
     "unsure": re.compile(r"\b(?:not\s+sure|never\s*mind|no\s+idea|idk|dunno|"
                          r"(?:do\s+not|don'?t)\s+know)\b"),
-    "praise": re.compile(r"^(?:(?:ok(?:ay)?|oh|ah|wow|yes|yeah|yep|aw+)[\s,!.]+)?(?:(?:(?:that|it|this)(?:'?s|\s+is)|"
+    "praise": re.compile(r"^(?:(?:ok(?:ay)?|oh|ah|wow|yes|yeah|yep|aw+|hmm+)[\s,!.]+)?(?:(?:(?:that|it|this)(?:'?s|\s+is)|"
                          r"these\s+are|i\s+love\s+(?:it|this|that|them))(?:\s+\w+)?\s+(?:nice|great|lovely|perfect|"
                          r"good|cool|awesome|beautiful|gorgeous|amazing|fine)\b|(?:nice|great|"
                          r"lovely|perfect|cool|awesome|beautiful|gorgeous|amazing)\b|(?:so+|very|really)\s+(?:nice|great|"
@@ -259,11 +263,13 @@ class RulesRewriter:
                         indices: list[tuple[tuple[int, int], int]], released: list[tuple[int, int]] = ()
                         ) -> list[tuple[int, int]]:
         """Negated values, free text and results; positive mentions are what is left. A cue
-        inside a released phrase ("no colour preference") or a price bound ("less than 30")
-        negates nothing."""
+        inside a released phrase ("no colour preference") or a price bound ("less than 30"),
+        or saying what is shown is not it ("these aren't for women"), negates nothing."""
         mentions = self.matcher.find(reading.text)
+        shown_is_not = _SHOWN_IS_NOT.match(reading.text)
+        reading.removed += [shown_is_not.span()] if shown_is_not else []
         cues = (_negation_span(reading.text, cue) for cue in _NEGATION.finditer(reading.text)
-                if not _inside(cue.span(), list(released)))
+                if not _inside(cue.span(), list(released)) and not (shown_is_not and cue.end() == shown_is_not.end()))
         spans = [span for span in cues if span]
         for _start, cue_end, end in spans:
             scope = [(cue_end, end)]
@@ -273,7 +279,12 @@ class RulesRewriter:
                 results += [i + 1 for i, pid in enumerate(state.results)
                             if pid == state.reference.product_id]
             reading.excluded += results
-            if values or not results:
+            column = None if values else self._column_named(reading.text[cue_end:end])
+            if column:  # "not keen on the colour": another colour, not the word "colour" avoided
+                current = state.target_attributes().get(column)
+                reading.drops.append(column)
+                reading.negatives += [current] if current else []
+            elif values or not results:
                 reading.negatives += values or _free_words(reading.text[cue_end:end])
         negated = [(start, end) for start, _, end in spans]
         reading.removed += [m.span() for m in _COMPLAINT.finditer(reading.text)]  # complaints describe no target
@@ -287,6 +298,10 @@ class RulesRewriter:
         reading.removed += negated
         reading.mentions = [m for m in mentions if not _inside((m.start, m.end), negated)]
         return negated
+
+    def _column_named(self, phrase: str) -> str | None:
+        """The column a word of `phrase` names ("the colour" -> the colour column), or None."""
+        return next((c for c in map(self.matcher.column, re.findall(r"[a-z]+", phrase)) if c), None)
 
     def _search(self, reading: _Reading, description: str, state: DialogueState,
                 has_upload: bool) -> SearchIntent:

@@ -17,7 +17,8 @@ from retrieval.vocabulary import VocabularyMatcher, without_mentions
 _LEAD_FILLER = re.compile(
     r"^(?:(?:so\s+much|a\s+lot|hi|hello|hey|ok(?:ay)?|so|well|and|also|now|then|but|maybe|"
     r"perhaps|please|pls|plz|just|yes|yeah|yep|no|nah|nope|great|cool|nice|perfect|lovely|awesome|good|fine|"
-    r"sure|oh|um|hmm|eh|idk|dunno|actually|instead|there|thanks|thank\s+you|wow|lol)\b"
+    r"sure|oh|um|hmm|eh|idk|dunno|oops|sorry|possibly|actually|instead|there|thanks|thank\s+you|wow|lol)\b"
+    r"|i\s+(?:said|meant|mean)\b|(?:i\s+was|i'?m)\s+wondering\s+if\b"
     r"|(?:what|how)\s+about\b|(?:(?:go(?:ing)?|take\s+(?:me|us)|bring\s+(?:me|us))\s+)?back\s+to\b|(?:make|change|turn|switch)"
     r"(?:\s+(?:it|that|this|them|these|those))?"
     r"(?:\s+(?:to|into))?\b|help\s+me(?:\s+(?:find|choose|pick|get))?\b"
@@ -25,7 +26,7 @@ _LEAD_FILLER = re.compile(
     r"shopping\s+for|trying\s+to\s+find|in\s+the\s+market\s+for)\b"
     r"|(?:i'?d|i\s+would|we'?d)\s+(?:like|love|prefer)(?:\s+to\s+(?:see|find|buy|get|have))?\b"
     r"|(?:i|we)\s+(?:want|need|like|prefer)(?:\s+to\s+(?:see|find|buy|get|have))?\b"
-    r"|(?:can|could|would|will)\s+(?:you|i|we)(?:\s+please)?(?:\s+(?:show|find|get|see|have|"
+    r"|(?:can|could|would|will)\s+(?:you|u|i|we)(?:\s+please)?(?:\s+(?:show|find|get|see|have|"
     r"search\s+for|look\s+for|give))?(?:\s+(?:me|us))?\b"
     r"|(?:show|find|get|give|search\s+for|look\s+for|looking\s+for|searching\s+for|search|"
     r"see)(?:\s+(?:me|us))?\b"
@@ -54,7 +55,7 @@ _FUNCTION_WORDS = frozenset("""
     and or but if then than as of in on at by for from to with without about into over again anymore
     there here now still yet already ever not no yes ok okay please thanks hmm well else instead
     similar different what which who how when where why all both each more most much many few
-    tbh ngl imo honestly lol
+    tbh ngl imo honestly lol asked said meant wanted
 """.split())
 
 

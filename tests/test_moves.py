@@ -152,6 +152,31 @@ def test_another_colour_avoids_the_current_one_and_searches_no_words(rules, mess
     assert intent.drop_attributes == ("baseColour",) and intent.negatives == ("Black",) and not intent.description
 
 
+@pytest.mark.parametrize("message", ["not a fan of the colour", "i really dont like the color", "love the cut, hate the colour",
+                                     "wrong colour tbh"])
+def test_disliking_the_colour_asks_for_another_one(rules, message):
+    """A negated or wrong column word is another value of that column: "not keen on the
+    colour" avoided the word "colour" and kept Black."""
+    intent = rules.rewrite(message, searching())
+    assert intent.drop_attributes == ("baseColour",) and intent.negatives == ("Black",)
+
+
+@pytest.mark.parametrize("message, wanted", [
+    ("these aren't for women", {"gender": "Women"}), ("no, those aren't navy", {"baseColour": "Navy Blue"}),
+    ("ugh that's not a dress", {"articleType": "Dresses"}), ("they're not for boys", {"gender": "Boys"}),
+])
+def test_saying_what_is_shown_is_not_it_asks_for_it(rules, message, wanted):
+    """"these aren't for women" avoided Women: the shopper says the results miss what they want."""
+    intent = rules.rewrite(message, searching())
+    assert intent.set_attributes == wanted and not intent.negatives
+
+
+@pytest.mark.parametrize("message, avoided", [("not a dress", "Dresses"), ("ones that aren't black", "Black"),
+                                              ("i want something that's not red", "Red")])
+def test_a_negated_value_in_a_request_is_still_avoided(rules, message, avoided):
+    assert rules.rewrite(message, searching()).negatives == (avoided,)
+
+
 @pytest.mark.parametrize("message", ["not this one, something else", "nah, another one", "show me a different one"])
 def test_something_else_leaves_out_the_current_item(rules, message):
     intent = rules.rewrite(message, searching())
@@ -235,6 +260,8 @@ def test_no_not_those_rejects_what_is_shown_and_avoids_no_word(rules):
     ("any chance u have these in teal", "teal"), ("would it look nice in yellow?", "yellow"),
     ("what if they were green", "green"), ("have you got them in pink 🙂", "pink"), ("or maybe in white?", "white"),
     ("could you do it in olive", "olive"), ("take me back to the red ones", "red ones"),
+    ("sorry i meant heels", "heels"), ("can u show me it in beige", "beige"), ("i was wondering if you have any in lilac", "lilac"),
+    ("hmm these are lovely but i'd prefer them in navy", "navy"),
 ])
 def test_a_change_asked_as_a_question_searches_no_chat_words(rules, message, described):
     """The words around the change ("any chance u have", "would it look nice") are no product."""
