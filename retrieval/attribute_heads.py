@@ -7,6 +7,9 @@ pooled with weights learned on held-out development items (`retrieval.heads_lear
 log-linear pool, i.e. temperature scaling with one temperature per evidence source, so the
 probabilities are calibrated and "sure enough to filter" versus "ask the shopper" is a number.
 
+They also hold how the catalogue frames its products (`retrieval.framing`), learned from the
+same photos, so an upload can be framed the same way before it is read.
+
 Heads are saved as plain arrays (npz) with a manifest naming the encoder, the catalogue and
 the products they learned from; loading refuses heads made for anything else.
 """
@@ -24,10 +27,11 @@ import numpy as np
 from scipy.special import log_softmax
 
 from retrieval.colour import Palette, ProductPixels
+from retrieval.framing import Framing
 
 logger = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 MANIFEST = "manifest.json"
 ARRAYS = "heads.npz"
 SOURCES = ("heads", "neighbours", "colour")
@@ -61,8 +65,8 @@ class ColumnModel:
 
 @dataclass(frozen=True)
 class AttributeHeads:
-    """Every column's model, the colour reading (None where the catalogue's photos have no
-    light backdrop), and the key of what they were learned from."""
+    """Every column's model, the colour reading and the catalogue's framing (None where its photos
+    have no light backdrop), and the key of what they were learned from."""
 
     columns: Mapping[str, ColumnModel]
     key: Mapping[str, str]
@@ -70,6 +74,7 @@ class AttributeHeads:
     palette: Palette | None = None
     colour_head: LinearHead | None = None
     report: Mapping[str, object] = field(default_factory=dict)
+    framing: Framing | None = None
 
     @property
     def reads_colour(self) -> bool:
@@ -145,7 +150,7 @@ def save_heads(heads: AttributeHeads, folder: Path) -> None:
         colour = {"column": heads.colour_column, "classes": list(heads.colour_head.classes)}
     np.savez(folder / ARRAYS, **arrays)
     manifest = {"format_version": FORMAT_VERSION, "key": dict(heads.key), "columns": columns, "colour": colour,
-                "report": heads.report}
+                "framing": heads.framing and heads.framing.to_dict(), "report": heads.report}
     partial = folder / (MANIFEST + ".partial")
     partial.write_text(json.dumps(manifest, indent=2))
     os.replace(partial, folder / MANIFEST)
@@ -163,8 +168,9 @@ def load_heads(folder: Path, key: Mapping[str, str]) -> AttributeHeads:
                                        spec["weights"], spec["weights_without_colour"])
                    for column, spec in manifest["columns"].items()}
         colour = manifest.get("colour")
+        framing = manifest["framing"] and Framing.from_dict(manifest["framing"])
         if colour is None:
-            return AttributeHeads(columns, manifest["key"], report=manifest.get("report", {}))
+            return AttributeHeads(columns, manifest["key"], report=manifest.get("report", {}), framing=framing)
         return AttributeHeads(columns, manifest["key"], colour["column"], Palette(arrays["palette"]),
                               LinearHead(tuple(colour["classes"]), arrays["colour_coef"], arrays["colour_intercept"]),
-                              manifest.get("report", {}))
+                              manifest.get("report", {}), framing)

@@ -38,6 +38,7 @@ from retrieval.attributes import InferenceSettings, neighbour_votes
 from retrieval.catalog import Catalog
 from retrieval.colour import Palette, ProductPixels, learn_palette, try_read_product
 from retrieval.encoder import Encoder
+from retrieval.framing import learn_framing
 from retrieval.vocabulary import VocabularyMatcher
 
 logger = logging.getLogger(__name__)
@@ -236,7 +237,10 @@ def learn_heads(examples: Examples, key: Mapping[str, str], colour_column: str |
             column, learn, held, votes, colour if column == colour_column else None)
     if on_progress:
         on_progress("Learning what photos show", len(examples.labels), len(examples.labels))
-    return AttributeHeads(columns, dict(key), colour_column if palette is not None else None, palette, colour_head, report)
+    framing = learn_framing(examples.products)
+    report["framing"] = framing.to_dict() if framing else "none: too few photos on a light backdrop"
+    return AttributeHeads(columns, dict(key), colour_column if palette is not None else None, palette, colour_head, report,
+                          framing)
 
 
 @dataclass(frozen=True)

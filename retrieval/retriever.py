@@ -33,9 +33,10 @@ from retrieval.compose import (
     describe,
 )
 from retrieval.encoder import Encoder, load_encoder
+from retrieval.framing import frame_like_catalogue
 from retrieval.heads_learning import HeadsPlan, Progress
 from retrieval.index import ProgressCallback, cached_index, heads_folder
-from retrieval.photo import ImageInput
+from retrieval.photo import ImageInput, load_rgb
 from retrieval.reference import Reference
 from retrieval.sharded_store import ShardedStore, serve_store
 from retrieval.vector_store import SearchHit, SearchRequest, VectorStore
@@ -171,7 +172,11 @@ class Retriever:
         return Reference("catalog", product_id=product_id, vector=vector, attributes=attributes)
 
     def reference_from_image(self, image: ImageInput, exclude_ids: Collection[str] = ()) -> Reference:
-        """An uploaded photo: pixels only, attributes inferred (confident guesses only)."""
+        """An uploaded photo: pixels only, framed as the catalogue frames its products (once the
+        heads that learned its framing are ready), attributes inferred (confident guesses only)."""
+        framing = self.heads and self.heads.framing
+        if framing is not None:
+            image = frame_like_catalogue(load_rgb(image), framing)
         vector = self.encoder.encode_images([image])[0]
         return self.reference_from_vector(vector, exclude_ids, image)
 

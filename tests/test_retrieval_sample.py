@@ -98,3 +98,22 @@ def test_a_phone_photo_stored_sideways_and_a_cut_out_find_what_the_photo_finds(r
             same_kind += read.ranked["articleType"][0][0] == seen.ranked["articleType"][0][0]
             same_top += len(nearest & {h.id for h in retriever.search(read.vector, 5, exclude_ids=[pid])}) >= 3
     assert same_kind >= 0.9 * 2 * len(ids) and same_top >= 0.8 * 2 * len(ids), (same_kind, same_top)
+
+
+def test_a_product_photographed_small_on_a_wide_photo_is_read_like_its_catalogue_photo(retriever):
+    """A shoe on a big table: framed as the catalogue frames its products before it is read."""
+    from PIL import Image
+
+    from retrieval.photo import load_rgb
+
+    assert retriever.heads.framing is not None
+    ids = retriever.store.ids[:40]
+    same_kind = 0
+    for pid in ids:
+        photo = load_rgb(retriever.catalog.image_path(pid))
+        wide = Image.new("RGB", (3 * photo.width, 2 * photo.height), (246, 246, 246))
+        wide.paste(photo, (photo.width // 2, photo.height // 3))
+        seen = retriever.reference_from_image(photo, exclude_ids=[pid])
+        read = retriever.reference_from_image(wide, exclude_ids=[pid])
+        same_kind += read.ranked["articleType"][0][0] == seen.ranked["articleType"][0][0]
+    assert same_kind >= 0.85 * len(ids), same_kind

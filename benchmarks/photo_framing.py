@@ -1,0 +1,118 @@
+"""Catalogue photos re-taken as shoppers take them: how often the uploaded photo is read as its
+product's article type, colour and gender, framed as the catalogue frames its products
+(`retrieval.framing`) and read as it is.
+
+    python -m benchmarks.photo_framing --catalog DIR --encoder SPEC --gallery IDS.txt \
+        [--index-dir DIR] [--offset 0] [--n 300] [--json]
+
+Each gallery photo is shown as it is and as six re-takes: on a 4:3 landscape, on a square, with
+wide margins, cropped to the product's edges, on a 9:16 phone portrait, and at half size in a
+corner; plus, as phones and cut-out tools save them, stored sideways with an EXIF orientation
+tag and on transparency. The product's own record never helps: it is kept out of the
+neighbours' vote. Use development items (never the test split) to choose anything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from retrieval.catalog import read_ids
+from retrieval.photo import load_rgb
+from retrieval.retriever import Retriever, open_retriever
+
+COLUMNS = ("articleType", "baseColour", "gender")
+TABLE = (246, 246, 246)  # a light table or wall: what re-takes are pasted onto
+
+
+def _on(photo: Image.Image, size: tuple[int, int], at: tuple[int, int] | None = None) -> Image.Image:
+    canvas = Image.new("RGB", size, TABLE)
+    canvas.paste(photo, at or ((size[0] - photo.width) // 2, (size[1] - photo.height) // 2))
+    return canvas
+
+
+def _tight(photo: Image.Image) -> Image.Image:
+    rows, cols = np.nonzero(np.asarray(photo).min(axis=2) < 235)
+    return photo.crop((cols.min(), rows.min(), cols.max() + 1, rows.max() + 1)) if len(rows) else photo
+
+
+def _saved(photo: Image.Image, kind: str) -> Image.Image:
+    """`photo` written and read back as a phone (EXIF-rotated JPEG) or a cut-out tool (RGBA PNG) saves it."""
+    buffer = io.BytesIO()
+    if kind == "phone":
+        exif = Image.Exif()
+        exif[0x0112] = 6  # "rotate 90 degrees clockwise to display"
+        photo.transpose(Image.Transpose.ROTATE_90).save(buffer, "JPEG", exif=exif.tobytes(), quality=92)
+    else:
+        rgb = np.asarray(photo)
+        clear = rgb.min(axis=2) > 235
+        rgba = np.dstack([np.where(clear[..., None], 0, rgb), np.where(clear, 0, 255)]).astype(np.uint8)
+        Image.fromarray(rgba, "RGBA").save(buffer, "PNG")
+    buffer.seek(0)
+    return load_rgb(buffer)
+
+
+def retakes(photo: Image.Image) -> dict[str, Image.Image]:
+    w, h = photo.size
+    makers: dict[str, Callable[[], Image.Image]] = {
+        "as it is": lambda: photo,
+        "on a 4:3 landscape": lambda: _on(photo, (round(h * 4 / 3), h)),
+        "on a square": lambda: _on(photo, (h, h)),
+        "with wide margins": lambda: _on(photo, (round(2 * h * 4 / 3), 3 * h // 2)),
+        "cropped to its edges": lambda: _tight(photo),
+        "on a 9:16 phone portrait": lambda: _on(photo, (h * 9 // 16 * 2, h * 2) if w > h * 9 // 16 else (w, w * 16 // 9)),
+        "half size in a corner": lambda: _on(photo.resize((w // 2, h // 2)), (round(h * 4 / 3), round(h * 5 / 3)), (w // 10, h)),
+        "sideways with an EXIF tag": lambda: _saved(photo, "phone"),
+        "a cut-out on transparency": lambda: _saved(photo, "cutout"),
+    }
+    return {name: make() for name, make in makers.items()}
+
+
+def accuracy(retriever: Retriever, ids: list[str]) -> dict[str, dict[str, float]]:
+    right: dict[str, dict[str, int]] = {}
+    for pid in ids:
+        truth = retriever.catalog.attributes(pid)
+        for name, photo in retakes(load_rgb(retriever.catalog.image_path(pid))).items():
+            read = retriever.reference_from_image(photo, exclude_ids=[pid])
+            counts = right.setdefault(name, dict.fromkeys(COLUMNS, 0))
+            for column in COLUMNS:
+                counts[column] += read.ranked[column][0][0] == truth[column]
+    return {name: {c: round(100 * n / len(ids), 1) for c, n in counts.items()} for name, counts in right.items()}
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--catalog", required=True)
+    parser.add_argument("--encoder", required=True)
+    parser.add_argument("--gallery", required=True)
+    parser.add_argument("--index-dir", type=Path)
+    parser.add_argument("--offset", type=int, default=0)
+    parser.add_argument("--n", type=int, default=300)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    retriever = open_retriever(args.catalog, args.encoder, args.gallery, index_dir=args.index_dir)
+    ids = read_ids(args.gallery)[args.offset:args.offset + args.n]
+    heads = retriever.heads
+    framed = accuracy(retriever, ids)
+    retriever.use_heads(replace(heads, framing=None))
+    as_they_are = accuracy(retriever, ids)
+    report = {"photos": len(ids), "framed": framed, "as_they_are": as_they_are}
+    if args.json:
+        print(json.dumps(report))
+    else:
+        print(f"{len(ids)} photos: article type / colour / gender read right, framed | as they are")
+        for name in framed:
+            print(f"  {name:28s} " + " / ".join(f"{framed[name][c]:.1f}" for c in COLUMNS)
+                  + "  |  " + " / ".join(f"{as_they_are[name][c]:.1f}" for c in COLUMNS))
+    return report
+
+
+if __name__ == "__main__":
+    main()
