@@ -434,11 +434,14 @@ class Assistant:
 
 def _as_searched(state: DialogueState, relaxed: Relaxed) -> DialogueState:
     """The state as its search ran: a swapped value (Maroon for Burgundy, the nearest kind for a
-    person) replaces the asked one, so chips and later turns follow the results on screen."""
+    person) replaces the asked one, so chips and later turns follow the results on screen. The
+    shopper never said it, so, like a photo's guess, it is the first to give way when a later
+    wish finds nothing ("for my husband" swapped heels for belts; "in pink" is pink things for
+    men, not brown belts)."""
     if not relaxed.swapped:
         return state
     constraints = {c: relaxed.swapped[c][1] if c in relaxed.swapped else v for c, v in state.constraints.items()}
-    return replace(state, constraints=constraints)
+    return replace(state, constraints=constraints, guessed=tuple(dict.fromkeys([*state.guessed, *relaxed.swapped])))
 
 
 def _bounded(limit: Limit, numbers: dict[str, float], state: DialogueState) -> Limit:

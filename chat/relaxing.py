@@ -6,7 +6,8 @@ Shoppers name a kind and a person as what they are after, and a colour as a wish
 1. A kind and a person the shopper said and the catalogue never has together ("for men
    instead" on dresses): the older of the two gives way. An older kind is swapped for the kinds nearest to the query
    that the new person has (the first searched, all offered); an older person is dropped.
-2. Values guessed from a photo, oldest first: they were never said.
+2. Values guessed from a photo or swapped in by an earlier search (the nearest kind for a
+   person), oldest first: they were never said.
 3. A colour gives way to its neighbours first (Burgundy -> Maroon, Charcoal -> Grey).
 4. Other wishes (colour, occasion, a price limit), fewer before more, the newest kept longest.
 5. Last, the kind or the person as well, the same way.

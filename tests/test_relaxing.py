@@ -6,7 +6,9 @@ from dataclasses import dataclass
 
 import pytest
 
+from chat.assistant import _as_searched
 from chat.relaxing import Roles, relax
+from chat.state import DialogueState
 
 # (colour, kind, person): what the table holds.
 ROWS = [("Black", "Dresses", "Women"), ("Maroon", "Dresses", "Women"), ("Blue", "Kurtas", "Men"),
@@ -87,3 +89,14 @@ def test_a_kind_guessed_from_a_photo_is_left_out_not_swapped():
     found = run({"kind": "Dresses", "person": "Men"}, guessed=("kind",))
     assert found.left_out == ("Dresses",) and not found.swapped and not found.offered
     assert {h.row[2] for h in found.hits} == {"Men"}
+
+
+def test_a_kind_swapped_in_for_a_person_gives_way_before_a_newer_colour():
+    """Dresses "for men instead" searched Kurtas (never said); then "in grey": grey things for
+    men, not the grey dropped to show kurtas again."""
+    swapped = run({"kind": "Dresses", "person": "Men"})
+    assert swapped.swapped == {"kind": ("Dresses", "Kurtas")}
+    state = _as_searched(DialogueState(constraints={"kind": "Dresses", "person": "Men"}), swapped)
+    assert state.constraints["kind"] == "Kurtas" and state.guessed == ("kind",)
+    grey = run({**state.constraints, "colour": "Grey"}, guessed=state.guessed)
+    assert [h.row for h in grey.hits] == [("Grey", "Tshirts", "Men")] and grey.left_out == ("Kurtas",)
