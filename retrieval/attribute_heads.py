@@ -31,7 +31,7 @@ from retrieval.framing import Framing
 
 logger = logging.getLogger(__name__)
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 MANIFEST = "manifest.json"
 ARRAYS = "heads.npz"
 SOURCES = ("heads", "neighbours", "colour")

@@ -23,7 +23,7 @@ from PIL import Image
 
 from retrieval.colour import ProductPixels, lab_image, product_mask
 
-USUAL = (1.0, 99.0)  # percentiles of the catalogue's photos that bound the usual framing
+USUAL = (0.1, 99.9)  # percentiles of the catalogue's photos that bound the usual framing: all but its oddest few
 ASPECT_TOLERANCE = 1.05  # a photo's aspect ratio this close to the usual range counts as usual
 MIN_PHOTOS = 20  # fewer catalogue photos with a product mask: no framing learned
 
