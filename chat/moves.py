@@ -66,6 +66,10 @@ MORE = re.compile(
 SOMETHING_ELSE = re.compile(r"\b(?:something|anything)\s+else\b|\b(?:another|a\s+different)\s+(?:one|option|pick)\b|"
                             r"\banother\b(?=\s*(?:[,.!?]|please|$))|\bnot\s+keen\s+on\s+(?:this|that)(?:\s+one)?\b|"
                             r"\bdifferent\s+ones\b|\bnext\s+one\b")
+# "what do you recommend?", "surprise me": the best of the current search, no words searched.
+RECOMMEND = re.compile(r"\bwhat\s+(?:do|would|will|can|could)\s+(?:you|u)\s+(?:recommend|suggest|advise|pick)\b|"
+                       r"\b(?:any|some|your)\s+(?:suggestions?|recommendations?|recs|ideas|tips)\b|\bsurprise\s+me\b|"
+                       r"\b(?:recommend|suggest)\s+(?:me\s+)?(?:something|anything)\b|\bwhat'?s\s+your\s+(?:pick|favou?rite)\b")
 _BETTER = r"(?:better|nicer|best|prettier|cuter|classier|worse|the\s+best)"
 COMPARE = re.compile(r"\bcompare\b|\bcomparison\b|\b(?:vs\.?|versus)\b|\bdiff(?:erences?)?\s+between\b|"
                      r"\bhow\s+(?:do|does|are|is)\s+.{1,40}\s+(?:differ|different)\b|\bdifferent\s+from\s+#|"
@@ -126,7 +130,7 @@ AT_LEAST = re.compile(rf"\b(?:over|above|more\s+than|at\s+least|min(?:imum)?|pri
 BETWEEN = re.compile(rf"\bbetween\s+{_AMOUNT}\s+and\s+{_AMOUNT}")
 PRICE_QUESTION = re.compile(r"\bhow\s+much\b|\bprice[sd]?\b|\bcosts?\b|\bexpensive\b|\bcheap\b|\bworth\b|"
                             r"\bon\s+sale\b|\bdiscount(?:s|ed)?\b|\boffers?\b")
-SIZE_WORDS = re.compile(r"\bsizes?\b|\bsizing\b|\bxx?s\b|\bxx{0,2}l\b|\bplus[\s-]size\b|\bpetite\b|\bin\s+my\s+size\b|"
+SIZE_WORDS = re.compile(r"\bsizes?\b|\bsizing\b|\bruns?\s+(?:small|large|big|narrow|wide)\b|\bxx?s\b|\bxx{0,2}l\b|\bplus[\s-]size\b|\bpetite\b|\bin\s+my\s+size\b|"
                         r"\bsize\s+\d+\b|\buk\s+\d+\b|\beu\s+\d+\b|\bus\s+\d+\b")
 # The shop's service, never a product's attribute: a message about it asks, whatever its words.
 SERVICE_WORDS = re.compile(r"\bdeliver(?:y|ed|s)?\b|\bship(?:s|ping|ped)?\b|\bdispatch(?:ed)?\b|\barriv(?:e|es|al)\b|"
@@ -278,12 +282,15 @@ def limits(text: str) -> tuple[dict[str, Limit], list[Span]]:
     return {"price": Limit(at_most=at_most, at_least=at_least, than_current="" if at_most or at_least else relative)}, spans
 
 
-def aspects_wanted(text: str) -> tuple[tuple[str, ...], list[Span]]:
+def aspects_wanted(text: str, released: Sequence[Span] = ()) -> tuple[tuple[str, ...], list[Span]]:
     """Aspects a request names that no attribute column holds in a fashion catalogue (size,
-    stock): said in the reply, left out of the searched text."""
+    stock): said in the reply, left out of the searched text. One named in a `released`
+    phrase ("size doesn't matter") is no wish."""
     found, spans = [], []
     for aspect, pattern in ASPECTS_WANTED.items():
         for match in pattern.finditer(text):
+            if any(s <= match.start() < e for s, e in released):
+                continue
             found.append(aspect)
             spans.append(_phrase_around(text, match.span()))
     return tuple(dict.fromkeys(found)), spans
@@ -336,8 +343,10 @@ def _key(name: str) -> str:
 
 
 def _released_column(words: str, state: DialogueState, matcher: VocabularyMatcher) -> str | None:
-    """The column a released phrase names: a column word ("colour") or a constrained value ("red")."""
-    column = matcher.column(words)
+    """The column a released phrase names: a column word ("colour") or a constrained value
+    ("red"); or an aspect no column holds ("size isn't important"), released by its name so
+    that its words are neither searched nor avoided."""
+    column = matcher.column(words) or next((a for a, p in ASPECTS_WANTED.items() if p.fullmatch(words)), None)
     if column:
         return column
     value = matcher.canonical(words)

@@ -274,7 +274,7 @@ class Replies:
         """Answer a question about a shown result (or the current item) from its record; an
         aspect the catalogue does not record is said to be unknown, never guessed."""
         column = self._asked_column(intent.question) if intent.question else None
-        asked = _UNHELD.get(intent.question, intent.question)
+        asked = _UNHELD.get(intent.question) or f'"{intent.question}"'  # quoted: "comfy" is no noun
         if details is None:
             if intent.question and not column:  # "do these come in leather?": unknown of every item
                 return f"The catalogue doesn't record {asked}, so I can't tell."

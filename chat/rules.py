@@ -127,9 +127,15 @@ _ASKED_NOUN = re.compile(r"\b(?:what|which)(?:'s|\s+is|\s+are)?\s+(?:the\s+|its\
 _NOT_ASKED = frozenset({"is", "are", "it", "this", "that", "one", "ones", "the", "about", "if", "do", "does", "of",
                         "kind", "sort", "difference", "else", "you", "they", "them", "would", "should", "could", "can",
                         "will", "did", "goes", "go", "i", "we"})
+# "is it machine washable?", "will the second one shrink?": what a yes/no question says of the item.
+_YES_NO = re.compile(r"^(?:is|are|does|do|will|would|can|could|has|have)(?:n'?t)?\s+(?:it|this|that|they|these|those|"
+                     r"the\s+[a-z0-9]+(?:\s+one)?|#\s*\d{1,2})\s+((?!(?:for|in|from|by|on|at|with|to|like|made)\b)"
+                     r"[a-z][a-z'-]*(?:\s+[a-z][a-z'-]*){0,2})[\s?!.]*$")
 # "tell me more about #4", "more info on the third", "details of the first one": the item's record.
 _DETAILS_ASKED = re.compile(r"\btell\s+me\s+(?:a\s+bit\s+|more\s+)?about\b|\b(?:more\s+)?(?:info|information|details?|specs)\s+"
                             r"(?:on|of|about|for)\b")
+# "more info on 3": a bare number there names a result, as "#3" does.
+_DETAILS_OF_NUMBER = re.compile(rf"(?:{_DETAILS_ASKED.pattern})\s+(\d{{1,2}})\b(?![.,]\d|\s*[%$£€])")
 
 _SMALLTALK = {  # checked in this order; the first that matches is the kind
     "injection": _INJECTION,
@@ -165,6 +171,7 @@ class _Reading:
     unheld: tuple[str, ...] = ()                                 # aspects no column holds: size, stock
     borrowed: moves.Borrowed = field(default_factory=moves.Borrowed)
     something_else: bool = False                                 # "something else", "another one"
+    recommend: bool = False                                      # "what do you recommend?"
     smalltalk: str | None = None                                 # first _SMALLTALK kind seen
     removed: list[tuple[int, int]] = field(default_factory=list)  # spans not to describe
 
@@ -197,6 +204,8 @@ class RulesRewriter:
         kind = reading.smalltalk
         if reading.something_else and not structured and state.reference is None:
             return SearchIntent(action="more")
+        if reading.recommend and not (structured or description):  # the best of this search, or what to ask
+            return SearchIntent() if state.results else SearchIntent(action="smalltalk", small_talk="help")
         if not structured and not reading.unheld and (kind == "injection" or not (description or reading.pointer)):
             return SearchIntent(action="smalltalk", small_talk=kind or "")
         return self._search(reading, description, state, has_upload)
@@ -231,6 +240,7 @@ class RulesRewriter:
         pointers = [p for p in pointers if not _overlaps(p, chat)]
         indices = [(m.span(), _ordinal(m)) for m in _ORDINAL.finditer(text)]
         indices += [(m.span(), int(m.group(1))) for m in _NUMBER.finditer(text)]
+        indices += [(m.span(1), int(m.group(1))) for m in _DETAILS_OF_NUMBER.finditer(text)]
         for match in _NONE_OF.finditer(text):
             reading.excluded += range(1, len(state.results) + 1)
             reading.removed.append(match.span())
@@ -245,11 +255,14 @@ class RulesRewriter:
         others, avoided, other_spans = moves.another(text, state, self.matcher)
         reading.drops += drops + others
         reading.negatives += avoided
-        reading.unheld, aspect_spans = moves.aspects_wanted(text)
+        reading.unheld, aspect_spans = moves.aspects_wanted(text, released=spans)
         reading.borrowed = moves.borrowed(text, state, self.matcher)
         reading.something_else = bool(moves.SOMETHING_ELSE.search(text)) and not reading.reset
         reading.removed += spans + other_spans + limit_spans + aspect_spans + reading.borrowed.spans
         reading.removed += [m.span() for m in moves.SOMETHING_ELSE.finditer(text)]
+        recommended = [m.span() for m in moves.RECOMMEND.finditer(text)]
+        reading.recommend = bool(recommended)
+        reading.removed += recommended
         if reading.borrowed.spans:  # "#2's colour": the result named there is no pick of its own
             reading.indices = [reading.borrowed.look] if reading.borrowed.look else []
         if reading.something_else and state.reference is not None and state.reference.product_id in state.results:
@@ -378,8 +391,19 @@ class RulesRewriter:
             return reading.mentions[0].column
         noun = _ASKED_NOUN.search(reading.text)
         if noun is None or noun.group(1) in _NOT_ASKED or _overlaps(noun.span(1), reading.removed):
-            return ""
+            return self._asked_quality(reading)
         return noun.group(1)
+
+    def _asked_quality(self, reading: _Reading) -> str:
+        """What a yes/no question says of the item ("is it comfy?": "comfy"): the column of a
+        value it names that no mention reads ("casual", an occasion said bare), else the words,
+        which the answer looks up and otherwise says the catalogue does not record; "" when the
+        message is no such question or its words are chat ("is it nice?")."""
+        yes_no = _YES_NO.match(reading.text)
+        if yes_no is None or _overlaps(yes_no.span(1), reading.removed):
+            return ""
+        quality = yes_no.group(1)
+        return next((c for c in self.matcher.columns if self.matcher.value(c, quality)), quality)
 
 
 def small_talk_kind(message: str) -> str:

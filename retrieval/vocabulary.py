@@ -186,8 +186,10 @@ _PEOPLE: dict[str, tuple[str, ...]] = {
     **dict.fromkeys(("girl", "daughter", "niece", "granddaughter", "stepdaughter", "goddaughter"), _GIRLS),
     **dict.fromkeys(("boy", "son", "nephew", "grandson", "stepson", "godson"), _BOYS),
     **dict.fromkeys((*_CHILD_WORDS, "baby", "infant"), _KIDS),
-    "unisex": ("unisex",),
 }
+# Said of no one person: the catalogue's value for everyone (`VocabularyMatcher._everyone`).
+_EVERYONE = ("unisex", "gender neutral", "genderless", "men and women", "women and men", "male and female",
+             "female and male", "both genders", "both sexes", "all genders", "for either", "for anyone", "for everyone")
 _PEOPLE_VALUES = _WOMEN + _MEN + _GIRLS + _BOYS + _KIDS + ("unisex",)
 
 # Everyday names for garments and occasions -> catalogue values to try, nearest first.
@@ -359,6 +361,8 @@ class VocabularyMatcher:
         self.kind_columns = self._kind_columns()
         self._add_table(_SHADES, self.colour_column)
         self._add_table(_PEOPLE, self.people_column)
+        everyone = self._everyone()
+        self._add_table(dict.fromkeys(_EVERYONE, (everyone,) if everyone else ()), self.people_column)
         self._add_table(_SYNONYMS, None)
         self._occasions = self._resolved(_OCCASIONS, self.occasion_column)
         fuzzy_columns = {self.colour_column, *self.kind_columns}  # people words are short and common
@@ -399,6 +403,15 @@ class VocabularyMatcher:
                   for c, vals in self.vocabulary.items()}
         best = max(counts, key=counts.get, default=None)
         return best if best is not None and counts[best] >= 2 else None
+
+    def _everyone(self) -> str | None:
+        """The people value that no person's word names (Unisex beside Men, Women, Boys and
+        Girls): the catalogue's value for everyone, where it has exactly one."""
+        if self.people_column is None:
+            return None
+        named = {self._index[k][1] for k in map(phrase_key, _PEOPLE) if self._index.get(k, ("",))[0] == self.people_column}
+        rest = [v for v in self.vocabulary[self.people_column] if v not in named]
+        return rest[0] if len(rest) == 1 else None
 
     def _kind_columns(self) -> tuple[str, ...]:
         """Columns saying what the item is, finest first; by name, else the largest column."""

@@ -432,3 +432,96 @@ def test_a_kind_given_to_a_search_that_had_none_keeps_its_filters(rules):
 def test_a_new_kind_after_a_kind_or_a_restart_starts_afresh(rules, state, message, wanted):
     intent = rules.rewrite(message, state)
     assert intent.reference == "none" and intent.set_attributes == wanted
+
+
+@pytest.mark.parametrize("message, question, index", [
+    ("is it machine washable?", "machine washable", None), ("is it comfy?", "comfy", None),
+    ("will it shrink?", "shrink", None), ("is the second one waterproof?", "material", 2),
+    ("does it run small?", "size", None), ("are these breathable?", "breathable", None),
+])
+def test_a_yes_no_question_about_what_no_column_holds_asks_it(rules, message, question, index):
+    """These named no value and no column, so the reply summarised the item instead of saying
+    the catalogue does not record it."""
+    intent = rules.rewrite(message, searching())
+    assert (intent.action, intent.question, intent.result_index) == ("answer", question, index)
+
+
+@pytest.mark.parametrize("message, question, index", [
+    ("is it for men?", "gender", None), ("is the first one red?", "baseColour", 1), ("is it casual?", "usage", None),
+    ("is it a dress?", "articleType", None), ("is it for summer?", "", None),
+])
+def test_a_yes_no_question_about_a_recorded_value_is_answered_from_the_record(rules, message, question, index):
+    """A value of any reader column, the occasion's included ("casual"), is looked up; a phrase
+    after a preposition may name a value of a column the readers do not know ("for summer")."""
+    intent = rules.rewrite(message, searching())
+    assert (intent.action, intent.question, intent.result_index) == ("answer", question, index)
+
+
+@pytest.mark.parametrize("message", ["for both men and women", "for men and women", "something for either",
+                                     "gender neutral please", "a gift for anyone"])
+def test_everyone_is_the_catalogues_value_for_all_people(rules, message):
+    """"for both men and women" was Women (the last person named), "for anyone" searched as words."""
+    assert rules.rewrite(message, searching()).set_attributes.get("gender") == "Unisex"
+
+
+@pytest.mark.parametrize("message, wanted", [("for men", {"gender": "Men"}), ("for women", {"gender": "Women"}),
+                                             ("either red or blue", {"baseColour": "Blue"})])
+def test_one_person_is_still_that_person(rules, message, wanted):
+    assert rules.rewrite(message, searching()).set_attributes == wanted
+
+
+def test_any_gender_still_releases_the_person(rules):
+    assert rules.rewrite("any gender is fine", searching()).drop_attributes == ("gender",)
+
+
+@pytest.mark.parametrize("message", ["what do you recommend?", "surprise me", "any suggestions?", "what would you suggest",
+                                     "what would you recommend?"])
+def test_asking_for_a_recommendation_shows_the_best_results_without_its_words(rules, message):
+    intent = rules.rewrite(message, searching())
+    assert intent.action == "search" and intent.reference == "current" and not intent.description
+    assert not (intent.set_attributes or intent.drop_attributes or intent.negatives or intent.exclude_results)
+
+
+@pytest.mark.parametrize("message", ["what do you recommend?", "surprise me"])
+def test_asking_for_a_recommendation_before_any_search_says_what_to_ask(rules, message):
+    intent = rules.rewrite(message, DialogueState())
+    assert (intent.action, intent.small_talk) == ("smalltalk", "help")
+
+
+@pytest.mark.parametrize("message, wanted", [("what do you recommend for the office?", {"usage": "Formal"}),
+                                             ("any suggestions in red?", {"baseColour": "Red"})])
+def test_a_recommendation_with_a_wish_searches_the_wish_only(rules, message, wanted):
+    intent = rules.rewrite(message, searching())
+    assert intent.set_attributes == wanted and not {"recommend", "suggestions", "you"} & set(intent.description.split())
+
+
+@pytest.mark.parametrize("message, index", [("more info on 3", 3), ("details on 2", 2), ("tell me more about 4", 4)])
+def test_details_of_a_bare_number_are_that_results_record(rules, message, index):
+    """A bare number after "more info on" was searched as words."""
+    intent = rules.rewrite(message, searching())
+    assert (intent.action, intent.result_index) == ("answer", index) and not intent.description
+
+
+@pytest.mark.parametrize("message", ["size isn't important", "size doesn't matter", "any size is fine",
+                                     "not fussed about size"])
+def test_releasing_an_unrecorded_aspect_searches_and_claims_nothing(rules, message):
+    """"size isn't important" avoided the word "important"; "size doesn't matter" searched
+    "doesn't matter"; both said the catalogue could not go by size."""
+    intent = rules.rewrite(message, searching())
+    assert intent.action == "search" and not intent.description and not intent.negatives and not intent.unheld
+    assert not intent.set_attributes and intent.drop_attributes == ("size",)
+
+
+@pytest.mark.parametrize("message", ["does it come in red?", "do these come in red?", "does the 2nd one come in red?"])
+def test_a_colour_asked_as_a_question_is_a_search_keeping_the_kind(rules, message):
+    intent = rules.rewrite(message, searching())
+    assert intent.action == "search" and intent.set_attributes == {"baseColour": "Red"} and intent.reference != "none"
+    assert not intent.drop_attributes
+
+
+def test_the_value_for_everyone_is_the_people_value_no_person_names():
+    """"for men and women" names a catalogue's value for everyone whatever it is called, and
+    nothing where it has none."""
+    people = {"gender": {"Male": 5, "Female": 5, "Everyone": 2}, "colour": {"Red": 3, "Blue": 2}}
+    assert VocabularyMatcher(people).canonical("men and women").value == "Everyone"
+    assert VocabularyMatcher({**people, "gender": {"Male": 5, "Female": 5}}).canonical("men and women") is None

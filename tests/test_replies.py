@@ -119,3 +119,14 @@ def test_a_search_says_what_the_catalogue_does_not_record_and_what_it_searched_i
                                     question=Question("articleType", ("Kurtas", "Shirts")), unheld=("price",))
     assert reply == ("There are no Dresses for Men, so here are the nearest for Men: Here are 5 Kurtas for Men. "
                      "This catalogue doesn't record prices, so I couldn't go by that. Or would you rather see Shirts?")
+
+
+@pytest.mark.parametrize("question, said", [
+    ("machine washable", 'The catalogue doesn\'t record "machine washable"; it lists gender, article type, base colour, '
+                         'season, usage. #2 is "Puma Men Navy Tee"'),
+    ("size", "The catalogue doesn't record sizes; it lists"),
+])
+def test_a_quality_the_record_lacks_is_said_to_be_unrecorded_not_summarised(matcher, question, said):
+    """"is the second one machine washable?" was answered with #2's summary alone."""
+    intent = SearchIntent(action="answer", reference="result", result_index=2, question=question)
+    assert Replies(matcher, DETAILS).answer(intent, RECORDS[1]).startswith(said)
