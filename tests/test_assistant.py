@@ -269,3 +269,13 @@ def test_a_search_built_up_without_a_kind_keeps_its_filters_when_the_kind_comes(
     assert undone.reply.startswith("Undone") and undone.state.constraints == second.state.constraints
     asked = assistant.step(undone.state, "whats it made of")
     assert "doesn't record material" in asked.reply and asked.state.results == undone.state.results
+
+
+def test_a_quality_the_catalogue_lacks_and_a_recommendation(assistant):
+    """"is it machine washable?" got the item's summary, "what do you recommend?" searched its words."""
+    first = assistant.step(DialogueState(), "black t-shirts for men")
+    asked = assistant.step(first.state, "is the second one machine washable?")
+    assert 'doesn\'t record "machine washable"' in asked.reply and asked.state.results == first.state.results
+    picks = assistant.step(first.state, "what do you recommend?")
+    assert [r.id for r in picks.results] == [r.id for r in first.results] and picks.state.description == first.state.description
+    assert "what you want" in assistant.step(DialogueState(), "surprise me").reply
