@@ -254,7 +254,7 @@ class RulesRewriter:
         reading.removed += pointers + [span for span, _ in indices]
         others, avoided, other_spans = moves.another(text, state, self.matcher)
         reading.drops += drops + others
-        reading.negatives += avoided
+        reading.negatives += [] if _points_elsewhere(reading.indices, state) else avoided
         reading.unheld, aspect_spans = moves.aspects_wanted(text, released=spans)
         reading.borrowed = moves.borrowed(text, state, self.matcher)
         reading.something_else = bool(moves.SOMETHING_ELSE.search(text)) and not reading.reset
@@ -404,6 +404,14 @@ class RulesRewriter:
             return ""
         quality = yes_no.group(1)
         return next((c for c in self.matcher.columns if self.matcher.value(c, quality)), quality)
+
+
+def _points_elsewhere(indices: list[int], state: DialogueState) -> bool:
+    """Whether the message names a shown result other than the item on screen: "which colours
+    does #2 come in?" asks about #2, whose colour the reader does not know, so the current
+    item's colour is not the one to leave out."""
+    current = state.reference.product_id if state.reference else None
+    return any(state.result_id(i) not in (None, current) for i in indices)
 
 
 def small_talk_kind(message: str) -> str:

@@ -152,6 +152,21 @@ def test_another_colour_avoids_the_current_one_and_searches_no_words(rules, mess
     assert intent.drop_attributes == ("baseColour",) and intent.negatives == ("Black",) and not intent.description
 
 
+@pytest.mark.parametrize("message", ["which colours does the second one come in?", "what other colours does #5 come in",
+                                     "number 2 in a different colour"])
+def test_another_colour_of_another_result_releases_the_colour_without_avoiding_the_items(rules, message):
+    """#3, a black t-shirt, is on screen; #2's colour is not known to the reader, so Black is
+    not left out on its behalf."""
+    intent = rules.rewrite(message, searching())
+    assert intent.reference == "result" and intent.result_index in (2, 5)
+    assert intent.drop_attributes == ("baseColour",) and intent.negatives == () and not intent.description
+
+
+def test_another_colour_of_the_item_on_screen_by_number_still_avoids_its_colour(rules):
+    intent = rules.rewrite("which colours does the third one come in?", searching())
+    assert intent.drop_attributes == ("baseColour",) and intent.negatives == ("Black",)
+
+
 @pytest.mark.parametrize("message", ["not a fan of the colour", "i really dont like the color", "love the cut, hate the colour",
                                      "wrong colour tbh"])
 def test_disliking_the_colour_asks_for_another_one(rules, message):
