@@ -219,10 +219,7 @@ def result_number(phrase: str, state: DialogueState) -> int | None:
     word = next((w for w in re.findall(r"[a-z]+", phrase) if w in _ORDINALS), None)
     if word:
         return _ORDINALS[word]
-    reference = state.reference
-    if reference is not None and reference.product_id in state.results:
-        return state.results.index(reference.product_id) + 1
-    return None
+    return state.reference_number()
 
 
 def borrowed(text: str, state: DialogueState, matcher: VocabularyMatcher) -> Borrowed:

@@ -265,8 +265,8 @@ class RulesRewriter:
         reading.removed += recommended
         if reading.borrowed.spans:  # "#2's colour": the result named there is no pick of its own
             reading.indices = [reading.borrowed.look] if reading.borrowed.look else []
-        if reading.something_else and state.reference is not None and state.reference.product_id in state.results:
-            reading.excluded.append(state.results.index(state.reference.product_id) + 1)
+        if reading.something_else and state.reference_number():
+            reading.excluded.append(state.reference_number())
         taken = spans + other_spans + limit_spans + aspect_spans + reading.borrowed.spans
         reading.mentions = [m for m in reading.mentions if not _inside((m.start, m.end), taken)]
         return reading
@@ -288,9 +288,8 @@ class RulesRewriter:
             scope = [(cue_end, end)]
             values = [m.value for m in mentions if _inside((m.start, m.end), scope)]
             results = [i for span, i in indices if _inside(span, scope)]
-            if any(_inside(p, scope) for p in pointers) and state.reference:
-                results += [i + 1 for i, pid in enumerate(state.results)
-                            if pid == state.reference.product_id]
+            if any(_inside(p, scope) for p in pointers) and state.reference_number():
+                results.append(state.reference_number())
             reading.excluded += results
             column = None if values else self._column_named(reading.text[cue_end:end])
             if column:  # "not keen on the colour": another colour, not the word "colour" avoided
@@ -410,8 +409,7 @@ def _points_elsewhere(indices: list[int], state: DialogueState) -> bool:
     """Whether the message names a shown result other than the item on screen: "which colours
     does #2 come in?" asks about #2, whose colour the reader does not know, so the current
     item's colour is not the one to leave out."""
-    current = state.reference.product_id if state.reference else None
-    return any(state.result_id(i) not in (None, current) for i in indices)
+    return any(state.result_id(i) is not None and i != state.reference_number() for i in indices)
 
 
 def small_talk_kind(message: str) -> str:

@@ -111,6 +111,12 @@ class DialogueState:
     def can_undo(self) -> bool:
         return self.previous is not None
 
+    def reference_number(self) -> int | None:
+        """The number (1-based) the item on screen is shown under among the results, or None."""
+        if self.reference is None or self.reference.product_id not in self.results:
+            return None
+        return self.results.index(self.reference.product_id) + 1
+
     def result_id(self, index: int) -> str | None:
         """The id of shown result `index` (1-based), or None when there is no such result."""
         return self.results[index - 1] if 1 <= index <= len(self.results) else None
