@@ -90,8 +90,7 @@ def learn_framing(products: Sequence[ProductPixels | None]) -> Framing | None:
     if len(placed) < MIN_PHOTOS:
         return None
     table = np.array([list(asdict(p).values()) for p in placed])
-    if np.isnan(table).all(axis=0).any():  # every product tall (or every one wide): that fill stays unknown
-        table = np.where(np.isnan(table).all(axis=0), 1.0, table)
+    table[:, np.isnan(table).all(axis=0)] = 1.0  # every product tall (or every one wide): that fill stays unknown
     low, typical, high = (Placement(*np.nanpercentile(table, q, axis=0).tolist()) for q in (USUAL[0], 50.0, USUAL[1]))
     return Framing(typical, low, high)
 
