@@ -7,8 +7,9 @@ pooled with weights learned on held-out development items (`retrieval.heads_lear
 log-linear pool, i.e. temperature scaling with one temperature per evidence source, so the
 probabilities are calibrated and "sure enough to filter" versus "ask the shopper" is a number.
 
-They also hold how the catalogue frames its products (`retrieval.framing`), learned from the
-same photos, so an upload can be framed the same way before it is read.
+They also hold how the catalogue frames and lights its products (`retrieval.framing`,
+`retrieval.lighting`), learned from the same photos, so an upload can be framed and lit the
+same way before it is read.
 
 Heads are saved as plain arrays (npz) with a manifest naming the encoder, the catalogue and
 the products they learned from; loading refuses heads made for anything else.
@@ -28,10 +29,11 @@ from scipy.special import log_softmax
 
 from retrieval.colour import Palette, ProductPixels
 from retrieval.framing import Framing
+from retrieval.lighting import Backdrop
 
 logger = logging.getLogger(__name__)
 
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 MANIFEST = "manifest.json"
 ARRAYS = "heads.npz"
 SOURCES = ("heads", "neighbours", "colour")
@@ -65,8 +67,8 @@ class ColumnModel:
 
 @dataclass(frozen=True)
 class AttributeHeads:
-    """Every column's model, the colour reading and the catalogue's framing (None where its photos
-    have no light backdrop), and the key of what they were learned from."""
+    """Every column's model, the colour reading, the catalogue's framing and backdrop (None where
+    its photos have no light backdrop), and the key of what they were learned from."""
 
     columns: Mapping[str, ColumnModel]
     key: Mapping[str, str]
@@ -75,6 +77,7 @@ class AttributeHeads:
     colour_head: LinearHead | None = None
     report: Mapping[str, object] = field(default_factory=dict)
     framing: Framing | None = None
+    backdrop: Backdrop | None = None
 
     @property
     def reads_colour(self) -> bool:
@@ -150,7 +153,8 @@ def save_heads(heads: AttributeHeads, folder: Path) -> None:
         colour = {"column": heads.colour_column, "classes": list(heads.colour_head.classes)}
     np.savez(folder / ARRAYS, **arrays)
     manifest = {"format_version": FORMAT_VERSION, "key": dict(heads.key), "columns": columns, "colour": colour,
-                "framing": heads.framing and heads.framing.to_dict(), "report": heads.report}
+                "framing": heads.framing and heads.framing.to_dict(),
+                "backdrop": heads.backdrop and heads.backdrop.to_dict(), "report": heads.report}
     partial = folder / (MANIFEST + ".partial")
     partial.write_text(json.dumps(manifest, indent=2))
     os.replace(partial, folder / MANIFEST)
@@ -169,8 +173,10 @@ def load_heads(folder: Path, key: Mapping[str, str]) -> AttributeHeads:
                    for column, spec in manifest["columns"].items()}
         colour = manifest.get("colour")
         framing = manifest["framing"] and Framing.from_dict(manifest["framing"])
+        backdrop = manifest["backdrop"] and Backdrop.from_dict(manifest["backdrop"])
         if colour is None:
-            return AttributeHeads(columns, manifest["key"], report=manifest.get("report", {}), framing=framing)
+            return AttributeHeads(columns, manifest["key"], report=manifest.get("report", {}), framing=framing,
+                                  backdrop=backdrop)
         return AttributeHeads(columns, manifest["key"], colour["column"], Palette(arrays["palette"]),
                               LinearHead(tuple(colour["classes"]), arrays["colour_coef"], arrays["colour_intercept"]),
-                              manifest.get("report", {}), framing)
+                              manifest.get("report", {}), framing, backdrop)

@@ -63,12 +63,21 @@ def _frame(height: int, width: int) -> np.ndarray:
     return frame
 
 
+def _has_inside(lab: np.ndarray) -> bool:
+    """Whether the photo is large enough to have a border and something inside it."""
+    return min(lab.shape[:2]) > 2 * BORDER + 2
+
+
+def border_pixels(lab: np.ndarray) -> np.ndarray | None:
+    """(n, 3) CIELAB of the photo's outer BORDER pixels; None for a photo too small to have an inside."""
+    return lab[_frame(*lab.shape[:2])] if _has_inside(lab) else None
+
+
 def product_mask(lab: np.ndarray) -> np.ndarray | None:
     """(h, w) bool of the product's pixels, or None when the photo has no light backdrop."""
-    height, width = lab.shape[:2]
-    if min(height, width) <= 2 * BORDER + 2:
+    if not _has_inside(lab):
         return None
-    frame = _frame(height, width)
+    frame = _frame(*lab.shape[:2])
     chroma = np.hypot(lab[..., 1], lab[..., 2])
     light = (lab[..., 0] > LIGHT_L) & (chroma < BACKDROP_CHROMA)
     if light[frame].mean() < LIGHT_BORDER_SHARE:

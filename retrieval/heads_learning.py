@@ -39,6 +39,7 @@ from retrieval.catalog import Catalog
 from retrieval.colour import Palette, ProductPixels, learn_palette, try_read_product
 from retrieval.encoder import Encoder
 from retrieval.framing import learn_framing
+from retrieval.lighting import learn_backdrop
 from retrieval.vocabulary import VocabularyMatcher
 
 logger = logging.getLogger(__name__)
@@ -238,9 +239,11 @@ def learn_heads(examples: Examples, key: Mapping[str, str], colour_column: str |
     if on_progress:
         on_progress("Learning what photos show", len(examples.labels), len(examples.labels))
     framing = learn_framing(examples.products)
+    backdrop = learn_backdrop(examples.products)
     report["framing"] = framing.to_dict() if framing else "none: too few photos on a light backdrop"
+    report["backdrop"] = backdrop.to_dict() if backdrop else "none: too few photos on a light backdrop"
     return AttributeHeads(columns, dict(key), colour_column if palette is not None else None, palette, colour_head, report,
-                          framing)
+                          framing, backdrop)
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 from retrieval.attribute_heads import AttributeHeads
 from retrieval.attributes import AttributeGuess, AttributeInferrer, ValuePrototypes
@@ -36,6 +37,7 @@ from retrieval.encoder import Encoder, load_encoder
 from retrieval.framing import frame_like_catalogue
 from retrieval.heads_learning import HeadsPlan, Progress
 from retrieval.index import ProgressCallback, cached_index, heads_folder
+from retrieval.lighting import light_like_catalogue
 from retrieval.photo import ImageInput, load_rgb
 from retrieval.reference import Reference
 from retrieval.sharded_store import ShardedStore, serve_store
@@ -172,13 +174,20 @@ class Retriever:
         return Reference("catalog", product_id=product_id, vector=vector, attributes=attributes)
 
     def reference_from_image(self, image: ImageInput, exclude_ids: Collection[str] = ()) -> Reference:
-        """An uploaded photo: pixels only, framed as the catalogue frames its products (once the
-        heads that learned its framing are ready), attributes inferred (confident guesses only)."""
-        framing = self.heads and self.heads.framing
-        if framing is not None:
-            image = frame_like_catalogue(load_rgb(image), framing)
+        """An uploaded photo: pixels only, lit and framed as the catalogue shows its products (once
+        the heads that learned how are ready), attributes inferred (confident guesses only)."""
+        if self.heads is not None:
+            image = self._shown_like_catalogue(load_rgb(image), self.heads)
         vector = self.encoder.encode_images([image])[0]
         return self.reference_from_vector(vector, exclude_ids, image)
+
+    @staticmethod
+    def _shown_like_catalogue(photo: Image.Image, heads: AttributeHeads) -> Image.Image:
+        """`photo` lit first (its product is told from its backdrop only once the backdrop is
+        light), then framed, as the catalogue shows its products."""
+        if heads.backdrop is not None:
+            photo = light_like_catalogue(photo, heads.backdrop)
+        return photo if heads.framing is None else frame_like_catalogue(photo, heads.framing)
 
     def reference_from_vector(self, vector: np.ndarray, exclude_ids: Collection[str] = (),
                               image: ImageInput | None = None) -> Reference:

@@ -117,3 +117,32 @@ def test_a_product_photographed_small_on_a_wide_photo_is_read_like_its_catalogue
         read = retriever.reference_from_image(wide, exclude_ids=[pid])
         same_kind += read.ranked["articleType"][0][0] == seen.ranked["articleType"][0][0]
     assert same_kind >= 0.85 * len(ids), same_kind
+
+
+def test_a_product_photographed_under_a_warm_lamp_or_dim_is_read_like_its_catalogue_photo(retriever):
+    """A shopper's room light: the backdrop is balanced back to the catalogue's white first."""
+    from dataclasses import replace
+
+    from retrieval.photo import load_rgb
+    from tests.test_lighting import DIM, WARM, lit
+
+    assert retriever.heads.backdrop is not None
+    ids = retriever.store.ids[:40]
+
+    def same_kind() -> int:
+        same = 0
+        for pid in ids:
+            photo = load_rgb(retriever.catalog.image_path(pid))
+            seen = retriever.reference_from_image(photo, exclude_ids=[pid]).ranked["articleType"][0][0]
+            same += sum(retriever.reference_from_image(lit(photo, gains), exclude_ids=[pid]).ranked["articleType"][0][0] == seen
+                        for gains in (WARM, DIM))
+        return same
+
+    lit_as_catalogue = same_kind()
+    heads = retriever.heads
+    retriever.use_heads(replace(heads, backdrop=None))
+    try:
+        as_taken = same_kind()
+    finally:
+        retriever.use_heads(heads)
+    assert lit_as_catalogue >= 0.85 * 2 * len(ids) and lit_as_catalogue > as_taken + 0.2 * 2 * len(ids), (lit_as_catalogue, as_taken)

@@ -1,15 +1,18 @@
 """Catalogue photos re-taken as shoppers take them: how often the uploaded photo is read as its
-product's article type, colour and gender, framed as the catalogue frames its products
-(`retrieval.framing`) and read as it is.
+product's article type, colour and gender, lit and framed as the catalogue shows its products
+(`retrieval.lighting`, `retrieval.framing`), framed only, and read as it is.
 
-    python -m benchmarks.photo_framing --catalog DIR --encoder SPEC --gallery IDS.txt \
+    python -m benchmarks.photo_retakes --catalog DIR --encoder SPEC --gallery IDS.txt \
         [--index-dir DIR] [--offset 0] [--n 300] [--json]
 
-Each gallery photo is shown as it is and as six re-takes: on a 4:3 landscape, on a square, with
-wide margins, cropped to the product's edges, on a 9:16 phone portrait, and at half size in a
-corner; plus, as phones and cut-out tools save them, stored sideways with an EXIF orientation
-tag and on transparency. The product's own record never helps: it is kept out of the
-neighbours' vote. Use development items (never the test split) to choose anything.
+Each gallery photo is shown as it is and re-taken: framed otherwise (on a 4:3 landscape, on a
+square, with wide margins, cropped to the product's edges, on a 9:16 phone portrait, at half
+size in a corner), as phones and cut-out tools save it (stored sideways with an EXIF orientation
+tag, on transparency), and lit otherwise (under a warm lamp, in blue shade, dim, a lamp on one
+side, a noisy dim JPEG) or laid on another surface (a beige table, a mid-grey table, a light
+grey table, a pale blue sheet, a wooden floor). The product's own record never helps: it is
+kept out of the neighbours' vote. Use development items (never the test split) to choose
+anything.
 """
 
 from __future__ import annotations
@@ -30,6 +33,11 @@ from retrieval.retriever import Retriever, open_retriever
 
 COLUMNS = ("articleType", "baseColour", "gender")
 TABLE = (246, 246, 246)  # a light table or wall: what re-takes are pasted onto
+# Linear-light gains of each channel: what a lamp or the shade does to a white backdrop.
+WARM, SHADE, DIM = (1.0, 0.85, 0.62), (0.78, 0.9, 1.0), (0.4, 0.4, 0.4)
+SURFACES = {"on a beige table": (225, 205, 170), "on a mid-grey table": (150, 150, 150),
+            "on a light grey table": (205, 205, 205), "on a pale blue sheet": (200, 215, 235),
+            "on a wooden floor": (150, 100, 60)}
 
 
 def _on(photo: Image.Image, size: tuple[int, int], at: tuple[int, int] | None = None) -> Image.Image:
@@ -59,6 +67,30 @@ def _saved(photo: Image.Image, kind: str) -> Image.Image:
     return load_rgb(buffer)
 
 
+def _lit(photo: Image.Image, gains: tuple[float, float, float], far: float = 1.0) -> Image.Image:
+    """`photo` under a light of these channel gains, fading to `far` of it across the photo (a lamp
+    on one side), computed in linear light as a camera sees it."""
+    linear = (np.asarray(photo, dtype=np.float32) / 255.0) ** 2.2
+    fade = np.linspace(1.0, far, linear.shape[1], dtype=np.float32)[None, :, None]
+    linear = np.clip(linear * np.asarray(gains, dtype=np.float32) * fade, 0.0, 1.0)
+    return Image.fromarray((linear ** (1 / 2.2) * 255 + 0.5).astype(np.uint8))
+
+
+def _noisy_jpeg(photo: Image.Image, seed: int = 0) -> Image.Image:
+    """`photo` with a phone sensor's noise in the dark, saved as a JPEG of middling quality."""
+    noisy = np.asarray(photo, dtype=np.float32) + np.random.default_rng(seed).normal(0, 6, (photo.height, photo.width, 3))
+    buffer = io.BytesIO()
+    Image.fromarray(np.clip(noisy, 0, 255).astype(np.uint8)).save(buffer, "JPEG", quality=70)
+    buffer.seek(0)
+    return load_rgb(buffer)
+
+
+def _on_surface(photo: Image.Image, colour: tuple[int, int, int]) -> Image.Image:
+    """The product laid on a surface of `colour` instead of the studio's white."""
+    rgb = np.asarray(photo)
+    return Image.fromarray(np.where((rgb.min(axis=2) > 235)[..., None], np.uint8(colour), rgb).astype(np.uint8))
+
+
 def retakes(photo: Image.Image) -> dict[str, Image.Image]:
     w, h = photo.size
     makers: dict[str, Callable[[], Image.Image]] = {
@@ -71,6 +103,12 @@ def retakes(photo: Image.Image) -> dict[str, Image.Image]:
         "half size in a corner": lambda: _on(photo.resize((w // 2, h // 2)), (round(h * 4 / 3), round(h * 5 / 3)), (w // 10, h)),
         "sideways with an EXIF tag": lambda: _saved(photo, "phone"),
         "a cut-out on transparency": lambda: _saved(photo, "cutout"),
+        "under a warm lamp": lambda: _lit(photo, WARM),
+        "in blue shade": lambda: _lit(photo, SHADE),
+        "dim": lambda: _lit(photo, DIM),
+        "a warm lamp on one side": lambda: _lit(photo, WARM, far=0.55),
+        "dim, noisy JPEG": lambda: _noisy_jpeg(_lit(photo, DIM)),
+        **{name: (lambda colour=colour: _on_surface(photo, colour)) for name, colour in SURFACES.items()},
     }
     return {name: make() for name, make in makers.items()}
 
@@ -100,17 +138,19 @@ def main(argv: list[str] | None = None) -> dict:
     retriever = open_retriever(args.catalog, args.encoder, args.gallery, index_dir=args.index_dir)
     ids = read_ids(args.gallery)[args.offset:args.offset + args.n]
     heads = retriever.heads
-    framed = accuracy(retriever, ids)
-    retriever.use_heads(replace(heads, framing=None))
-    as_they_are = accuracy(retriever, ids)
-    report = {"photos": len(ids), "framed": framed, "as_they_are": as_they_are}
+    preparations = {"lit_and_framed": heads, "framed": replace(heads, backdrop=None),
+                    "as_they_are": replace(heads, backdrop=None, framing=None)}
+    report: dict = {"photos": len(ids)}
+    for name, prepared in preparations.items():
+        retriever.use_heads(prepared)
+        report[name] = accuracy(retriever, ids)
     if args.json:
         print(json.dumps(report))
     else:
-        print(f"{len(ids)} photos: article type / colour / gender read right, framed | as they are")
-        for name in framed:
-            print(f"  {name:28s} " + " / ".join(f"{framed[name][c]:.1f}" for c in COLUMNS)
-                  + "  |  " + " / ".join(f"{as_they_are[name][c]:.1f}" for c in COLUMNS))
+        print(f"{len(ids)} photos: article type / colour / gender read right, " + " | ".join(preparations))
+        for retake in report["as_they_are"]:
+            print(f"  {retake:28s} " + "  |  ".join(" / ".join(f"{report[p][retake][c]:.1f}" for c in COLUMNS)
+                                                   for p in preparations))
     return report
 
 
