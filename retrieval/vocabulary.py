@@ -238,27 +238,43 @@ _SYNONYMS: dict[str, tuple[str, ...]] = {
     "autumn": ("fall", "autumn"), "fall": ("fall", "autumn"),
 }
 
-# Occasions, read only in phrases like "for the office" ("formal" alone is no filter: a caption
-# saying "is more formal" must not narrow the search to one usage value).
+# Occasions, read only where said as occasions ("for the office", "at the gym", "gym wear",
+# "casual friday"): "formal" alone is no filter, as a caption saying "is more formal" must not
+# narrow the search to one usage value.
 _OCCASION_VALUES = frozenset({"casual", "formal", "party", "sports", "ethnic", "travel", "home", "smart casual",
                               "office", "work", "wedding", "festive", "beach", "evening"})
+# Holidays and lounging fall back on the casual value where the catalogue has no value of their own.
 _OCCASIONS: dict[str, tuple[str, ...]] = {
     **dict.fromkeys(("office", "work", "business", "meeting", "meetings", "interview", "interviews", "formal",
-                     "job interview", "the office"),
+                     "job interview", "black tie"),
                     ("formal", "office", "business", "smart casual")),
-    **dict.fromkeys(("gym", "workout", "workouts", "running", "training", "sport", "sports", "yoga", "jogging"),
+    **dict.fromkeys(("gym", "workout", "workouts", "running", "training", "sport", "sports", "yoga", "jogging",
+                     "active", "athletic"),
                     ("sports", "sportswear", "activewear")),
-    **dict.fromkeys(("party", "parties", "night out", "clubbing", "dinner"), ("party", "evening")),
-    **dict.fromkeys(("everyday", "daily wear", "weekend", "weekends", "casual"), ("casual",)),
-    **dict.fromkeys(("travel", "travelling", "holiday", "holidays", "vacation", "trip", "beach"),
-                    ("travel", "holiday", "vacation", "beach")),
-    **dict.fromkeys(("home", "lounging", "sleep", "sleeping", "bed"), ("home", "loungewear")),
-    **dict.fromkeys(("festival", "festivals", "festive", "diwali", "eid", "puja", "wedding", "weddings"),
+    **dict.fromkeys(("party", "parties", "night out", "clubbing", "dinner", "evening", "date night"),
+                    ("party", "evening")),
+    **dict.fromkeys(("everyday", "daily wear", "weekend", "weekends", "casual", "casual friday"),
+                    ("casual",)),
+    **dict.fromkeys(("travel", "travelling", "holiday", "holidays", "vacation", "trip", "beach", "beach holiday"),
+                    ("travel", "holiday", "vacation", "beach", "casual")),
+    **dict.fromkeys(("home", "lounge", "lounging", "sleep", "sleeping", "bed"), ("home", "loungewear", "casual")),
+    **dict.fromkeys(("festival", "festivals", "festive", "diwali", "eid", "puja", "wedding", "weddings", "ethnic",
+                     "traditional"),
                     ("ethnic", "festive", "wedding")),
 }
-_OCCASION_PHRASE = re.compile(r"(?:for|to)\s+(?:the\s+|a\s+|an\s+|my\s+|our\s+|wear\s+(?:to|at)\s+(?:the\s+|a\s+)?|"
-                              r"wearing\s+(?:to|at)\s+(?:the\s+|a\s+)?)?"
-                              r"([a-z]+(?:\s+[a-z]+)?)")
+# Occasions of several words that say themselves with no "for" ("casual friday").
+_OCCASIONS_SAID_BARE = frozenset({"casual friday", "casual fridays", "beach holiday", "night out", "date night",
+                                  "black tie", "job interview"})
+# Before an occasion: "for the office", "to wear to a wedding", "at the gym", "on holiday".
+_OCCASION_BEFORE = re.compile(r"\b(?:for|to|at|on)\s+(?:(?:the|a|an|my|our)\s+|wear(?:ing)?\s+(?:to|at)\s+(?:the\s+|a\s+)?)?$")
+# After one: "gym wear", "office clothes", "wedding outfit"; or joined, "sportswear".
+_OCCASION_CLOTHES = r"(?:wear|clothes|clothing|outfits?|gear|attire|garb|kit)"
+_OCCASION_AFTER = re.compile(rf"\s*{_OCCASION_CLOTHES}\b")
+_OCCASION_JOINED = re.compile(rf"([a-z]+?){_OCCASION_CLOTHES}")
+_OCCASION_WORDS = 2  # "night out"
+# An occasion value held by fewer products than this share of its column is no filter: "for a
+# night out" filtered on the catalogue's 3 Party products would show them and nothing else.
+MIN_OCCASION_SHARE = 0.01
 
 # Words naming a *role* of a column, resolved from the values rather than the column's name.
 _COLOUR_ROLE = frozenset({"colour", "shade", "hue", "tone"})
@@ -434,11 +450,17 @@ class VocabularyMatcher:
                     break
 
     def _resolved(self, table: Mapping[str, tuple[str, ...]], column: str | None) -> dict[str, tuple[str, str]]:
-        """word key -> (column, value): the first of a word's candidates that `column` has."""
+        """word key -> (column, value): the first of a word's candidates that `column` has, held
+        by at least `MIN_OCCASION_SHARE` of its products (a rarer one filters a search down to it)."""
+        if column is None:
+            return {}
+        values = self.vocabulary[column]
+        common = {phrase_key(v) for v, n in values.items() if n >= MIN_OCCASION_SHARE * sum(values.values())}
         resolved = {}
         for word, candidates in table.items():
-            target = next(filter(None, (self._lookup(phrase_key(c), column) for c in candidates)), None)
-            if column is not None and target:
+            keys = (phrase_key(c) for c in candidates if phrase_key(c) in common)
+            target = next(filter(None, (self._lookup(key, column) for key in keys)), None)
+            if target:
                 resolved[phrase_key(word)] = target
         return resolved
 
@@ -507,22 +529,28 @@ class VocabularyMatcher:
         return targets.pop() if len(targets) == 1 else None
 
     def _occasion_mentions(self, text: str, found: list[Mention]) -> list[Mention]:
-        """"for the office" -> the occasion column's Formal, where the catalogue has one."""
-        mentions = []
+        """Occasions said as such, as the occasion column's values where the catalogue has them:
+        after "for", "to", "at" or "on" ("for the office": Formal, "on holiday"), before a word for
+        clothes ("gym wear": Sports), joined to "wear" ("sportswear"), or a phrase that is one
+        ("casual friday"); the longest phrase first, none overlapping a value already found."""
         lowered = text.lower()
-        for start in (m.start() for m in re.finditer(r"\b(?:for|to)\b", lowered)):  # "to wear to the office"
-            match = _OCCASION_PHRASE.match(lowered, start)
-            if match is None:
-                continue
-            words = match.group(1).split()
-            for n in (2, 1)[-len(words):] if len(words) > 1 else (1,):
-                target = self._occasions.get(phrase_key(" ".join(words[:n])))
-                begin = match.start(1)
-                end = begin + len(" ".join(words[:n]))
-                if target and not any(m.start < end and begin < m.end for m in (*found, *mentions)):
+        words = list(_WORD.finditer(lowered))
+        mentions = [*found]
+        for i, word in enumerate(words):
+            for n in range(min(_OCCASION_WORDS, len(words) - i), 0, -1):
+                begin, end = word.start(), words[i + n - 1].end()
+                phrase = lowered[begin:end]
+                target = self._occasions.get(phrase_key(phrase))
+                said = (phrase in _OCCASIONS_SAID_BARE or _OCCASION_BEFORE.search(lowered, 0, begin)
+                        or _OCCASION_AFTER.match(lowered, end))
+                if target and said and not any(m.start < end and begin < m.end for m in mentions):
                     mentions.append(Mention(*target, begin, end))
                     break
-        return mentions
+            joined = _OCCASION_JOINED.fullmatch(word.group())
+            target = joined and self._occasions.get(phrase_key(joined.group(1)))
+            if target and not any(m.start < word.end() and word.start() < m.end for m in mentions):
+                mentions.append(Mention(*target, word.start(), word.end()))
+        return mentions[len(found):]
 
     def neighbours(self, colour: str) -> tuple[str, ...]:
         """The catalogue colours nearest to `colour`, nearest first, itself left out: its shade

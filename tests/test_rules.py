@@ -90,6 +90,42 @@ def test_finds_catalogue_values_with_spans(catalog, text, expected):
     assert found == expected
 
 
+@pytest.mark.parametrize("message, usage", [
+    ("gym wear", "Sports"), ("workout gear", "Sports"), ("sportswear", "Sports"), ("running gear", "Sports"),
+    ("something for running", "Sports"), ("at the gym", "Sports"),
+    ("office wear", "Formal"), ("work clothes", "Formal"), ("for the office", "Formal"), ("something to wear at work", "Formal"),
+    ("something for casual friday", "Casual"), ("casual friday", "Casual"), ("beach holiday", "Casual"),
+    ("going on holiday", "Casual"), ("to lounge at home", "Casual"), ("loungewear", "Casual"),
+    ("for a wedding", "Ethnic"), ("a wedding outfit", "Ethnic"), ("ethnic wear", "Ethnic"),
+])
+def test_occasions_said_without_a_column_word(catalog, message, usage):
+    """An occasion said as one ("gym wear", "on holiday", "casual friday") sets the usage the
+    catalogue has for it; holidays and lounging, for which it has none, are casual."""
+    assert catalog.rewrite(message, browsing()).set_attributes == {"usage": usage}
+
+
+@pytest.mark.parametrize("message, wanted", [
+    ("for a night out", {}), ("party wear", {}),  # Party: 3 products, no filter
+    ("more casual", {}), ("is more formal", {}), ("gym", {}), ("a gym bag", {"subCategory": "Bags"}),
+    ("casual shoes", {"articleType": "Casual Shoes"}), ("swimwear", {"articleType": "Swimwear"}),
+    ("on the second one", {}), ("lounge pants", {"articleType": "Trousers"}),
+])
+def test_occasion_words_that_set_no_occasion(catalog, message, wanted):
+    """A bare occasion word describes (a caption's "more formal"), a kind keeps its own name, and
+    a usage value too rare to filter on (the catalogue's 3 Party products) is searched as words."""
+    assert catalog.rewrite(message, browsing()).set_attributes == wanted
+
+
+def test_occasions_said_as_such_are_avoided_as_such(catalog):
+    assert catalog.rewrite("no gym wear please", browsing()).negatives == ("Sports",)
+    assert catalog.rewrite("nothing for the office", browsing()).negatives == ("Formal",)
+
+
+def test_a_catalogue_without_an_occasion_value_reads_no_occasion():
+    matcher = VocabularyMatcher({**SMALL, "occasion": {"Formal": 40, "Casual": 60}})
+    assert [(m.column, m.value) for m in matcher.find("gym wear for the office")] == [("occasion", "Formal")]
+
+
 @pytest.mark.parametrize("text, expected", [
     ("dark blue tee", [("color", "Navy"), ("category", "T-Shirt")]),
     ("navy blue jeans", [("color", "Navy"), ("category", "Jeans")]),
