@@ -152,8 +152,9 @@ def _closed_class(rules: SearchIntent, text: str) -> bool:
     """Turns the rules read exactly and the model was never taught: commands (undo, more,
     compare), a message in another language, a question about an aspect the catalogue may not
     record ("what's it made of?"), attributes borrowed from another result, "in another colour",
-    "something else" and "what do you recommend?"."""
+    "something else", "what do you recommend?" and a bare complaint ("too bright")."""
     said = text.lower()
     return (rules.action in ("undo", "more", "compare") or rules.small_talk == "foreign"
             or rules.action == "answer" and rules.question in moves.ASPECTS_ASKED or bool(rules.take_from)
-            or bool(moves.ANOTHER.search(said) or moves.SOMETHING_ELSE.search(said) or moves.RECOMMEND.search(said)))
+            or bool(moves.ANOTHER.search(said) or moves.SOMETHING_ELSE.search(said) or moves.RECOMMEND.search(said)
+                    or moves.TOO.search(said)))

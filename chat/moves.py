@@ -116,6 +116,18 @@ ANOTHER = re.compile(r"\b(?:(?:in\s+)?(?:(?:some|any|an|a)\s+)?(?:other|another|
                      r"(?:what|which)\s+(?=colou?rs?\s+(?:does|do|is|are)\s+(?:it|this|that|they|these|those|the\s+\w+)"
                      r"(?:\s+one)?\s+(?:come|available)))(colou?rs?|shades?|types?|kinds?|genders?)(?:ways?)?\b")
 
+# "too bright", "it's a bit too formal", "hmm, these are way too girly for me": a complaint about
+# what is on screen that names no value (one naming it, "the black is too dark", is the rules').
+TOO = re.compile(r"(?:^|[,.;!?]\s*)(?:(?:hmm+|hm|meh|ugh|nah|no|nope|um+|oh|ok(?:ay)?|but|and|well|honestly)[\s,.!]+)*"
+                 r"(?:(?:it|this|that|these|those|they)(?:\s+ones?)?(?:'s|'re|\s+(?:is|are|looks?|seems?|feels?|was|were))\s+)?"
+                 r"(?:(?:a|bit|little|tad|way|far|much|just|really|kinda|slightly|so|rather|quite)\s+)*too\s+([a-z]+)"
+                 r"(?:\s+for\s+(?:me|us|my\s+(?:taste|liking)))?(?:\s+(?:tbh|imo|honestly|ngl|lol))?(?=\s*(?:[,.;!?]|$))")
+# Complaints about how the colour looks: the current colour is avoided too, as in "the black is too dark".
+COLOUR_QUALITIES = frozenset({"bright", "dark", "light", "pale", "dull", "loud", "garish", "neon", "vivid", "bold",
+                              "flashy", "colourful", "colorful", "drab", "muted", "washed"})
+_NOT_QUALITIES = frozenset({"much", "many", "far", "late", "early", "soon"})
+
+
 # Aspects a shopper asks about or for that a fashion catalogue may not record. A catalogue
 # column with the aspect's name answers it (`chat.catalog_facts`); otherwise the reply says
 # it is not recorded and the words are not searched.
@@ -277,6 +289,24 @@ def limits(text: str) -> tuple[dict[str, Limit], list[Span]]:
     if at_most is None and at_least is None and not relative:
         return {}, []
     return {"price": Limit(at_most=at_most, at_least=at_least, than_current="" if at_most or at_least else relative)}, spans
+
+
+def too_much(text: str, state: DialogueState, matcher: VocabularyMatcher) -> tuple[list[str], list[Span]]:
+    """What a bare complaint ("too formal", "that's too bright") avoids, and its spans: the
+    quality, as "not so formal" avoids it (an occasion's word as its value, "too sporty":
+    Sports, so that an occasion asked for is released), and for a colour's look ("too bright",
+    "too dark") the colour on screen as well. A price complaint ("too expensive") is left to
+    `limits`, which reads it as "cheaper"."""
+    avoided, spans = [], []
+    colour = state.target_attributes().get(matcher.colour_column or "")
+    for match in TOO.finditer(text):
+        quality = match.group(1)
+        if quality in _NOT_QUALITIES or PRICE_WORDS.search(match.group()):
+            continue
+        avoided += [colour] if colour and quality in COLOUR_QUALITIES else []
+        avoided.append(matcher.occasion(quality) or quality)
+        spans.append(match.span())
+    return list(dict.fromkeys(avoided)), spans
 
 
 def aspects_wanted(text: str, released: Sequence[Span] = ()) -> tuple[tuple[str, ...], list[Span]]:

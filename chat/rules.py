@@ -256,9 +256,11 @@ class RulesRewriter:
         reading.drops += drops + others
         reading.negatives += [] if _points_elsewhere(reading.indices, state) else avoided
         reading.unheld, aspect_spans = moves.aspects_wanted(text, released=spans)
+        complained, complaint_spans = moves.too_much(text, state, self.matcher)
+        reading.negatives += complained
         reading.borrowed = moves.borrowed(text, state, self.matcher)
         reading.something_else = bool(moves.SOMETHING_ELSE.search(text)) and not reading.reset
-        reading.removed += spans + other_spans + limit_spans + aspect_spans + reading.borrowed.spans
+        reading.removed += spans + other_spans + limit_spans + aspect_spans + complaint_spans + reading.borrowed.spans
         reading.removed += [m.span() for m in moves.SOMETHING_ELSE.finditer(text)]
         recommended = [m.span() for m in moves.RECOMMEND.finditer(text)]
         reading.recommend = bool(recommended)
@@ -296,8 +298,9 @@ class RulesRewriter:
                 current = state.target_attributes().get(column)
                 reading.drops.append(column)
                 reading.negatives += [current] if current else []
-            elif values or not results:
-                reading.negatives += values or _free_words(reading.text[cue_end:end])
+            elif values or not results:  # "not so sporty": the occasion value, so that one asked for is released
+                words = _free_words(reading.text[cue_end:end])
+                reading.negatives += values or [self.matcher.occasion(w) or w for w in words]
         negated = [(start, end) for start, _, end in spans]
         reading.removed += [m.span() for m in _COMPLAINT.finditer(reading.text)]  # complaints describe no target
         for mention in mentions:  # "flats instead, heels hurt": heels are avoided

@@ -249,7 +249,7 @@ _OCCASIONS: dict[str, tuple[str, ...]] = {
                      "job interview", "black tie"),
                     ("formal", "office", "business", "smart casual")),
     **dict.fromkeys(("gym", "workout", "workouts", "running", "training", "sport", "sports", "yoga", "jogging",
-                     "active", "athletic"),
+                     "active", "athletic", "sporty"),
                     ("sports", "sportswear", "activewear")),
     **dict.fromkeys(("party", "parties", "night out", "clubbing", "dinner", "evening", "date night"),
                     ("party", "evening")),
@@ -551,6 +551,12 @@ class VocabularyMatcher:
             if target and not any(m.start < word.end() and word.start() < m.end for m in mentions):
                 mentions.append(Mention(*target, word.start(), word.end()))
         return mentions[len(found):]
+
+    def occasion(self, word: str) -> str | None:
+        """The occasion value a word names said bare ("sporty": Sports, "formal": Formal): for
+        what the shopper avoids, where no search is narrowed to it (`find` reads no bare word)."""
+        target = self._occasions.get(phrase_key(word))
+        return target[1] if target else None
 
     def neighbours(self, colour: str) -> tuple[str, ...]:
         """The catalogue colours nearest to `colour`, nearest first, itself left out: its shade

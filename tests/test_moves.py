@@ -326,6 +326,38 @@ def test_a_complaint_about_the_item_itself_keeps_its_kind(rules):
     assert intent.set_attributes.get("articleType") == "Dresses" and not intent.negatives
 
 
+@pytest.mark.parametrize("message, avoided", [
+    ("too bright", ("Black", "bright")), ("that's way too dark", ("Black", "dark")),
+    ("hmm, a bit too flashy for me", ("Black", "flashy")), ("too formal", ("Formal",)),
+    ("these are too sporty", ("Sports",)), ("it's a little too girly", ("girly",)), ("too plain tbh?", ("plain",)),
+    ("not too bright", ("bright",)), ("the black is too dark", ("Black",)),
+])
+def test_a_bare_complaint_avoids_the_quality_and_a_colour_s_look_the_colour(rules, message, avoided):
+    """"too formal" avoids what it names (an occasion as its value), as "not so formal" does; a complaint about how the
+    colour looks avoids the colour on screen too, as "the black is too dark" does; nothing is
+    searched as words."""
+    intent = rules.rewrite(message, searching())
+    assert intent.action == "search" and intent.negatives == avoided and not intent.description
+
+
+@pytest.mark.parametrize("message", ["black too", "me too", "i like it too", "in navy too please", "too many to choose"])
+def test_too_meaning_also_is_no_complaint(rules, message):
+    assert not rules.rewrite(message, searching()).negatives
+
+
+def test_a_bare_complaint_with_a_wish_keeps_the_wish(rules):
+    intent = rules.rewrite("way too dark, maybe navy?", searching())
+    assert intent.negatives == ("Black", "dark") and intent.set_attributes == {"baseColour": "Navy Blue"}
+
+
+def test_too_formal_releases_an_occasion_asked_for(rules):
+    state = searching()
+    state = state.apply(rules.rewrite("for the office", state))
+    assert state.constraints["usage"] == "Formal"
+    state = state.apply(rules.rewrite("hmm, too formal", state))
+    assert "usage" not in state.constraints and state.negatives == ("Formal",)
+
+
 @pytest.mark.parametrize("message, person", [
     ("for my grandad", "Men"), ("for my nan", "Women"), ("for my niece", "Girls"), ("for my nephew", "Boys"),
     ("for my fiancé", "Men"), ("for my fiancée", "Women"), ("for my mother-in-law", "Women"),

@@ -292,7 +292,7 @@ def test_who_it_is_for_carries_over_to_a_new_search_but_not_a_restart(catalog):
     ("black instead of navy", ("Navy Blue",), {"baseColour": "Black"}),
     ("no prints", ("prints",), {}), ("without stripes", ("stripes",), {}),
     ("no logos please", ("logos",), {}), ("nothing too flashy", ("flashy",), {}),
-    ("not so formal", ("formal",), {}), ("something less formal", ("formal",), {}),
+    ("not so formal", ("Formal",), {}), ("something less formal", ("Formal",), {}), ("not so sporty", ("Sports",), {}),
     ("not a fan of black", ("Black",), {}), ("I don't want it in black", ("Black",), {}),
     ("anything but black", ("Black",), {}), ("no black or grey", ("Black", "Grey"), {}),
     ("red but without stripes", ("stripes",), {"baseColour": "Red"}),
@@ -429,7 +429,7 @@ def test_the_briefs_dialogue(catalog):
     assert state.constraints == {"baseColour": "Red", "gender": "Women", "articleType": "Tshirts"}
     intent = catalog.rewrite("this in blue, not so formal", state, has_upload=True)
     state = state.apply(intent, reference=Reference("upload", attributes={"articleType": "Dresses"}))
-    assert state.reference.source == "upload" and state.negatives == ("formal",)
+    assert state.reference.source == "upload" and state.negatives == ("Formal",)
     assert state.target_attributes() == {"articleType": "Dresses", "baseColour": "Blue",
                                          "gender": "Women"}
 
