@@ -130,7 +130,7 @@ class LLMReader:
         model fails."""
         text = message if isinstance(message, str) else ""
         rules_intent = self.fallback.rewrite(text, state, has_upload)
-        if _closed_class(rules_intent, text):
+        if _closed_class(rules_intent, text, state):
             self.path_counts["rules"] += 1
             return rules_intent
         messages = chat_messages(text, state, has_upload, self.matcher, self.prompt)
@@ -148,13 +148,15 @@ class LLMReader:
         return intent
 
 
-def _closed_class(rules: SearchIntent, text: str) -> bool:
+def _closed_class(rules: SearchIntent, text: str, state: DialogueState) -> bool:
     """Turns the rules read exactly and the model was never taught: commands (undo, more,
     compare), a message in another language, a question about an aspect the catalogue may not
     record ("what's it made of?"), attributes borrowed from another result, "in another colour",
-    "something else", "what do you recommend?" and a bare complaint ("too bright")."""
+    "something else", "what do you recommend?", a bare complaint ("too bright"), and a pick
+    right after a comparison ("the other one": the prompt does not say what was compared)."""
     said = text.lower()
     return (rules.action in ("undo", "more", "compare") or rules.small_talk == "foreign"
+            or rules.reference == "result" and bool(state.compared)
             or rules.action == "answer" and rules.question in moves.ASPECTS_ASKED or bool(rules.take_from)
             or bool(moves.ANOTHER.search(said) or moves.SOMETHING_ELSE.search(said) or moves.RECOMMEND.search(said)
                     or moves.TOO.search(said)))

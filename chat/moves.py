@@ -77,6 +77,8 @@ COMPARE = re.compile(r"\bcompare\b|\bcomparison\b|\b(?:vs\.?|versus)\b|\bdiff(?:
                      r"(?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|last)\b)|"
                      r"\bwhich\s+(?:one\s+)?(?:would|should|do)\s+(?:you|i)\s+(?:pick|choose|recommend|go\s+for|get|prefer)\b|"
                      r"^(?:#\s*)?\d{1,2}\s+or\s+(?:#\s*)?\d{1,2}\s*\??$|\bside\s+by\s+side\b")
+# Right after a comparison: "the other one", "the former", "the latter" name one of the results compared.
+OTHER_COMPARED = re.compile(r"\bthe\s+(other|former|latter)(?:\s+(?:one|item|result|option|pick))?\b")
 _BARE_NUMBER = re.compile(r"(?<![\w$£€.])(\d{1,2})(?![\w.%]|\s*(?:\$|£|€|rs|inr|usd|eur|gbp|dollars?|pounds?|euros?)\b)")
 _FIRST_N = re.compile(r"\b(?:the\s+)?(?:first|top)\s+(two|three|four|2|3|4)\b")
 _COUNT = {"two": 2, "three": 3, "four": 4}
@@ -217,6 +219,30 @@ def compared_results(text: str, state: DialogueState) -> tuple[int, ...] | None:
     numbers += [int(m.group(1)) for m in _BARE_NUMBER.finditer(text)]
     found = tuple(dict.fromkeys(n for n in numbers if n and 1 <= n <= len(state.results)))
     return found if len(found) >= 2 else ()
+
+
+def compared_picks(text: str, state: DialogueState, named: Sequence[int]) -> list[tuple[Span, int]]:
+    """Results named by their place in the comparison just made: "the former", "the latter", and
+    "the other one", the compared result that is neither the item on screen nor one of `named`
+    (the results the message names otherwise), where exactly one is."""
+    compared = state.compared_numbers()
+    if len(compared) < 2:
+        return []
+    picks = []
+    for match in OTHER_COMPARED.finditer(text):
+        left = [n for n in compared if n not in named and n != state.reference_number()]
+        number = {"former": compared[0], "latter": compared[-1]}.get(match.group(1), left[0] if len(left) == 1 else None)
+        picks += [(match.span(), number)] if number else []
+    return picks
+
+
+def in_comparison(number: int, state: DialogueState) -> int:
+    """A result said by its place right after a comparison counts among the results compared:
+    after "compare 2 and 5", "the second one" is #5 and "the first one" #2; -1 is "the last"."""
+    compared = state.compared_numbers()
+    if len(compared) < 2 or not (number == -1 or 1 <= number <= len(compared)):
+        return number
+    return compared[number - 1] if number > 0 else compared[-1]
 
 
 def result_number(phrase: str, state: DialogueState) -> int | None:

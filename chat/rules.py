@@ -238,9 +238,10 @@ class RulesRewriter:
         pointers += [m.span() for m in _POINTER.finditer(text) if not _inside(m.span(), pointers)]
         pointers += [m.span() for m in _CHANGE_MARKER.finditer(text) if not _inside(m.span(), pointers)]
         pointers = [p for p in pointers if not _overlaps(p, chat)]
-        indices = [(m.span(), _ordinal(m)) for m in _ORDINAL.finditer(text)]
+        indices = [(m.span(), moves.in_comparison(_ordinal(m), state)) for m in _ORDINAL.finditer(text)]
         indices += [(m.span(), int(m.group(1))) for m in _NUMBER.finditer(text)]
         indices += [(m.span(1), int(m.group(1))) for m in _DETAILS_OF_NUMBER.finditer(text)]
+        indices += moves.compared_picks(text, state, [i for _, i in indices])
         for match in _NONE_OF.finditer(text):
             reading.excluded += range(1, len(state.results) + 1)
             reading.removed.append(match.span())

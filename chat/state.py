@@ -45,6 +45,7 @@ class DialogueState:
     asked: Question | None = None                                # what the last turn asked, until answered
     liked: tuple[str, ...] = ()                                  # ids picked or liked
     disliked: tuple[str, ...] = ()                               # ids rejected
+    compared: tuple[str, ...] = ()                               # ids the last turn set side by side
     turn: int = 0
     previous: DialogueState | None = field(default=None, compare=False, repr=False)
 
@@ -67,7 +68,9 @@ class DialogueState:
             after = replace(self, seen=_unique([*self.seen, *self.results]))
         else:  # answer, compare, smalltalk: the search itself does not change
             after = self
-        return replace(after, turn=self.turn + 1, previous=_trimmed(self, UNDO_DEPTH - 1))
+        # Kept one turn only: "the other one" means one of them right after a comparison.
+        compared = _unique([self.result_id(i) for i in intent.compared]) if intent.action == "compare" else ()
+        return replace(after, compared=compared, turn=self.turn + 1, previous=_trimmed(self, UNDO_DEPTH - 1))
 
     def with_results(self, ids: list[str] | tuple[str, ...], relaxed: tuple[str, ...] = (),
                      asked: Question | None = None, scores: tuple[float, ...] = ()) -> DialogueState:
@@ -88,7 +91,7 @@ class DialogueState:
         return replace(
             self, constraints={c: v for c, v in self.constraints.items() if v.casefold() != key},
             negatives=tuple(n for n in self.negatives if n.casefold() != key), description="",
-            limits={c: v for c, v in self.limits.items() if c.casefold() != key}, asked=None,
+            limits={c: v for c, v in self.limits.items() if c.casefold() != key}, asked=None, compared=(),
             turn=self.turn + 1, previous=_trimmed(self, UNDO_DEPTH - 1))
 
     def with_liked(self, product_id: str) -> DialogueState:
@@ -116,6 +119,10 @@ class DialogueState:
         if self.reference is None or self.reference.product_id not in self.results:
             return None
         return self.results.index(self.reference.product_id) + 1
+
+    def compared_numbers(self) -> tuple[int, ...]:
+        """The numbers (1-based) of the results the last turn compared, in the order compared."""
+        return tuple(self.results.index(i) + 1 for i in self.compared if i in self.results)
 
     def result_id(self, index: int) -> str | None:
         """The id of shown result `index` (1-based), or None when there is no such result."""

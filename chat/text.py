@@ -36,7 +36,8 @@ _LEAD_FILLER = re.compile(
     r"|let'?s|let\s+us|got(?:\s+(?:it|this|that|one|any|them))?|(?:a\s+)?(?:bit|little|tad)|only|combine|mix"
     r"|(?:would|will|is|are)\s+(?:it|this|they|that)?\s*(?:be\s+)?(?:available|come)"
     r"|(?:do|does)\s+(?:(?:it|they|this|these|those|them)\s+)?come(?:\s+in)?|available|(?:is|are)\s+there(?:\s+(?:any|one|some))?"
-    r"|i'?d\s+rather(?:\s+have)?|rather\s+have|i'?d\s+have|what\s+(?:does|do)"
+    r"|i'?d\s+rather(?:\s+have)?|rather\s+have|i'?d\s+have|(?:i'?ll|i\s+will)\s+(?:take|have|go\s+(?:for|with)|get)"
+    r"|what\s+(?:does|do)"
     r"|what'?s|whats|what\s+is|things?\s+that\s+(?:are|is)"
     r"|(?:a|an|the|some|any|something|anything|one|ones|like|in|more|or|of|it|them)\b)[\s,.;:!?-]*")
 _TRAIL_FILLER = re.compile(r"[\s,.;:!?-]*\b(?:please|pls|plz|thanks|thank\s+you|instead|then|too|again|since|because|as|"

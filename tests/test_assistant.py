@@ -279,3 +279,33 @@ def test_a_quality_the_catalogue_lacks_and_a_recommendation(assistant):
     picks = assistant.step(first.state, "what do you recommend?")
     assert [r.id for r in picks.results] == [r.id for r in first.results] and picks.state.description == first.state.description
     assert "what you want" in assistant.step(DialogueState(), "surprise me").reply
+
+
+def test_an_occasion_said_as_one_and_a_bare_complaint_about_it(assistant):
+    """"gym wear" filters on the catalogue's Sports usage; "hmm, too sporty" releases it and
+    says what it avoids; "way too dark" avoids the colour on screen; "too expensive" says the
+    catalogue has no prices."""
+    first = assistant.step(DialogueState(), "black t-shirts for men")
+    gym = assistant.step(first.state, "gym wear")
+    assert gym.state.constraints["usage"] == "Sports" and attributes(gym, "usage") == {"Sports"}
+    assert "Black Sports Tshirts for Men" in gym.reply
+    sporty = assistant.step(gym.state, "hmm, too sporty")
+    assert "usage" not in sporty.state.constraints and "avoiding Sports" in sporty.reply
+    dark = assistant.step(first.state, "way too dark")
+    assert "Black" not in attributes(dark, "baseColour") and attributes(dark, "articleType") == {"Tshirts"}
+    assert "avoiding Black, dark" in dark.reply and not dark.state.description
+    pricey = assistant.step(first.state, "too expensive")
+    assert "doesn't record prices" in pricey.reply and attributes(pricey, "baseColour") == {"Black"}
+
+
+def test_the_other_one_right_after_a_comparison(assistant):
+    """Picked #1, compared with #2: "I'll take the other one" starts from #2; later it means nothing."""
+    first = assistant.step(DialogueState(), "t-shirts for women")
+    picked = assistant.select(first.state, 1)
+    compared = assistant.step(picked, "compare it with 2")
+    assert compared.reply.startswith("Comparing #1 and #2")
+    other = assistant.step(compared.state, "I'll take the other one")
+    assert other.state.reference.product_id == first.results[1].id and "similar to #2" in other.reply
+    assert "other" not in other.state.description and "take" not in other.state.description
+    first_one = assistant.step(assistant.step(first.state, "compare 2 and 4").state, "the first one then")
+    assert first_one.state.reference.product_id == first.results[1].id

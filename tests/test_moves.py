@@ -5,7 +5,7 @@ messages in another language. Phrasings here are the tests' own, not the move fi
 
 import pytest
 
-from chat.intent import Limit, select_result
+from chat.intent import Limit, SearchIntent, select_result
 from chat.language import ForeignCheck
 from chat.rules import RulesRewriter
 from chat.state import DialogueState, Reference
@@ -572,3 +572,35 @@ def test_the_value_for_everyone_is_the_people_value_no_person_names():
     people = {"gender": {"Male": 5, "Female": 5, "Everyone": 2}, "colour": {"Red": 3, "Blue": 2}}
     assert VocabularyMatcher(people).canonical("men and women").value == "Everyone"
     assert VocabularyMatcher({**people, "gender": {"Male": 5, "Female": 5}}).canonical("men and women") is None
+
+
+def compared(state: DialogueState, numbers: tuple[int, ...]) -> DialogueState:
+    return state.apply(SearchIntent(action="compare", compared=numbers))
+
+
+@pytest.mark.parametrize("message, index", [
+    ("I'll take the other one", 5), ("show me more like the other one", 5), ("the other one but in blue", 5),
+    ("the first one then", 3), ("the second one", 5), ("the last one", 5), ("i prefer the former", 3),
+    ("the latter please", 5), ("#2 then", 2), ("number 4", 4),
+])
+def test_right_after_a_comparison_a_place_names_one_of_the_compared(rules, message, index):
+    """After the item on screen (#3) is compared with #5, "the other one" is #5 and "the second
+    one" is the second compared; a number is still that result."""
+    intent = rules.rewrite(message, compared(searching(), (3, 5)))
+    assert (intent.action, intent.reference, intent.result_index) == ("search", "result", index)
+    assert "other" not in intent.description and "take" not in intent.description
+
+
+def test_the_other_one_is_the_compared_result_the_message_does_not_name(rules):
+    state = compared(DialogueState(constraints={"articleType": "Tshirts"}, results=SHOWN), (2, 6))
+    assert rules.rewrite("not #2, the other one", state).result_index == 6
+    assert rules.rewrite("the other one", state).reference == "current", "neither is on screen: no guess"
+
+
+@pytest.mark.parametrize("message", ["the other one", "the second one", "the former"])
+def test_without_a_comparison_just_before_places_are_the_results(rules, message):
+    state = searching()
+    later = compared(state, (3, 5)).apply(SearchIntent(set_attributes={"baseColour": "Blue"}))
+    for before in (state, later):
+        intent = rules.rewrite(message, before)
+        assert intent.result_index in (None, 2)

@@ -241,3 +241,14 @@ def test_answering_boys_or_girls_takes_the_child_words_out_of_the_text(descripti
     searched and quoted on every later turn)."""
     matcher = VocabularyMatcher({"gender": {"Men": 3, "Boys": 1, "Girls": 1}})
     assert text_left(description, search(set_attributes={"gender": answer}), matcher) == left
+
+
+def test_what_was_compared_is_kept_for_the_next_turn_only():
+    """"the other one" means one of the compared results right after the comparison, not later."""
+    state = black_tshirts().apply(SearchIntent(action="compare", compared=(4, 2)))
+    assert state.compared == ("p4", "p2") and state.compared_numbers() == (4, 2)
+    assert state.results == tuple(SHOWN) and state.undo().compared == ()
+    for turn in (SearchIntent(action="answer", question="colour"), search(set_attributes={"gender": "Men"}),
+                 SearchIntent(action="more"), select_result(4)):
+        assert state.apply(turn).compared == ()
+    assert state.release("Black").compared == ()
