@@ -520,9 +520,10 @@ def _overlaps(span: tuple[int, int], spans: list[tuple[int, int]]) -> bool:
 
 
 def _is_question(reading: _Reading) -> bool:
-    """A question about something shown (not a request phrased as a question)."""
+    """A question about something shown (not a request phrased as a question, nor a complaint
+    with a wish: "that's way too bright, maybe navy?")."""
     text = reading.text
-    asks = text.endswith("?") or _QUESTION_START.search(text)
+    asks = (text.endswith("?") or _QUESTION_START.search(text)) and not moves.TOO.search(text)
     about = reading.indices or reading.pointer or re.search(r"\btell\s+me\b", text)
     # "what sizes does #3 come in?": asking after what no value names is a question, not a request
     unheld = moves.aspect_asked(text) and not reading.mentions

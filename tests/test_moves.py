@@ -340,13 +340,14 @@ def test_a_bare_complaint_avoids_the_quality_and_a_colour_s_look_the_colour(rule
     assert intent.action == "search" and intent.negatives == avoided and not intent.description
 
 
-@pytest.mark.parametrize("message", ["black too", "me too", "i like it too", "in navy too please", "too many to choose"])
+@pytest.mark.parametrize("message", ["black too", "me too", "i like it too", "in navy too please", "too many to choose",
+                                     "is it too bright?"])
 def test_too_meaning_also_is_no_complaint(rules, message):
     assert not rules.rewrite(message, searching()).negatives
 
 
 def test_a_bare_complaint_with_a_wish_keeps_the_wish(rules):
-    intent = rules.rewrite("way too dark, maybe navy?", searching())
+    intent = rules.rewrite("that's way too dark, maybe navy?", searching())
     assert intent.negatives == ("Black", "dark") and intent.set_attributes == {"baseColour": "Navy Blue"}
 
 
