@@ -144,7 +144,8 @@ AT_LEAST = re.compile(rf"\b(?:over|above|more\s+than|at\s+least|min(?:imum)?|pri
 BETWEEN = re.compile(rf"\bbetween\s+{_AMOUNT}\s+and\s+{_AMOUNT}")
 PRICE_QUESTION = re.compile(r"\bhow\s+much\b|\bprice[sd]?\b|\bcosts?\b|\bexpensive\b|\bcheap\b|\bworth\b|"
                             r"\bon\s+sale\b|\bdiscount(?:s|ed)?\b|\boffers?\b")
-SIZE_WORDS = re.compile(r"\bsizes?\b|\bsizing\b|\bruns?\s+(?:small|large|big|narrow|wide)\b|\bxx?s\b|\bxx{0,2}l\b|\bplus[\s-]size\b|\bpetite\b|\bin\s+my\s+size\b|"
+SIZE_WORDS = re.compile(r"\bsizes?\b|\bsizing\b|\bruns?\s+(?:small|large|big|narrow|wide)\b|"
+                        r"\b(?:(?:a|bit|little|tad|way|far|much|really|so|kinda|slightly)\s+)*too\s+(?:big|small|large|tight|loose|baggy|snug)\b|\bxx?s\b|\bxx{0,2}l\b|\bplus[\s-]size\b|\bpetite\b|\bin\s+my\s+size\b|"
                         r"\bsize\s+\d+\b|\buk\s+\d+\b|\beu\s+\d+\b|\bus\s+\d+\b")
 # The shop's service, never a product's attribute: a message about it asks, whatever its words.
 SERVICE_WORDS = re.compile(r"\bdeliver(?:y|ed|s)?\b|\bship(?:s|ping|ped)?\b|\bdispatch(?:ed)?\b|\barriv(?:e|es|al)\b|"
@@ -322,12 +323,13 @@ def too_much(text: str, state: DialogueState, matcher: VocabularyMatcher) -> tup
     quality, as "not so formal" avoids it (an occasion's word as its value, "too sporty":
     Sports, so that an occasion asked for is released), and for a colour's look ("too bright",
     "too dark") the colour on screen as well. A price complaint ("too expensive") is left to
-    `limits`, which reads it as "cheaper"."""
+    `limits`, which reads it as "cheaper", and a fit complaint ("too tight") to `aspects_wanted`
+    (sizes are not in the catalogue)."""
     avoided, spans = [], []
     colour = state.target_attributes().get(matcher.colour_column or "")
     for match in TOO.finditer(text):
         quality = match.group(1)
-        if quality in _NOT_QUALITIES or PRICE_WORDS.search(match.group()):
+        if quality in _NOT_QUALITIES or PRICE_WORDS.search(match.group()) or SIZE_WORDS.search(match.group()):
             continue
         avoided += [colour] if colour and quality in COLOUR_QUALITIES else []
         avoided.append(matcher.occasion(quality) or quality)

@@ -346,6 +346,13 @@ def test_too_meaning_also_is_no_complaint(rules, message):
     assert not rules.rewrite(message, searching()).negatives
 
 
+@pytest.mark.parametrize("message", ["too big", "it's too small for me", "these look too baggy", "way too tight"])
+def test_a_fit_complaint_says_sizes_are_not_recorded_and_avoids_nothing(rules, message):
+    """A fit is no look to avoid: the reply says the catalogue records no sizes, as "in size M" does."""
+    intent = rules.rewrite(message, searching())
+    assert intent.unheld == ("size",) and not intent.negatives and not intent.description
+
+
 def test_a_bare_complaint_with_a_wish_keeps_the_wish(rules):
     intent = rules.rewrite("that's way too dark, maybe navy?", searching())
     assert intent.negatives == ("Black", "dark") and intent.set_attributes == {"baseColour": "Navy Blue"}
