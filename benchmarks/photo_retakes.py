@@ -1,6 +1,7 @@
 """Catalogue photos re-taken as shoppers take them: how often the uploaded photo is read as its
-product's article type, colour and gender, lit and framed as the catalogue shows its products
-(`retrieval.lighting`, `retrieval.framing`), framed only, and read as it is.
+product's article type, colour and gender, on the catalogue's backdrop and framed as the
+catalogue shows its products (`retrieval.lighting`, `retrieval.framing`), framed only, and read
+as it is.
 
     python -m benchmarks.photo_retakes --catalog DIR --encoder SPEC --gallery IDS.txt \
         [--index-dir DIR] [--offset 0] [--n 300] [--json]
@@ -10,9 +11,9 @@ square, with wide margins, cropped to the product's edges, on a 9:16 phone portr
 size in a corner), as phones and cut-out tools save it (stored sideways with an EXIF orientation
 tag, on transparency), and lit otherwise (under a warm lamp, in blue shade, dim, a lamp on one
 side, a noisy dim JPEG) or laid on another surface (a beige table, a mid-grey table, a light
-grey table, a pale blue sheet, a wooden floor). The product's own record never helps: it is
-kept out of the neighbours' vote. Use development items (never the test split) to choose
-anything.
+grey table, a pale blue sheet, a wooden floor, a black table). The product's own record never
+helps: it is kept out of the neighbours' vote. Use development items (never the test split) to
+choose anything.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ TABLE = (246, 246, 246)  # a light table or wall: what re-takes are pasted onto
 WARM, SHADE, DIM = (1.0, 0.85, 0.62), (0.78, 0.9, 1.0), (0.4, 0.4, 0.4)
 SURFACES = {"on a beige table": (225, 205, 170), "on a mid-grey table": (150, 150, 150),
             "on a light grey table": (205, 205, 205), "on a pale blue sheet": (200, 215, 235),
-            "on a wooden floor": (150, 100, 60)}
+            "on a wooden floor": (150, 100, 60), "on a black table": (30, 30, 30)}
 
 
 def _on(photo: Image.Image, size: tuple[int, int], at: tuple[int, int] | None = None) -> Image.Image:
@@ -67,7 +68,7 @@ def _saved(photo: Image.Image, kind: str) -> Image.Image:
     return load_rgb(buffer)
 
 
-def _lit(photo: Image.Image, gains: tuple[float, float, float], far: float = 1.0) -> Image.Image:
+def lit(photo: Image.Image, gains: tuple[float, float, float], far: float = 1.0) -> Image.Image:
     """`photo` under a light of these channel gains, fading to `far` of it across the photo (a lamp
     on one side), computed in linear light as a camera sees it."""
     linear = (np.asarray(photo, dtype=np.float32) / 255.0) ** 2.2
@@ -85,7 +86,7 @@ def _noisy_jpeg(photo: Image.Image, seed: int = 0) -> Image.Image:
     return load_rgb(buffer)
 
 
-def _on_surface(photo: Image.Image, colour: tuple[int, int, int]) -> Image.Image:
+def on_surface(photo: Image.Image, colour: tuple[int, int, int]) -> Image.Image:
     """The product laid on a surface of `colour` instead of the studio's white."""
     rgb = np.asarray(photo)
     return Image.fromarray(np.where((rgb.min(axis=2) > 235)[..., None], np.uint8(colour), rgb).astype(np.uint8))
@@ -103,12 +104,12 @@ def retakes(photo: Image.Image) -> dict[str, Image.Image]:
         "half size in a corner": lambda: _on(photo.resize((w // 2, h // 2)), (round(h * 4 / 3), round(h * 5 / 3)), (w // 10, h)),
         "sideways with an EXIF tag": lambda: _saved(photo, "phone"),
         "a cut-out on transparency": lambda: _saved(photo, "cutout"),
-        "under a warm lamp": lambda: _lit(photo, WARM),
-        "in blue shade": lambda: _lit(photo, SHADE),
-        "dim": lambda: _lit(photo, DIM),
-        "a warm lamp on one side": lambda: _lit(photo, WARM, far=0.55),
-        "dim, noisy JPEG": lambda: _noisy_jpeg(_lit(photo, DIM)),
-        **{name: (lambda colour=colour: _on_surface(photo, colour)) for name, colour in SURFACES.items()},
+        "under a warm lamp": lambda: lit(photo, WARM),
+        "in blue shade": lambda: lit(photo, SHADE),
+        "dim": lambda: lit(photo, DIM),
+        "a warm lamp on one side": lambda: lit(photo, WARM, far=0.55),
+        "dim, noisy JPEG": lambda: _noisy_jpeg(lit(photo, DIM)),
+        **{name: (lambda colour=colour: on_surface(photo, colour)) for name, colour in SURFACES.items()},
     }
     return {name: make() for name, make in makers.items()}
 
@@ -138,7 +139,7 @@ def main(argv: list[str] | None = None) -> dict:
     retriever = open_retriever(args.catalog, args.encoder, args.gallery, index_dir=args.index_dir)
     ids = read_ids(args.gallery)[args.offset:args.offset + args.n]
     heads = retriever.heads
-    preparations = {"lit_and_framed": heads, "framed": replace(heads, backdrop=None),
+    preparations = {"backdrop_and_framing": heads, "framed": replace(heads, backdrop=None),
                     "as_they_are": replace(heads, backdrop=None, framing=None)}
     report: dict = {"photos": len(ids)}
     for name, prepared in preparations.items():

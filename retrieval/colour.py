@@ -82,12 +82,17 @@ def product_mask(lab: np.ndarray) -> np.ndarray | None:
     light = (lab[..., 0] > LIGHT_L) & (chroma < BACKDROP_CHROMA)
     if light[frame].mean() < LIGHT_BORDER_SHARE:
         return None
-    backdrop_colour = np.median(lab[frame & light], axis=0)
-    near = deltaE_cie76(lab, backdrop_colour[None, None, :]) < BACKDROP_DELTA_E
-    regions = label(near, connectivity=1)  # 0: not near the backdrop's colour
-    touching = np.setdiff1d(np.unique(regions[frame & near]), [0])
-    product = ~np.isin(regions, touching)
+    product = ~backdrop_around(lab, np.median(lab[frame & light], axis=0), BACKDROP_DELTA_E)
     return product if product.mean() >= MIN_PRODUCT_SHARE else None
+
+
+def backdrop_around(lab: np.ndarray, colour: np.ndarray, delta_e: float) -> np.ndarray:
+    """(h, w) bool: the pixels within `delta_e` of the backdrop's `colour` (3,) that reach the
+    photo's border through such pixels; what they enclose is the product."""
+    frame = _frame(*lab.shape[:2])
+    near = deltaE_cie76(lab, colour[None, None, :]) < delta_e
+    regions = label(near, connectivity=1)  # 0: not near the backdrop's colour
+    return np.isin(regions, np.setdiff1d(np.unique(regions[frame & near]), [0]))
 
 
 def read_product(image: ImageInput) -> ProductPixels | None:

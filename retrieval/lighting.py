@@ -10,10 +10,14 @@ backdrop whose colour is outside the catalogue's usual range, every channel is s
 linear light, as a camera's white balance does) so that the backdrop takes the catalogue's
 typical colour; the product's colours come back with it.
 
+A backdrop no lamp explains (a wooden floor, a red wall, a black table) is a surface, not
+the catalogue's white under another light: there the surface around the product (the pixels of
+the border's colour that reach the border) is replaced by the catalogue's backdrop colour and
+the product is kept as it is.
+
 What the catalogue's backdrop looks like is learned from its own photos (with the attribute
 heads), so this suits any catalogue. A photo whose border is not one backdrop (a street photo),
-whose backdrop is a colour no lamp gives (a red wall), or whose "backdrop" is the product
-itself filling the frame, is left as it is.
+or whose "backdrop" is the product itself filling the frame, is left as it is.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ import numpy as np
 from PIL import Image
 from skimage.color import deltaE_cie76, lab2rgb
 
-from retrieval.colour import ProductPixels, border_pixels, lab_image, product_mask
+from retrieval.colour import ProductPixels, backdrop_around, border_pixels, lab_image, product_mask
 from retrieval.framing import MIN_PHOTOS
 
 # Percentiles of the catalogue's backdrops that bound its usual light. Narrower than the framing's
@@ -111,24 +115,35 @@ def _apply(photo: Image.Image, gains: np.ndarray) -> Image.Image:
     return photo.point([int(v) for table in tables for v in table])
 
 
-def light_like_catalogue(photo: Image.Image, backdrop: Backdrop) -> Image.Image:
-    """`photo` (RGB) with its light balanced so that its backdrop takes the catalogue's colour,
-    where its backdrop is outside the catalogue's usual range and a product stands on it."""
+def match_backdrop(photo: Image.Image, backdrop: Backdrop) -> Image.Image:
+    """`photo` (RGB) on the catalogue's backdrop where its own is outside the catalogue's usual
+    range and a product stands on it: relit where a lamp or the exposure explains the
+    difference, else with the surface around the product replaced."""
     lab = lab_image(photo)
     seen = border_colour(lab)
     if seen is None or backdrop.usual(seen):
         return photo
     gains = _gains(seen, backdrop.typical)
-    if gains is None:
+    if gains is not None:
+        balanced = _apply(photo, gains)
+        return balanced if _stands_on_backdrop(product_mask(lab_image(balanced))) else photo
+    return _replaced(photo, backdrop_around(lab, seen, EVEN_DELTA_E), backdrop)
+
+
+def _replaced(photo: Image.Image, surface: np.ndarray, backdrop: Backdrop) -> Image.Image:
+    """`photo` with the `surface` pixels (a mask at the analysed size) painted the catalogue's
+    backdrop colour, blended at the edge; as it is where no product stands apart."""
+    if not _stands_on_backdrop(~surface):
         return photo
-    balanced = _apply(photo, gains)
-    return balanced if _stands_on_backdrop(product_mask(lab_image(balanced))) else photo
+    mask = Image.fromarray(surface.astype(np.uint8) * 255, "L").resize(photo.size, Image.Resampling.BILINEAR)
+    colour = np.clip(lab2rgb(np.asarray(backdrop.typical, dtype=np.float64)[None, None, :])[0, 0] * 255 + 0.5, 0, 255)
+    return Image.composite(Image.new("RGB", photo.size, tuple(int(c) for c in colour)), photo, mask)
 
 
 def _stands_on_backdrop(mask: np.ndarray | None) -> bool:
-    """Whether, once lit, a product stands apart from the backdrop: not only a seam or a print on
-    a pale product that fills the frame (whose colour is then no backdrop to balance on)."""
-    if mask is None:
+    """Whether a product stands apart from the backdrop (`mask`: its pixels): not only a seam or
+    a print on a product that fills the frame (whose colour is then no backdrop to match)."""
+    if mask is None or not mask.any():
         return False
     rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
     return (rows[-1] - rows[0] + 1) >= MIN_SPAN * mask.shape[0] and (cols[-1] - cols[0] + 1) >= MIN_SPAN * mask.shape[1]

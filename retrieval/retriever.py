@@ -37,7 +37,7 @@ from retrieval.encoder import Encoder, load_encoder
 from retrieval.framing import frame_like_catalogue
 from retrieval.heads_learning import HeadsPlan, Progress
 from retrieval.index import ProgressCallback, cached_index, heads_folder
-from retrieval.lighting import light_like_catalogue
+from retrieval.lighting import match_backdrop
 from retrieval.photo import ImageInput, load_rgb
 from retrieval.reference import Reference
 from retrieval.sharded_store import ShardedStore, serve_store
@@ -183,10 +183,10 @@ class Retriever:
 
     @staticmethod
     def _shown_like_catalogue(photo: Image.Image, heads: AttributeHeads) -> Image.Image:
-        """`photo` lit first (its product is told from its backdrop only once the backdrop is
-        light), then framed, as the catalogue shows its products."""
+        """`photo` on the catalogue's backdrop first (its product is told from its backdrop only
+        once the backdrop is light), then framed, as the catalogue shows its products."""
         if heads.backdrop is not None:
-            photo = light_like_catalogue(photo, heads.backdrop)
+            photo = match_backdrop(photo, heads.backdrop)
         return photo if heads.framing is None else frame_like_catalogue(photo, heads.framing)
 
     def reference_from_vector(self, vector: np.ndarray, exclude_ids: Collection[str] = (),

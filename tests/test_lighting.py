@@ -1,6 +1,7 @@
-"""Uploads lit as the catalogue lights its products: the backdrop's colour is learned from the
-catalogue's photos, a photo under a lamp, in the shade or dim is balanced back to it (and its
-product's colours with it), and a photo whose border is no backdrop under some light is left alone."""
+"""Uploads on the catalogue's backdrop: its colour is learned from the catalogue's photos, a photo
+under a lamp, in the shade or dim is balanced back to it (and its product's colours with it), a
+surface no lamp explains is replaced around the product, and a photo whose border is no
+backdrop is left alone."""
 
 from __future__ import annotations
 
@@ -10,20 +11,14 @@ import numpy as np
 from PIL import Image, ImageDraw
 from skimage.color import deltaE_cie76, rgb2lab
 
+from benchmarks.photo_retakes import DIM, SHADE, WARM, lit
 from retrieval.colour import read_product
-from retrieval.lighting import learn_backdrop, light_like_catalogue
+from retrieval.lighting import learn_backdrop, match_backdrop
 from retrieval.photo import load_rgb
 from tests.test_framing import studio_photo
 
 RED = (180, 30, 40)
 DENIM = (70, 110, 170)
-WARM, SHADE, DIM = (1.0, 0.85, 0.62), (0.78, 0.9, 1.0), (0.4, 0.4, 0.4)
-
-
-def lit(photo: Image.Image, gains) -> Image.Image:
-    """`photo` under a light of these linear-light channel gains."""
-    linear = (np.asarray(photo, dtype=np.float64) / 255.0) ** 2.2
-    return Image.fromarray((np.clip(linear * np.asarray(gains), 0, 1) ** (1 / 2.2) * 255 + 0.5).astype(np.uint8))
 
 
 def colour_at(photo: Image.Image, xy) -> np.ndarray:
@@ -44,7 +39,7 @@ def test_the_catalogues_backdrop_is_learned_from_its_photos():
 
 def test_a_photo_lit_as_the_catalogues_is_left_as_it_is():
     photo = studio_photo(colour=RED)
-    assert light_like_catalogue(photo, catalogue_backdrop()) is photo
+    assert match_backdrop(photo, catalogue_backdrop()) is photo
 
 
 def test_a_photo_under_a_lamp_in_the_shade_or_dim_gets_its_white_and_its_colours_back():
@@ -52,28 +47,34 @@ def test_a_photo_under_a_lamp_in_the_shade_or_dim_gets_its_white_and_its_colours
     for gains in (WARM, SHADE, DIM):
         seen = lit(photo, gains)
         assert deltaE_cie76(colour_at(seen, (30, 40)), colour_at(photo, (30, 40))) > 3, "the light changed the colour"
-        balanced = light_like_catalogue(seen, catalogue_backdrop())
+        balanced = match_backdrop(seen, catalogue_backdrop())
         assert balanced.getpixel((1, 1)) == (255, 255, 255), gains
         assert deltaE_cie76(colour_at(balanced, (30, 40)), colour_at(photo, (30, 40))) < 3, gains
 
 
 def test_a_lamp_fading_across_the_photo_is_balanced_on_the_backdrops_middle():
-    photo = lit(studio_photo(size=(120, 80), box=(40, 10, 80, 70), colour=RED), WARM)
-    linear = (np.asarray(photo, dtype=np.float64) / 255.0) ** 2.2 * np.linspace(1.0, 0.7, 120)[None, :, None]
-    fading = Image.fromarray((linear ** (1 / 2.2) * 255 + 0.5).astype(np.uint8))
-    balanced = light_like_catalogue(fading, catalogue_backdrop())
+    fading = lit(studio_photo(size=(120, 80), box=(40, 10, 80, 70), colour=RED), WARM, far=0.7)
+    balanced = match_backdrop(fading, catalogue_backdrop())
     assert balanced is not fading
     assert deltaE_cie76(colour_at(balanced, (60, 40)), colour_at(studio_photo(colour=RED), (30, 40))) < 8
 
 
-def test_a_photo_whose_border_is_no_lit_backdrop_is_left_as_it_is():
+def test_a_surface_no_lamp_explains_is_replaced_and_the_product_kept():
+    for surface in ((150, 100, 60), (200, 40, 40), (25, 25, 25)):  # a wooden floor, a red wall, a black table
+        photo = studio_photo(size=(90, 80), box=(25, 10, 65, 70), colour=DENIM, backdrop=surface)
+        shown = match_backdrop(photo, catalogue_backdrop())
+        assert shown.getpixel((2, 2)) == (255, 255, 255) and shown.getpixel((45, 40)) == DENIM, surface
+
+
+def test_a_photo_whose_border_is_no_backdrop_is_left_as_it_is():
     backdrop = catalogue_backdrop()
-    red_wall = studio_photo(colour=(30, 40, 190), backdrop=(200, 40, 40))  # no lamp turns white this red
     street = Image.fromarray(np.random.default_rng(0).integers(0, 255, (80, 60, 3), dtype=np.uint8))
     pale_shirt = Image.new("RGB", (60, 80), (240, 200, 210))  # the product fills the frame: no backdrop
     ImageDraw.Draw(pale_shirt).line((30, 10, 30, 70), fill=(200, 160, 170), width=2)  # a seam
-    for photo in (red_wall, street, pale_shirt):
-        assert light_like_catalogue(photo, backdrop) is photo
+    navy_shirt = Image.new("RGB", (60, 80), (20, 30, 70))  # too dark for any lamp: it would be replaced
+    ImageDraw.Draw(navy_shirt).line((30, 10, 30, 70), fill=(40, 50, 90), width=2)
+    for photo in (street, pale_shirt, navy_shirt):
+        assert match_backdrop(photo, backdrop) is photo
 
 
 def test_too_few_studio_photos_learn_no_backdrop():
