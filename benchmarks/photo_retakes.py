@@ -1,6 +1,6 @@
 """Catalogue photos re-taken as shoppers take them: how often the uploaded photo is read as its
 product's article type, colour and gender, on the catalogue's backdrop and framed as the
-catalogue shows its products (`retrieval.lighting`, `retrieval.framing`), framed only, and read
+catalogue shows its products (`retrieval.backdrop`, `retrieval.framing`), framed only, and read
 as it is.
 
     python -m benchmarks.photo_retakes --catalog DIR --encoder SPEC --gallery IDS.txt \

@@ -8,7 +8,7 @@ log-linear pool, i.e. temperature scaling with one temperature per evidence sour
 probabilities are calibrated and "sure enough to filter" versus "ask the shopper" is a number.
 
 They also hold how the catalogue frames and lights its products (`retrieval.framing`,
-`retrieval.lighting`), learned from the same photos, so an upload can be framed and lit the
+`retrieval.backdrop`), learned from the same photos, so an upload can be framed and lit the
 same way before it is read.
 
 Heads are saved as plain arrays (npz) with a manifest naming the encoder, the catalogue and
@@ -27,9 +27,9 @@ from pathlib import Path
 import numpy as np
 from scipy.special import log_softmax
 
+from retrieval.backdrop import Backdrop
 from retrieval.colour import Palette, ProductPixels
 from retrieval.framing import Framing
-from retrieval.lighting import Backdrop
 
 logger = logging.getLogger(__name__)
 

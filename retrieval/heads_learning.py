@@ -35,11 +35,11 @@ from retrieval.attribute_heads import (
     vote_log_proba,
 )
 from retrieval.attributes import InferenceSettings, neighbour_votes
+from retrieval.backdrop import learn_backdrop
 from retrieval.catalog import Catalog
 from retrieval.colour import Palette, ProductPixels, learn_palette, try_read_product
 from retrieval.encoder import Encoder
 from retrieval.framing import learn_framing
-from retrieval.lighting import learn_backdrop
 from retrieval.vocabulary import VocabularyMatcher
 
 logger = logging.getLogger(__name__)

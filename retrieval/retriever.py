@@ -20,6 +20,7 @@ from PIL import Image
 
 from retrieval.attribute_heads import AttributeHeads
 from retrieval.attributes import AttributeGuess, AttributeInferrer, ValuePrototypes
+from retrieval.backdrop import match_backdrop
 from retrieval.batching import Batcher
 from retrieval.catalog import Catalog, load_catalog, read_ids
 from retrieval.compose import (
@@ -37,7 +38,6 @@ from retrieval.encoder import Encoder, load_encoder
 from retrieval.framing import frame_like_catalogue
 from retrieval.heads_learning import HeadsPlan, Progress
 from retrieval.index import ProgressCallback, cached_index, heads_folder
-from retrieval.lighting import match_backdrop
 from retrieval.photo import ImageInput, load_rgb
 from retrieval.reference import Reference
 from retrieval.sharded_store import ShardedStore, serve_store

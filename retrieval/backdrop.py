@@ -1,11 +1,11 @@
-"""Uploaded photos lit as the catalogue lights its products.
+"""Uploaded photos put on the catalogue's backdrop: re-lit, or their surface replaced.
 
 A catalogue photographs its products in a studio, on a backdrop that comes out white. A
 shopper photographs a product under a lamp (a warm cast), in the shade (a blue one), or dim (a
 phone exposes a white sheet of paper as grey). Read as it is, the encoder sees another picture:
-on development photos a warm indoor cast cut the article type read right from 84% to 35% and
-the colour from 85% to 37% (benchmarks/README_photos.md). The backdrop shows the light: it is
-the catalogue's white seen under the shopper's lamp. So where the photo's border is one even
+on development photos a warm lamp cut the article type read right from 89% to 36% and the
+colour from 82% to 35% (benchmarks/README_photos.md). The backdrop shows the light: it is the
+catalogue's white seen under the shopper's lamp. So where the photo's border is one even
 backdrop whose colour is outside the catalogue's usual range, every channel is scaled (in
 linear light, as a camera's white balance does) so that the backdrop takes the catalogue's
 typical colour; the product's colours come back with it.
@@ -32,9 +32,9 @@ from skimage.color import deltaE_cie76, lab2rgb
 from retrieval.colour import ProductPixels, backdrop_around, border_pixels, lab_image, product_mask
 from retrieval.framing import MIN_PHOTOS
 
-# Percentiles of the catalogue's backdrops that bound its usual light. Narrower than the framing's
-# bounds: on development photos even a light grey backdrop the catalogue has at its 1st
-# percentile cut the article type read right from 84% to 53% (79% once lit as the catalogue).
+# Percentiles of the catalogue's backdrops that bound its usual ones. Narrower than the framing's
+# bounds: on development photos even a light grey backdrop (L* 83, inside the catalogue's 1st
+# percentile) cut the article type read right from 89% to 56% (84% once re-lit).
 USUAL = (5.0, 95.0)
 MIN_SPAN = 0.15  # a product standing on the backdrop spans at least this share of the photo's height and width
 # CIELAB units beyond that range that still count as usual: a light table (L* 97 against the

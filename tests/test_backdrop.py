@@ -12,8 +12,8 @@ from PIL import Image, ImageDraw
 from skimage.color import deltaE_cie76, rgb2lab
 
 from benchmarks.photo_retakes import DIM, SHADE, WARM, lit
+from retrieval.backdrop import learn_backdrop, match_backdrop
 from retrieval.colour import read_product
-from retrieval.lighting import learn_backdrop, match_backdrop
 from retrieval.photo import load_rgb
 from tests.test_framing import studio_photo
 
