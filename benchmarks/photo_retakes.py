@@ -8,7 +8,7 @@ as it is.
 
 Each gallery photo is shown as it is and re-taken: framed otherwise (on a 4:3 landscape, on a
 square, with wide margins, cropped to the product's edges, on a 9:16 phone portrait, at half
-size in a corner), as phones and cut-out tools save it (stored sideways with an EXIF orientation
+size in a corner or centred), as phones and cut-out tools save it (stored sideways with an EXIF orientation
 tag, on transparency), and lit otherwise (under a warm lamp, in blue shade, dim, a lamp on one
 side, a noisy dim JPEG) or laid on another surface (a beige table, a mid-grey table, a light
 grey table, a pale blue sheet, a wooden floor, a black table). The product's own record never
@@ -102,6 +102,7 @@ def retakes(photo: Image.Image) -> dict[str, Image.Image]:
         "cropped to its edges": lambda: _tight(photo),
         "on a 9:16 phone portrait": lambda: _on(photo, (h * 9 // 16 * 2, h * 2) if w > h * 9 // 16 else (w, w * 16 // 9)),
         "half size in a corner": lambda: _on(photo.resize((w // 2, h // 2)), (round(h * 4 / 3), round(h * 5 / 3)), (w // 10, h)),
+        "half size, centred": lambda: _on(photo.resize((w // 2, h // 2)), (w, h)),
         "sideways with an EXIF tag": lambda: _saved(photo, "phone"),
         "a cut-out on transparency": lambda: _saved(photo, "cutout"),
         "under a warm lamp": lambda: lit(photo, WARM),

@@ -95,12 +95,13 @@ def learn_framing(products: Sequence[ProductPixels | None]) -> Framing | None:
     return Framing(typical, low, high)
 
 
-def frame_like_catalogue(photo: Image.Image, framing: Framing) -> Image.Image:
-    """`photo` (RGB) re-framed to the catalogue's usual framing when its product sits outside it:
-    the catalogue's aspect ratio, the product centred and filling its usual share."""
+def frame_like_catalogue(photo: Image.Image, framing: Framing, only_unusual: bool = True) -> Image.Image:
+    """`photo` (RGB) re-framed to the catalogue's typical framing when its product sits outside
+    the usual range (with `only_unusual` False, wherever it sits): the catalogue's aspect ratio,
+    the product centred and filling its typical share. As it is where no product is told apart."""
     mask = product_mask(lab_image(photo))
     placed = None if mask is None else placement(mask)
-    if placed is None or framing.usual(placed):
+    if placed is None or only_unusual and framing.usual(placed):
         return photo
     scale_x, scale_y = photo.width / mask.shape[1], photo.height / mask.shape[0]
     left, top, right, bottom = _box(mask)

@@ -174,20 +174,32 @@ class Retriever:
         return Reference("catalog", product_id=product_id, vector=vector, attributes=attributes)
 
     def reference_from_image(self, image: ImageInput, exclude_ids: Collection[str] = ()) -> Reference:
-        """An uploaded photo: pixels only, lit and framed as the catalogue shows its products (once
-        the heads that learned how are ready), attributes inferred (confident guesses only)."""
-        if self.heads is not None:
-            image = self._shown_like_catalogue(load_rgb(image), self.heads)
-        vector = self.encoder.encode_images([image])[0]
-        return self.reference_from_vector(vector, exclude_ids, image)
+        """An uploaded photo: pixels only, put on the catalogue's backdrop and framed as the
+        catalogue shows its products (once the heads that learned how are ready), attributes
+        inferred (confident guesses only). Where framing the product at the catalogue's typical
+        scale gives another picture than its usual range asks for, both are read and the reading
+        surer of the product's kind is kept: a product at half the frame is within the range
+        (the catalogue shows its wallets so) yet read best enlarged."""
+        views = [image] if self.heads is None else self._shown_like_catalogue(load_rgb(image), self.heads)
+        readings = [self.reference_from_vector(vector, exclude_ids, view)
+                    for vector, view in zip(self.encoder.encode_images(views), views)]
+        kind = (self.matcher.kind_columns or (None,))[0]
+        return max(readings, key=lambda reading: reading.confidence.get(kind, 0.0))
 
     @staticmethod
-    def _shown_like_catalogue(photo: Image.Image, heads: AttributeHeads) -> Image.Image:
+    def _shown_like_catalogue(photo: Image.Image, heads: AttributeHeads) -> list[Image.Image]:
         """`photo` on the catalogue's backdrop first (its product is told from its backdrop only
-        once the backdrop is light), then framed, as the catalogue shows its products."""
+        once the backdrop is light), then framed as the catalogue frames its products where it
+        sits outside their usual range; where it does not, also framed at their typical scale."""
         if heads.backdrop is not None:
             photo = match_backdrop(photo, heads.backdrop)
-        return photo if heads.framing is None else frame_like_catalogue(photo, heads.framing)
+        if heads.framing is None:
+            return [photo]
+        framed = frame_like_catalogue(photo, heads.framing)
+        if framed is not photo:
+            return [framed]
+        typical = frame_like_catalogue(photo, heads.framing, only_unusual=False)
+        return [photo] if typical is photo else [photo, typical]
 
     def reference_from_vector(self, vector: np.ndarray, exclude_ids: Collection[str] = (),
                               image: ImageInput | None = None) -> Reference:

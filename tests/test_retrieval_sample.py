@@ -148,3 +148,23 @@ def test_a_product_photographed_under_a_warm_lamp_dim_or_on_a_wooden_floor_is_re
     finally:
         retriever.use_heads(heads)
     assert lit_as_catalogue >= 0.85 * 3 * len(ids) and lit_as_catalogue > as_taken + 0.2 * 3 * len(ids), (lit_as_catalogue, as_taken)
+
+
+def test_a_product_at_half_the_frame_is_read_like_its_catalogue_photo(retriever):
+    """Within the catalogue's framing range (it shows small products so) and yet read as
+    something else at that scale: it is also read enlarged, and the surer reading is kept."""
+    from PIL import Image
+
+    from retrieval.photo import load_rgb
+
+    ids = retriever.store.ids[:40]
+    same_kind = as_it_is = 0
+    for pid in ids:
+        photo = load_rgb(retriever.catalog.image_path(pid))
+        half = Image.new("RGB", photo.size, (255, 255, 255))
+        half.paste(photo.resize((photo.width // 2, photo.height // 2)), (photo.width // 4, photo.height // 4))
+        seen = retriever.reference_from_image(photo, exclude_ids=[pid]).ranked["articleType"][0][0]
+        same_kind += retriever.reference_from_image(half, exclude_ids=[pid]).ranked["articleType"][0][0] == seen
+        unread = retriever.reference_from_vector(retriever.encoder.encode_images([half])[0], [pid], half)
+        as_it_is += unread.ranked["articleType"][0][0] == seen
+    assert same_kind >= 0.8 * len(ids) and same_kind > as_it_is + 0.4 * len(ids), (same_kind, as_it_is)
