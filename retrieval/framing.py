@@ -24,6 +24,7 @@ from PIL import Image
 from retrieval.colour import ProductPixels, lab_image, product_mask
 
 USUAL = (0.1, 99.9)  # percentiles of the catalogue's photos that bound the usual framing: all but its oddest few
+SMALL = 5.0  # a product filling less of the frame than this percentile of the catalogue's is small
 ASPECT_TOLERANCE = 1.05  # a photo's aspect ratio this close to the usual range counts as usual
 MIN_PHOTOS = 20  # fewer catalogue photos with a product mask: no framing learned
 
@@ -43,13 +44,15 @@ class Placement:
 
 @dataclass(frozen=True)
 class Framing:
-    """The catalogue's usual framing: the medians of its photos' placements and their usual
-    ranges (`USUAL` percentiles). A tall product (a dress on a model) fills more of the height
-    than a wide one (a shoe) fills of the width, so each is learned apart."""
+    """The catalogue's usual framing: the medians of its photos' placements, their usual
+    ranges (`USUAL` percentiles) and the fills below which a product is small (`SMALL`
+    percentile). A tall product (a dress on a model) fills more of the height than a wide one
+    (a shoe) fills of the width, so each is learned apart."""
 
     typical: Placement
     low: Placement
     high: Placement
+    small: Placement
 
     def usual(self, placed: Placement) -> bool:
         """Whether every measure of `placed` lies within the catalogue's usual range."""
@@ -58,12 +61,16 @@ class Framing:
         high["aspect"] *= ASPECT_TOLERANCE
         return all(np.isnan(value) or low[name] <= value <= high[name] for name, value in asdict(placed).items())
 
+    def is_small(self, placed: Placement) -> bool:
+        """Whether the product fills less of the frame than nearly all of the catalogue's do."""
+        return bool(placed.height_fill < self.small.height_fill or placed.width_fill < self.small.width_fill)
+
     def to_dict(self) -> dict[str, dict[str, float]]:
-        return {"typical": asdict(self.typical), "low": asdict(self.low), "high": asdict(self.high)}
+        return {name: asdict(getattr(self, name)) for name in ("typical", "low", "high", "small")}
 
     @classmethod
     def from_dict(cls, saved: dict[str, dict[str, float]]) -> Framing:
-        return cls(Placement(**saved["typical"]), Placement(**saved["low"]), Placement(**saved["high"]))
+        return cls(*(Placement(**saved[name]) for name in ("typical", "low", "high", "small")))
 
 
 def _box(mask: np.ndarray) -> tuple[int, int, int, int] | None:
@@ -91,17 +98,18 @@ def learn_framing(products: Sequence[ProductPixels | None]) -> Framing | None:
         return None
     table = np.array([list(asdict(p).values()) for p in placed])
     table[:, np.isnan(table).all(axis=0)] = 1.0  # every product tall (or every one wide): that fill stays unknown
-    low, typical, high = (Placement(*np.nanpercentile(table, q, axis=0).tolist()) for q in (USUAL[0], 50.0, USUAL[1]))
-    return Framing(typical, low, high)
+    low, typical, high, small = (Placement(*np.nanpercentile(table, q, axis=0).tolist())
+                                 for q in (USUAL[0], 50.0, USUAL[1], SMALL))
+    return Framing(typical, low, high, small)
 
 
-def frame_like_catalogue(photo: Image.Image, framing: Framing, only_unusual: bool = True) -> Image.Image:
+def frame_like_catalogue(photo: Image.Image, framing: Framing, small_too: bool = False) -> Image.Image:
     """`photo` (RGB) re-framed to the catalogue's typical framing when its product sits outside
-    the usual range (with `only_unusual` False, wherever it sits): the catalogue's aspect ratio,
+    the usual range (with `small_too`, also where it is small): the catalogue's aspect ratio,
     the product centred and filling its typical share. As it is where no product is told apart."""
     mask = product_mask(lab_image(photo))
     placed = None if mask is None else placement(mask)
-    if placed is None or only_unusual and framing.usual(placed):
+    if placed is None or framing.usual(placed) and not (small_too and framing.is_small(placed)):
         return photo
     scale_x, scale_y = photo.width / mask.shape[1], photo.height / mask.shape[0]
     left, top, right, bottom = _box(mask)

@@ -176,10 +176,9 @@ class Retriever:
     def reference_from_image(self, image: ImageInput, exclude_ids: Collection[str] = ()) -> Reference:
         """An uploaded photo: pixels only, put on the catalogue's backdrop and framed as the
         catalogue shows its products (once the heads that learned how are ready), attributes
-        inferred (confident guesses only). Where framing the product at the catalogue's typical
-        scale gives another picture than its usual range asks for, both are read and the reading
-        surer of the product's kind is kept: a product at half the frame is within the range
-        (the catalogue shows its wallets so) yet read best enlarged."""
+        inferred (confident guesses only). A product smaller in the frame than nearly all of the
+        catalogue's, yet within its range (it shows a few wallets so), is read both as it is and
+        enlarged to the typical framing, and the reading surer of its kind is kept."""
         views = [image] if self.heads is None else self._shown_like_catalogue(load_rgb(image), self.heads)
         readings = [self.reference_from_vector(vector, exclude_ids, view)
                     for vector, view in zip(self.encoder.encode_images(views), views)]
@@ -190,7 +189,7 @@ class Retriever:
     def _shown_like_catalogue(photo: Image.Image, heads: AttributeHeads) -> list[Image.Image]:
         """`photo` on the catalogue's backdrop first (its product is told from its backdrop only
         once the backdrop is light), then framed as the catalogue frames its products where it
-        sits outside their usual range; where it does not, also framed at their typical scale."""
+        sits outside their usual range; a small product within it also enlarged."""
         if heads.backdrop is not None:
             photo = match_backdrop(photo, heads.backdrop)
         if heads.framing is None:
@@ -198,8 +197,8 @@ class Retriever:
         framed = frame_like_catalogue(photo, heads.framing)
         if framed is not photo:
             return [framed]
-        typical = frame_like_catalogue(photo, heads.framing, only_unusual=False)
-        return [photo] if typical is photo else [photo, typical]
+        enlarged = frame_like_catalogue(photo, heads.framing, small_too=True)
+        return [photo] if enlarged is photo else [photo, enlarged]
 
     def reference_from_vector(self, vector: np.ndarray, exclude_ids: Collection[str] = (),
                               image: ImageInput | None = None) -> Reference:

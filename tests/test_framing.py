@@ -24,7 +24,7 @@ def catalogue_framing():
     wide ones 75% of the width, centred (with a little spread, as real photos have)."""
     photos = [studio_photo(box=(12 + d, 8 + d, 48 + d, 72 + d)) for d in (-2, -1, 0, 1, 2)] * 3
     photos += [studio_photo(box=(8 + d, 25, 53 + d, 55)) for d in (-1, 0, 1)] * 3
-    photos += [studio_photo(box=(20, 23, 40, 57))] * 2  # a small product (a wallet)
+    photos += [studio_photo(box=(20, 23, 40, 57))]  # a small product (a wallet)
     return learn_framing([read_product(p) for p in photos])
 
 
@@ -50,13 +50,15 @@ def test_a_small_product_on_a_wide_photo_is_cropped_to_the_catalogues_framing():
     assert framed.getpixel((1, 1)) == (240, 240, 238), "padded with the photo's own backdrop"
 
 
-def test_a_small_product_within_the_usual_range_is_framed_at_the_typical_scale_when_asked():
-    photo = studio_photo(box=(20, 23, 40, 57))  # as small as the catalogue's smallest product
+def test_a_small_product_within_the_usual_range_is_enlarged_to_the_typical_framing_when_asked():
+    photo = studio_photo(box=(20, 20, 40, 60))  # half the height: as small as few of the catalogue's
     framing = catalogue_framing()
-    assert framing.usual(placement(read_product(photo).mask))
+    assert framing.usual(placement(read_product(photo).mask)) and framing.is_small(placement(read_product(photo).mask))
     assert frame_like_catalogue(photo, framing) is photo
-    typical = frame_like_catalogue(photo, framing, only_unusual=False)
-    assert abs(placement(read_product(typical).mask).height_fill - 0.8) < 0.05
+    enlarged = frame_like_catalogue(photo, framing, small_too=True)
+    assert abs(placement(read_product(enlarged).mask).height_fill - 0.8) < 0.05
+    catalogue_framed = studio_photo(box=(12, 8, 48, 72))
+    assert frame_like_catalogue(catalogue_framed, framing, small_too=True) is catalogue_framed
 
 
 def test_a_product_cropped_to_its_edges_gets_the_catalogues_margins_back():
