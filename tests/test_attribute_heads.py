@@ -40,6 +40,12 @@ def studio_catalog(root, per_colour: int = 12):
     return root
 
 
+def studio_retriever(root, encoder_spec: str):
+    """A retriever over `studio_catalog`, its heads learned on first use: what a photo's
+    preparation (framing, backdrop) is learned with."""
+    return open_retriever(studio_catalog(root / "studio"), encoder_spec, index_dir=root / "index")
+
+
 @pytest.fixture
 def other_encoder_spec(tmp_path_factory) -> str:
     """A second tiny CLIP with other weights: another encoder, as --encoder of another model gives."""

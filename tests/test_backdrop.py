@@ -83,13 +83,11 @@ def test_too_few_studio_photos_learn_no_backdrop():
 
 
 def test_the_backdrop_is_learned_with_the_heads_and_a_lamp_lit_upload_reads_as_its_photo(tmp_path, tiny_encoder_spec):
-    from retrieval.retriever import open_retriever
-    from tests.test_attribute_heads import studio_catalog
+    from tests.test_attribute_heads import studio_retriever
 
-    catalog = studio_catalog(tmp_path / "studio")
-    learned = open_retriever(catalog, tiny_encoder_spec, index_dir=tmp_path / "index")
+    learned = studio_retriever(tmp_path, tiny_encoder_spec)
     assert learned.heads.backdrop is not None and learned.heads_plan.cached().backdrop == learned.heads.backdrop
-    product = load_rgb(catalog / "images" / f"{learned.store.ids[0]}.jpg")
+    product = load_rgb(learned.catalog.image_path(learned.store.ids[0]))
     as_catalogue = learned.reference_from_image(product).vector
     lit_as_catalogue = [float(learned.reference_from_image(lit(product, g)).vector @ as_catalogue) for g in (WARM, DIM)]
     learned.use_heads(replace(learned.heads, backdrop=None))

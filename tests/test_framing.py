@@ -79,13 +79,11 @@ def test_too_few_studio_photos_learn_no_framing():
 
 
 def test_the_framing_is_learned_with_the_heads_and_kept_with_them(tmp_path, tiny_encoder_spec):
-    from retrieval.retriever import open_retriever
-    from tests.test_attribute_heads import studio_catalog
+    from tests.test_attribute_heads import studio_retriever
 
-    catalog = studio_catalog(tmp_path / "studio")
-    learned = open_retriever(catalog, tiny_encoder_spec, index_dir=tmp_path / "index")
+    learned = studio_retriever(tmp_path, tiny_encoder_spec)
     assert learned.heads.framing is not None and learned.heads_plan.cached().framing == learned.heads.framing
-    product = load_rgb(catalog / "images" / f"{learned.store.ids[0]}.jpg")
+    product = load_rgb(learned.catalog.image_path(learned.store.ids[0]))
     wide = Image.new("RGB", (4 * product.width, product.height), (250, 250, 250))
     wide.paste(product, (0, 0))
     as_catalogue = learned.reference_from_image(product).vector
