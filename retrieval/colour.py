@@ -73,8 +73,9 @@ def border_pixels(lab: np.ndarray) -> np.ndarray | None:
     return lab[_frame(*lab.shape[:2])] if _has_inside(lab) else None
 
 
-def product_mask(lab: np.ndarray) -> np.ndarray | None:
-    """(h, w) bool of the product's pixels, or None when the photo has no light backdrop."""
+def product_mask(lab: np.ndarray, min_share: float = MIN_PRODUCT_SHARE) -> np.ndarray | None:
+    """(h, w) bool of the product's pixels, or None when the photo has no light backdrop or the
+    product covers less than `min_share` of it."""
     if not _has_inside(lab):
         return None
     frame = _frame(*lab.shape[:2])
@@ -83,7 +84,7 @@ def product_mask(lab: np.ndarray) -> np.ndarray | None:
     if light[frame].mean() < LIGHT_BORDER_SHARE:
         return None
     product = ~backdrop_around(lab, np.median(lab[frame & light], axis=0), BACKDROP_DELTA_E)
-    return product if product.mean() >= MIN_PRODUCT_SHARE else None
+    return product if product.mean() >= min_share else None
 
 
 def backdrop_around(lab: np.ndarray, colour: np.ndarray, delta_e: float) -> np.ndarray:

@@ -27,6 +27,9 @@ USUAL = (0.1, 99.9)  # percentiles of the catalogue's photos that bound the usua
 SMALL = 5.0  # a product filling less of the frame than this percentile of the catalogue's is small
 ASPECT_TOLERANCE = 1.05  # a photo's aspect ratio this close to the usual range counts as usual
 MIN_PHOTOS = 20  # fewer catalogue photos with a product mask: no framing learned
+# A product this small a share of an upload is still framed: a shoe photographed from standing
+# height covers 1-2% of a phone photo, too few pixels to read its colours from but not to find it.
+MIN_FRAMED_SHARE = 0.002
 
 
 @dataclass(frozen=True)
@@ -107,7 +110,7 @@ def frame_like_catalogue(photo: Image.Image, framing: Framing, small_too: bool =
     """`photo` (RGB) re-framed to the catalogue's typical framing when its product sits outside
     the usual range (with `small_too`, also where it is small): the catalogue's aspect ratio,
     the product centred and filling its typical share. As it is where no product is told apart."""
-    mask = product_mask(lab_image(photo))
+    mask = product_mask(lab_image(photo), min_share=MIN_FRAMED_SHARE)
     placed = None if mask is None else placement(mask)
     if placed is None or framing.usual(placed) and not (small_too and framing.is_small(placed)):
         return photo

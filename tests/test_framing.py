@@ -61,6 +61,16 @@ def test_a_small_product_within_the_usual_range_is_enlarged_to_the_typical_frami
     assert frame_like_catalogue(catalogue_framed, framing, small_too=True) is catalogue_framed
 
 
+def test_a_product_on_a_hundredth_of_the_photo_is_still_found_and_framed():
+    """A shoe photographed from standing height: too few pixels to read its colours from, but
+    still the product to frame."""
+    photo = studio_photo(size=(600, 800), box=(80, 560, 140, 640), backdrop=(246, 246, 246))  # 1% of the photo
+    assert read_product(photo) is None, "too small for the colour reading"
+    framed = frame_like_catalogue(photo, catalogue_framing())
+    assert abs(framed.width / framed.height - 0.75) < 0.02
+    assert read_product(framed).mask.mean() > 0.4, "the product now fills the frame as the catalogue's do"
+
+
 def test_a_product_cropped_to_its_edges_gets_the_catalogues_margins_back():
     photo = Image.new("RGB", (40, 64), WHITE)
     ImageDraw.Draw(photo).ellipse((0, 0, 39, 63), fill=(30, 40, 190))  # touching every edge, backdrop in the corners
