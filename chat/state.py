@@ -146,11 +146,14 @@ class DialogueState:
         wanted = {v.casefold() for v in intent.set_attributes.values()}
         added = [n for n in intent.negatives if n.casefold() not in wanted]
         avoided = {n.casefold() for n in added}
-        # Oldest first, so what this turn sets goes last: a search that finds nothing leaves
-        # out the oldest constraints first (`Assistant._search_with_relaxing`).
-        constraints = {c: v for c, v in base.constraints.items()
-                       if c not in intent.drop_attributes and c not in intent.set_attributes}
-        constraints.update(intent.set_attributes)
+        # Oldest first, so what this turn changes goes last: a search that finds nothing leaves
+        # out the oldest constraints first (`Assistant._search_with_relaxing`). A value said
+        # again unchanged (the person a new search carries over) keeps its age.
+        again = {c for c, v in intent.set_attributes.items() if self.constraints.get(c) == v}
+        kept = {c: v for c, v in base.constraints.items()
+                if c not in intent.drop_attributes and (c not in intent.set_attributes or c in again)}
+        carried = {c: v for c, v in self.constraints.items() if c in again and c not in kept}
+        constraints = {**carried, **kept, **{c: v for c, v in intent.set_attributes.items() if c not in again}}
         # A value the shopper now avoids stops being wanted, and a value wanted again stops
         # being avoided: the latest word on a value wins.
         constraints = {c: v for c, v in constraints.items() if v.casefold() not in avoided}

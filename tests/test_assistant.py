@@ -127,6 +127,15 @@ def test_a_kind_the_person_lacks_drops_the_older_person_not_the_colour(assistant
     assert "There are no Heels for Men, so I left out Men." in turn.reply and turn.state.relaxed == ("Men",)
 
 
+def test_a_new_search_for_a_kind_the_person_lacks_drops_the_carried_person(assistant):
+    """The person carried into a new search was said turns ago: it is the older wish and gives
+    way, not the kind the shopper names now."""
+    first = assistant.step(DialogueState(), "black t-shirts for men")
+    turn = assistant.step(first.state, "i need red heels")
+    assert attributes(turn, "articleType") == {"Heels"} and attributes(turn, "baseColour") == {"Red"}
+    assert "I left out Men" in turn.reply and turn.state.relaxed == ("Men",)
+
+
 @pytest.mark.parametrize("message, said", [
     ("", "Could you describe the item"), ("   ", "Could you describe the item"),
     ("x" * 10_000, "Here are"), ("black t-shirt " * 800, "Black Tshirts"),

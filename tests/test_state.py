@@ -64,6 +64,16 @@ def test_new_search_without_reference_releases_everything_but_memory():
     assert state.liked == ("p3",) and state.results == tuple(SHOWN)
 
 
+def test_a_value_said_again_unchanged_keeps_its_age():
+    """What gives way first when nothing matches is the oldest wish: the person a new search
+    carries over was said turns ago, so it stays older than the kind named now."""
+    state = DialogueState().apply(search(set_attributes={"articleType": "Tshirts", "gender": "Men", "baseColour": "Black"}))
+    state = state.apply(search(reference="none", set_attributes={"baseColour": "Red", "articleType": "Heels", "gender": "Men"}))
+    assert list(state.constraints) == ["gender", "baseColour", "articleType"]
+    state = state.apply(search(set_attributes={"gender": "Men", "baseColour": "Blue"}))
+    assert list(state.constraints) == ["gender", "articleType", "baseColour"]
+
+
 def test_result_without_context_becomes_a_bare_product_id():
     state = black_tshirts().apply(select_result(10))
     assert state.reference == Reference("catalog", product_id="p10")
