@@ -76,7 +76,7 @@ class Framing:
         return cls(*(Placement(**saved[name]) for name in ("typical", "low", "high", "small")))
 
 
-def _box(mask: np.ndarray) -> tuple[int, int, int, int] | None:
+def bounding_box(mask: np.ndarray) -> tuple[int, int, int, int] | None:
     """(left, top, right, bottom) of the True pixels of `mask`, None when there are none."""
     rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
     return None if len(rows) == 0 else (int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1)
@@ -84,7 +84,7 @@ def _box(mask: np.ndarray) -> tuple[int, int, int, int] | None:
 
 def placement(mask: np.ndarray) -> Placement | None:
     """The placement of the product in `mask` ((h, w) bool), None when it is empty."""
-    box = _box(mask)
+    box = bounding_box(mask)
     if box is None:
         return None
     height, width = mask.shape
@@ -106,16 +106,25 @@ def learn_framing(products: Sequence[ProductPixels | None]) -> Framing | None:
     return Framing(typical, low, high, small)
 
 
-def frame_like_catalogue(photo: Image.Image, framing: Framing, small_too: bool = False) -> Image.Image:
-    """`photo` (RGB) re-framed to the catalogue's typical framing when its product sits outside
-    the usual range (with `small_too`, also where it is small): the catalogue's aspect ratio,
-    the product centred and filling its typical share. As it is where no product is told apart."""
+def framed_views(photo: Image.Image, framing: Framing) -> list[Image.Image]:
+    """How `photo` (RGB) is to be read: re-framed to the catalogue's typical framing (its aspect
+    ratio, the product centred and filling its typical share) where its product sits outside
+    the usual range; as it is and so re-framed where the product is small but within the range;
+    else as it is (also where no product is told apart)."""
     mask = product_mask(lab_image(photo), min_share=MIN_FRAMED_SHARE)
     placed = None if mask is None else placement(mask)
-    if placed is None or framing.usual(placed) and not (small_too and framing.is_small(placed)):
-        return photo
+    if placed is None:
+        return [photo]
+    if not framing.usual(placed):
+        return [_reframed(photo, mask, framing)]
+    return [photo, _reframed(photo, mask, framing)] if framing.is_small(placed) else [photo]
+
+
+def _reframed(photo: Image.Image, mask: np.ndarray, framing: Framing) -> Image.Image:
+    """`photo` cropped or padded (with its own backdrop) so that the product in `mask` (at the
+    analysed size) sits as the catalogue's typical product does."""
     scale_x, scale_y = photo.width / mask.shape[1], photo.height / mask.shape[0]
-    left, top, right, bottom = _box(mask)
+    left, top, right, bottom = bounding_box(mask)
     left, right, top, bottom = left * scale_x, right * scale_x, top * scale_y, bottom * scale_y
     aspect = framing.typical.aspect
     if (bottom - top) * aspect >= right - left:  # the product's height binds in the catalogue's shape

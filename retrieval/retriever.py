@@ -35,7 +35,7 @@ from retrieval.compose import (
     describe,
 )
 from retrieval.encoder import Encoder, load_encoder
-from retrieval.framing import frame_like_catalogue
+from retrieval.framing import framed_views
 from retrieval.heads_learning import HeadsPlan, Progress
 from retrieval.index import ProgressCallback, cached_index, heads_folder
 from retrieval.photo import ImageInput, load_rgb
@@ -192,13 +192,7 @@ class Retriever:
         sits outside their usual range; a small product within it also enlarged."""
         if heads.backdrop is not None:
             photo = match_backdrop(photo, heads.backdrop)
-        if heads.framing is None:
-            return [photo]
-        framed = frame_like_catalogue(photo, heads.framing)
-        if framed is not photo:
-            return [framed]
-        enlarged = frame_like_catalogue(photo, heads.framing, small_too=True)
-        return [photo] if enlarged is photo else [photo, enlarged]
+        return [photo] if heads.framing is None else framed_views(photo, heads.framing)
 
     def reference_from_vector(self, vector: np.ndarray, exclude_ids: Collection[str] = (),
                               image: ImageInput | None = None) -> Reference:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from PIL import Image, ImageDraw
 
 from retrieval.colour import read_product
-from retrieval.framing import frame_like_catalogue, learn_framing, placement
+from retrieval.framing import framed_views, learn_framing, placement
 from retrieval.photo import load_rgb
 
 WHITE = (255, 255, 255)
@@ -17,6 +17,12 @@ def studio_photo(size=(60, 80), box=(10, 8, 50, 72), colour=(180, 30, 40), backd
     photo = Image.new("RGB", size, backdrop)
     photo.paste(colour, box)
     return photo
+
+
+def only(views: list) -> Image.Image:
+    """The one way a photo is to be read (a small product within the usual range has two)."""
+    assert len(views) == 1, views
+    return views[0]
 
 
 def catalogue_framing():
@@ -37,12 +43,12 @@ def test_the_catalogues_framing_is_learned_from_its_photos():
 
 def test_a_photo_framed_like_the_catalogues_is_left_as_it_is():
     photo = studio_photo(box=(12, 8, 48, 72))
-    assert frame_like_catalogue(photo, catalogue_framing()) is photo
+    assert only(framed_views(photo, catalogue_framing())) is photo
 
 
 def test_a_small_product_on_a_wide_photo_is_cropped_to_the_catalogues_framing():
     photo = studio_photo(size=(300, 160), box=(200, 20, 236, 84), backdrop=(240, 240, 238))
-    framed = frame_like_catalogue(photo, catalogue_framing())
+    framed = only(framed_views(photo, catalogue_framing()))
     assert abs(framed.width / framed.height - 0.75) < 0.02
     placed = placement(read_product(framed).mask)
     assert abs(placed.height_fill - 0.8) < 0.05
@@ -50,15 +56,15 @@ def test_a_small_product_on_a_wide_photo_is_cropped_to_the_catalogues_framing():
     assert framed.getpixel((1, 1)) == (240, 240, 238), "padded with the photo's own backdrop"
 
 
-def test_a_small_product_within_the_usual_range_is_enlarged_to_the_typical_framing_when_asked():
+def test_a_small_product_within_the_usual_range_is_read_as_it_is_and_enlarged_to_the_typical_framing():
     photo = studio_photo(box=(20, 20, 40, 60))  # half the height: as small as few of the catalogue's
     framing = catalogue_framing()
     assert framing.usual(placement(read_product(photo).mask)) and framing.is_small(placement(read_product(photo).mask))
-    assert frame_like_catalogue(photo, framing) is photo
-    enlarged = frame_like_catalogue(photo, framing, small_too=True)
+    as_it_is, enlarged = framed_views(photo, framing)
+    assert as_it_is is photo
     assert abs(placement(read_product(enlarged).mask).height_fill - 0.8) < 0.05
     catalogue_framed = studio_photo(box=(12, 8, 48, 72))
-    assert frame_like_catalogue(catalogue_framed, framing, small_too=True) is catalogue_framed
+    assert only(framed_views(catalogue_framed, framing)) is catalogue_framed
 
 
 def test_a_product_on_a_hundredth_of_the_photo_is_still_found_and_framed():
@@ -66,7 +72,7 @@ def test_a_product_on_a_hundredth_of_the_photo_is_still_found_and_framed():
     still the product to frame."""
     photo = studio_photo(size=(600, 800), box=(80, 560, 140, 640), backdrop=(246, 246, 246))  # 1% of the photo
     assert read_product(photo) is None, "too small for the colour reading"
-    framed = frame_like_catalogue(photo, catalogue_framing())
+    framed = only(framed_views(photo, catalogue_framing()))
     assert abs(framed.width / framed.height - 0.75) < 0.02
     assert read_product(framed).mask.mean() > 0.4, "the product now fills the frame as the catalogue's do"
 
@@ -74,13 +80,13 @@ def test_a_product_on_a_hundredth_of_the_photo_is_still_found_and_framed():
 def test_a_product_cropped_to_its_edges_gets_the_catalogues_margins_back():
     photo = Image.new("RGB", (40, 64), WHITE)
     ImageDraw.Draw(photo).ellipse((0, 0, 39, 63), fill=(30, 40, 190))  # touching every edge, backdrop in the corners
-    framed = frame_like_catalogue(photo, catalogue_framing())
+    framed = only(framed_views(photo, catalogue_framing()))
     assert framed.height > photo.height and framed.getpixel((0, framed.height // 2)) == WHITE
 
 
 def test_a_photo_without_a_light_backdrop_is_not_reframed():
     street = studio_photo(size=(300, 160), box=(200, 20, 236, 84), backdrop=(40, 60, 50))
-    assert frame_like_catalogue(street, catalogue_framing()) is street
+    assert only(framed_views(street, catalogue_framing())) is street
 
 
 def test_too_few_studio_photos_learn_no_framing():
