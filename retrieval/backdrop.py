@@ -30,7 +30,7 @@ from PIL import Image
 from skimage.color import deltaE_cie76, lab2rgb
 
 from retrieval.colour import ProductPixels, backdrop_around, border_pixels, lab_image, product_mask
-from retrieval.framing import MIN_PHOTOS
+from retrieval.framing import MIN_PHOTOS, bounding_box
 
 # Percentiles of the catalogue's backdrops that bound its usual ones. Narrower than the framing's
 # bounds: on development photos even a light grey backdrop (L* 83, inside the catalogue's 1st
@@ -98,10 +98,15 @@ def _srgb(linear: np.ndarray) -> np.ndarray:
     return np.where(linear <= 0.0031308, linear * 12.92, 1.055 * np.power(linear, 1 / 2.4) - 0.055)
 
 
+def _rgb(lab: np.ndarray | Sequence[float]) -> np.ndarray:
+    """(3,) sRGB (0..1) of one CIELAB colour."""
+    return lab2rgb(np.asarray(lab, dtype=np.float64)[None, None, :])[0, 0]
+
+
 def _gains(seen: np.ndarray, wanted: tuple[float, float, float]) -> np.ndarray | None:
     """(3,) linear-light gains that turn the backdrop colour `seen` into `wanted` (both CIELAB);
     None where no lamp or exposure explains the difference."""
-    seen_rgb, wanted_rgb = (_linear(lab2rgb(np.asarray(c, dtype=np.float64)[None, None, :])[0, 0]) for c in (seen, wanted))
+    seen_rgb, wanted_rgb = (_linear(_rgb(c)) for c in (seen, wanted))
     gains = wanted_rgb / np.maximum(seen_rgb, 1e-4)
     if gains.max() > MAX_GAIN or gains.max() > MAX_CAST * gains.min():
         return None
@@ -136,14 +141,15 @@ def _replaced(photo: Image.Image, surface: np.ndarray, backdrop: Backdrop) -> Im
     if not _stands_on_backdrop(~surface):
         return photo
     mask = Image.fromarray(surface.astype(np.uint8) * 255, "L").resize(photo.size, Image.Resampling.BILINEAR)
-    colour = np.clip(lab2rgb(np.asarray(backdrop.typical, dtype=np.float64)[None, None, :])[0, 0] * 255 + 0.5, 0, 255)
+    colour = np.clip(_rgb(backdrop.typical) * 255 + 0.5, 0, 255)
     return Image.composite(Image.new("RGB", photo.size, tuple(int(c) for c in colour)), photo, mask)
 
 
 def _stands_on_backdrop(mask: np.ndarray | None) -> bool:
     """Whether a product stands apart from the backdrop (`mask`: its pixels): not only a seam or
     a print on a product that fills the frame (whose colour is then no backdrop to match)."""
-    if mask is None or not mask.any():
+    box = None if mask is None else bounding_box(mask)
+    if box is None:
         return False
-    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
-    return (rows[-1] - rows[0] + 1) >= MIN_SPAN * mask.shape[0] and (cols[-1] - cols[0] + 1) >= MIN_SPAN * mask.shape[1]
+    left, top, right, bottom = box
+    return bottom - top >= MIN_SPAN * mask.shape[0] and right - left >= MIN_SPAN * mask.shape[1]
