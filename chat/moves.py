@@ -229,9 +229,9 @@ def compared_picks(text: str, state: DialogueState, named: Sequence[int]) -> lis
     compared = state.compared_numbers()
     if len(compared) < 2:
         return []
+    left = [n for n in compared if n not in named and n != state.reference_number()]
     picks = []
     for match in OTHER_COMPARED.finditer(text):
-        left = [n for n in compared if n not in named and n != state.reference_number()]
         number = {"former": compared[0], "latter": compared[-1]}.get(match.group(1), left[0] if len(left) == 1 else None)
         picks += [(match.span(), number)] if number else []
     return picks
