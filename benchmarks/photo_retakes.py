@@ -24,6 +24,7 @@ import json
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 from PIL import Image
@@ -52,18 +53,29 @@ def _tight(photo: Image.Image) -> Image.Image:
     return photo.crop((cols.min(), rows.min(), cols.max() + 1, rows.max() + 1)) if len(rows) else photo
 
 
-def _saved(photo: Image.Image, kind: str) -> Image.Image:
-    """`photo` written and read back as a phone (EXIF-rotated JPEG) or a cut-out tool (RGBA PNG) saves it."""
+def stored_sideways(photo: Image.Image, target: Path | BinaryIO) -> Path | BinaryIO:
+    """`photo` saved to `target` as a phone saves a portrait: pixels turned a quarter left, the
+    EXIF orientation tag saying "rotate 90 degrees clockwise to display"."""
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    photo.transpose(Image.Transpose.ROTATE_90).save(target, "JPEG", exif=exif.tobytes(), quality=92)
+    return target
+
+
+def cut_out(photo: Image.Image, target: Path | BinaryIO) -> Path | BinaryIO:
+    """`photo` saved to `target` with everything near white transparent (and black underneath),
+    as cut-out tools save it."""
+    rgb = np.asarray(photo.convert("RGB"))
+    clear = rgb.min(axis=2) > 235
+    rgba = np.dstack([np.where(clear[..., None], 0, rgb), np.where(clear, 0, 255)]).astype(np.uint8)
+    Image.fromarray(rgba, "RGBA").save(target, "PNG")
+    return target
+
+
+def _saved(photo: Image.Image, save: Callable[[Image.Image, BinaryIO], object]) -> Image.Image:
+    """`photo` written by `save` (`stored_sideways`, `cut_out`) and read back as an upload is."""
     buffer = io.BytesIO()
-    if kind == "phone":
-        exif = Image.Exif()
-        exif[0x0112] = 6  # "rotate 90 degrees clockwise to display"
-        photo.transpose(Image.Transpose.ROTATE_90).save(buffer, "JPEG", exif=exif.tobytes(), quality=92)
-    else:
-        rgb = np.asarray(photo)
-        clear = rgb.min(axis=2) > 235
-        rgba = np.dstack([np.where(clear[..., None], 0, rgb), np.where(clear, 0, 255)]).astype(np.uint8)
-        Image.fromarray(rgba, "RGBA").save(buffer, "PNG")
+    save(photo, buffer)
     buffer.seek(0)
     return load_rgb(buffer)
 
@@ -103,8 +115,8 @@ def retakes(photo: Image.Image) -> dict[str, Image.Image]:
         "on a 9:16 phone portrait": lambda: _on(photo, (h * 9 // 16 * 2, h * 2) if w > h * 9 // 16 else (w, w * 16 // 9)),
         "half size in a corner": lambda: _on(photo.resize((w // 2, h // 2)), (round(h * 4 / 3), round(h * 5 / 3)), (w // 10, h)),
         "half size, centred": lambda: _on(photo.resize((w // 2, h // 2)), (w, h)),
-        "sideways with an EXIF tag": lambda: _saved(photo, "phone"),
-        "a cut-out on transparency": lambda: _saved(photo, "cutout"),
+        "sideways with an EXIF tag": lambda: _saved(photo, stored_sideways),
+        "a cut-out on transparency": lambda: _saved(photo, cut_out),
         "under a warm lamp": lambda: lit(photo, WARM),
         "in blue shade": lambda: lit(photo, SHADE),
         "dim": lambda: lit(photo, DIM),

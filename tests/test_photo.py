@@ -3,16 +3,12 @@ orientation tag, and a cut-out PNG on transparent pixels, are read as the person
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 from PIL import Image
 
+from benchmarks.photo_retakes import cut_out, stored_sideways
 from retrieval.photo import load_rgb
 from shop.uploads import load_upload
-
-ORIENTATION = 0x0112
-TURN_CLOCKWISE = 6  # EXIF: "rotate 90 degrees clockwise to display"
 
 
 def portrait(size: tuple[int, int] = (60, 90)) -> Image.Image:
@@ -21,23 +17,6 @@ def portrait(size: tuple[int, int] = (60, 90)) -> Image.Image:
     pixels[: size[1] // 2] = (220, 20, 20)
     pixels[size[1] // 2:] = (20, 20, 220)
     return Image.fromarray(pixels)
-
-
-def stored_sideways(image: Image.Image, path: Path) -> Path:
-    """`image` saved as a phone saves a portrait: pixels turned a quarter left, the tag saying so."""
-    exif = Image.Exif()
-    exif[ORIENTATION] = TURN_CLOCKWISE
-    image.transpose(Image.Transpose.ROTATE_90).save(path, "JPEG", exif=exif.tobytes(), quality=95)
-    return path
-
-
-def cut_out(image: Image.Image, path: Path) -> Path:
-    """`image` with everything near white made transparent (and black underneath), as cut-out tools save it."""
-    rgb = np.asarray(image.convert("RGB"))
-    backdrop = rgb.min(axis=2) > 235
-    rgba = np.dstack([np.where(backdrop[..., None], 0, rgb), np.where(backdrop, 0, 255)]).astype(np.uint8)
-    Image.fromarray(rgba, "RGBA").save(path, "PNG")
-    return path
 
 
 def test_a_phone_portrait_stored_sideways_is_read_upright(tmp_path):

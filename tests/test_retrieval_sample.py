@@ -82,8 +82,8 @@ def test_a_phone_photo_stored_sideways_and_a_cut_out_find_what_the_photo_finds(r
     raw, a dress is seen on its side or on black and found as something else."""
     from PIL import Image
 
+    from benchmarks.photo_retakes import cut_out, stored_sideways
     from shop.uploads import load_upload
-    from tests.test_photo import cut_out, stored_sideways
 
     same_kind = same_top = 0
     ids = retriever.store.ids[:40]
