@@ -24,7 +24,7 @@ from __future__ import annotations
 import logging
 import statistics
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
@@ -349,9 +349,13 @@ class Assistant:
         query = self._query(state)
         filters = self._filters(state)
         exclude = [*state.disliked, *([reference.product_id] if reference and reference.product_id else [])]
-        relaxed = relax(lambda f: self.retriever.search(query, k, exclude_ids=exclude, filters=f or None),
-                        filters, {**state.constraints, **self._limit_labels(state)}, self.roles,
+
+        def search(f: dict[str, list[str]]) -> list:
+            return self.retriever.search(query, k, exclude_ids=exclude, filters=f or None)
+
+        relaxed = relax(search, filters, {**state.constraints, **self._limit_labels(state)}, self.roles,
                         guessed=state.guessed, kind_of=self._kind_of, avoid=self._split_negatives(state.negatives)[1])
+        relaxed = self._asked_kinds_first(reading, relaxed, filters, search)
         searched = _as_searched(state, relaxed)
         results = tuple(self.product(h.id, h.score) for h in relaxed.hits)
         question = self._question_after(reading, relaxed, results)
@@ -377,6 +381,21 @@ class Assistant:
         reply = self.replies.more(state, len(results)) + self._coverage_note(hits)
         return Turn(state.with_results([r.id for r in results], state.relaxed, scores=tuple(r.score for r in results)),
                     reply, results, reading.intent)
+
+    def _asked_kinds_first(self, reading: Reading, relaxed: Relaxed, filters: dict[str, list[str]],
+                           search: Callable[[dict[str, list[str]]], list]) -> Relaxed:
+        """While the shopper is asked which of two kinds a photo is, those kinds come first:
+        the search filtered on either, then the rest of what it found. Whichever the answer,
+        the results on screen are already mostly of it; a photo of neither still shows its
+        nearest products after them."""
+        question, kind = reading.question, self.roles.kind
+        if (question is None or question.column != kind or kind in reading.after.constraints or relaxed.left_out
+                or relaxed.swapped):
+            return relaxed
+        first = search({**filters, kind: list(question.options)})
+        ids = {hit.id for hit in first}
+        hits = [*first, *(hit for hit in relaxed.hits if hit.id not in ids)][:len(relaxed.hits)]
+        return replace(relaxed, hits=hits)
 
     def _query(self, state: DialogueState):
         reference = state.reference
