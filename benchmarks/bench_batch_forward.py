@@ -8,8 +8,8 @@ sequences of (a) one new token after a 100-token context (a decoding step) and (
 tokens (a turn's prefill: its prompt and the rules' drafted answer, which is most of what a
 turn costs, since the draft usually makes the answer one pass). Batching pays where (a) grows
 slower than B (reading the weights dominates) and not where (b) grows like B (arithmetic
-dominates). `--int8` stores the linear weights in int8 (torchao weight-only, as
-`load_llm(int8=True)`), `--compile` runs the model through `torch.compile` (one untimed round
+dominates). The weights are all bf16 (float32 where the CPU lacks bf16) unless `--int8`
+stores the feed-forward weights in int8 (torchao weight-only, as served), `--compile` runs the model through `torch.compile` (one untimed round
 first, for the compilations). The last line of stdout is one JSON object.
 """
 
@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batches", default="1,2,4,8")
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--threads", type=int)
-    parser.add_argument("--int8", action="store_true", help="linear weights in int8 (torchao weight-only)")
+    parser.add_argument("--int8", action="store_true", help="feed-forward weights in int8 (torchao weight-only)")
     parser.add_argument("--compile", action="store_true", help="torch.compile the model (dynamic shapes)")
     args = parser.parse_args(argv)
     if args.threads:

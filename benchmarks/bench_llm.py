@@ -1,10 +1,12 @@
 """Turn latency of the readers side by side: rules, SmolLM2 as it comes, and the fine-tuned reader.
 
     python -m benchmarks.bench_llm --catalog ../shared/data/fashion-products \
-        [--readers rules,smollm2,smollm2-shop,smollm2-shop+int8] [--n 60] [--threads 2] \
+        [--readers rules,smollm2,smollm2-shop,smollm2-shop+unquantized] [--n 60] [--threads 2] \
         [--agree-with smollm2-shop] [--concurrent 8 --time-limit 30]
 
-A reader is an `--llm` spec, `+int8` for its linear weights in int8 (torchao weight-only).
+A reader is an `--llm` spec as served (on a CPU with native bf16, its feed-forward weights in
+int8: `chat.llm.load_settings`), `+unquantized` for all its weights in bf16, `+int8` for int8
+feed-forward weights wherever the CPU is.
 With `--agree-with SPEC` each reader's share of turns whose intent equals that reader's is
 reported too; every LLM reader reports the bytes its weights take in memory. With
 `--concurrent N` each LLM reader then reads the same turns again from N threads at once, as
@@ -76,7 +78,7 @@ def run(catalog: Catalog, readers: list[str], n: int, agree_with: str | None = N
     for spec in readers:
         started = time.perf_counter()
         base, _, variant = spec.partition("+")
-        loaded[spec] = make_rewriter(base, matcher, int8=variant == "int8")
+        loaded[spec] = make_rewriter(base, matcher, int8={"int8": True, "unquantized": False}.get(variant))
         if time_limit_s and hasattr(loaded[spec], "time_limit_s"):
             loaded[spec].time_limit_s = time_limit_s
         load_s[spec] = round(time.perf_counter() - started, 1)

@@ -83,11 +83,12 @@ def assistant_for(retriever: Retriever, llm: str, on_stage: Stage | None = None,
 
 
 def make_rewriter(llm_spec: str, matcher: VocabularyMatcher, background: bool = False,
-                  shop_words: Iterable[str] = (), int8: bool = False) -> Rewriter:
+                  shop_words: Iterable[str] = (), int8: bool | None = None) -> Rewriter:
     """`rules`, or an LLM reader (see `chat.llm.load_llm`) with the rules as its fallback,
     loaded now, or with `background` on its own thread while the rules read. Both tell a
     message in another language by `chat.language`, knowing the catalogue's own words.
-    `int8`: the LLM's linear weights in int8 on CPU (benchmarks; `chat.llm.load_settings`)."""
+    `int8`: True or False overrides whether the LLM's feed-forward weights are int8 on CPU
+    (benchmarks; `chat.llm.load_settings` decides otherwise)."""
     from chat.language import ForeignCheck
     from chat.rules import RulesRewriter
 

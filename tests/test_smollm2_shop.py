@@ -41,9 +41,21 @@ def reader():
     return reader_over(load_llm("smollm2-shop", device="cpu"), VOCABULARY).load()
 
 
-def test_the_adapter_loads_merged(reader):
-    assert reader.llm.source.adapter and not reader.llm.settings.quantize_int8
+def test_the_adapter_loads_merged_and_the_feed_forward_weights_in_int8_where_served(reader):
+    import torch
+
+    from chat.llm import _has_torchao
+    from retrieval.encoder import has_native_bf16
+
+    assert reader.llm.source.adapter
     assert "lora" not in " ".join(name for name, _ in reader.llm._model.named_modules()).lower()
+    served_int8 = has_native_bf16(torch.device("cpu")) and _has_torchao()
+    assert reader.llm.settings.quantize_int8 == served_int8
+    layer = reader.llm._model.model.layers[0]
+    stored = {name: type(module.weight).__name__.lower() for name, module in
+              (("mlp", layer.mlp.down_proj), ("attention", layer.self_attn.q_proj), ("output", reader.llm._model.lm_head))}
+    assert ("int8" in stored["mlp"]) == served_int8
+    assert "int8" not in stored["attention"] and "int8" not in stored["output"]
 
 
 @pytest.mark.parametrize("message", FUZZ)
