@@ -148,18 +148,19 @@ SIZE_WORDS = re.compile(r"\bsizes?\b|\bsizing\b|\bruns?\s+(?:small|large|big|nar
                         r"\b(?:(?:a|bit|little|tad|way|far|much|really|so|kinda|slightly)\s+)*too\s+(?:big|small|large|tight|loose|baggy|snug)\b|\bxx?s\b|\bxx{0,2}l\b|\bplus[\s-]size\b|\bpetite\b|\bin\s+my\s+size\b|"
                         r"\bsize\s+\d+\b|\buk\s+\d+\b|\beu\s+\d+\b|\bus\s+\d+\b")
 # The shop's service, never a product's attribute: a message about it asks, whatever its words.
-SERVICE_WORDS = re.compile(r"\bdeliver(?:y|ed|s)?\b|\bship(?:s|ping|ped)?\b|\bdispatch(?:ed)?\b|\barriv(?:e|es|al)\b|"
-                           r"\breturns?\s+policy\b|\breturn(?:able|\s+(?:it|them|this|these|those))\b|\brefunds?\b")
-STOCK_WORDS = re.compile(r"\bin\s+stock\b|\bout\s+of\s+stock\b|\bstock\b|\bsold\s+out\b|\bavailab(?:le|ility)\b(?!\s+in\b)|"
-                         + SERVICE_WORDS.pattern)
+SERVICE_WORDS = re.compile(r"\b(?:free\s+)?deliver(?:y|ed|s)?\b|\b(?:free\s+)?ship(?:s|ping|ped)?\b|\bdispatch(?:ed)?\b|\barriv(?:e|es|al)\b|"
+                           r"\breturns?\s+policy\b|\b(?:return|exchange)(?:able|\s+(?:it|them|this|these|those|the\s+[a-z]+(?:\s+ones?)?|#\s*\d+))\b|"
+                           r"\brefunds?\b")
+STOCK_WORDS = re.compile(r"\bin\s+stock\b|\bout\s+of\s+stock\b|\bstock\b|\bsold\s+out\b|\bavailab(?:le|ility)\b(?!\s+in\b)")
 MATERIAL_WORDS = re.compile(r"\bmaterials?\b|\bfabrics?\b|\bmade\s+(?:of|from|out\s+of)\b|\bwhat\s+is\s+it\s+made\b|"
                             r"\bcotton\b|\bleather\b|\bsilk\b|\bwool(?:len)?\b|\blinen\b|\bpolyester\b|\bsynthetic\b|\bwaterproof\b")
 BRAND_WORDS = re.compile(r"\bbrands?\b|\bmake\b(?=\s+is\b)|\bwho\s+makes\b|\bmanufacturer\b|\blabel\b")
-ASPECTS_ASKED = {"price": PRICE_QUESTION, "size": SIZE_WORDS, "stock": STOCK_WORDS, "material": MATERIAL_WORDS,
-                 "brand": BRAND_WORDS}
+# The service first: "is delivery expensive?" asks about delivery, not a price.
+ASPECTS_ASKED = {"service": SERVICE_WORDS, "price": PRICE_QUESTION, "size": SIZE_WORDS, "stock": STOCK_WORDS,
+                 "material": MATERIAL_WORDS, "brand": BRAND_WORDS}
 # In a request only these are read as aspects: material words there describe the look ("a
 # leather jacket"), and are searched as words.
-ASPECTS_WANTED = {"size": SIZE_WORDS, "stock": STOCK_WORDS}
+ASPECTS_WANTED = {"size": SIZE_WORDS, "stock": STOCK_WORDS, "service": SERVICE_WORDS}
 
 # "the colour of #2", "#2's colour", "in the colour of the second one", "the style of #4".
 _REF = (r"(?:#\s*\d{1,2}|(?:number|no\.?|result|item|option|product|pic|picture|photo)\s*#?\s*\d{1,2}|"

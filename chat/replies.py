@@ -27,7 +27,8 @@ WELCOME = ("Results appear here. Describe what you're after, attach a photo, or 
 NO_RESULTS = "No products match. Remove a filter above, undo, or start over."
 EMPTY_CATALOGUE = "The catalogue is empty, so there is nothing to search yet."
 # What the catalogue does not record, said as the shopper would ask for it.
-_UNHELD = {"price": "prices", "size": "sizes", "stock": "stock levels", "material": "materials", "brand": "brands"}
+_UNHELD = {"price": "prices", "size": "sizes", "stock": "stock levels", "material": "materials", "brand": "brands",
+           "service": "delivery, shipping or returns"}
 
 
 class Replies:
@@ -275,6 +276,8 @@ class Replies:
         aspect the catalogue does not record is said to be unknown, never guessed."""
         column = self._asked_column(intent.question) if intent.question else None
         asked = _UNHELD.get(intent.question) or f'"{intent.question}"'  # quoted: "comfy" is no noun
+        if intent.question == "service" and not column:  # the shop's, not a product's: no record helps
+            return f"I can only search the catalogue, and it says nothing about {asked}, so I can't tell."
         if details is None:
             if intent.question and not column:  # "do these come in leather?": unknown of every item
                 return f"The catalogue doesn't record {asked}, so I can't tell."

@@ -112,6 +112,8 @@ _INJECTION = re.compile(
 # "do"/"does" questions need their "?": "do it in red" is a request.
 _QUESTION_START = re.compile(r"^(?:what|whats|wats|which|who|whose|when|where|is|are|how|tell\s+me|"
                              r"can\s+you\s+tell\s+me)\b")
+# Any question's form, requests' included: "can i ...", "do you ...", or a "?".
+_ASKS = re.compile(r"^(?:can|could|do|does|did|will|would|is|are|how|when|what|where|which|why)\b|\?$")
 # Questions that are really requests: answer them with results.
 _REQUEST = re.compile(r"\b(?:do\s+you\s+have|have\s+you\s+got|got\s+(?:any|it|this|that|one|them)|"
                       r"(?:any|some)(?:thing|one)?\s+(?:like|similar)|similar\s+(?:to|ones?)|"
@@ -379,7 +381,7 @@ class RulesRewriter:
         ("is it red?"), or the noun asked about ("what season is it for?"), which the answer
         looks up among the catalogue's columns."""
         aspect = moves.aspect_asked(reading.text)
-        if aspect == "price":  # "how much is the blue one?" names a colour, asks a price
+        if aspect in ("price", "service"):  # "how much is the blue one?", "can i return the red one?"
             return aspect
         # "who makes it": a role word inside an aspect's phrase asks the aspect
         phrases = [m.span() for pattern in moves.ASPECTS_ASKED.values() for m in pattern.finditer(reading.text)]
@@ -536,10 +538,11 @@ def _asks_about_an_aspect(reading: _Reading) -> bool:
     record, asked of no result in particular, is answered (about the current item), not searched;
     so is any message about the shop's service ("is there free delivery", "can i return it")."""
     text = reading.text
-    if reading.mentions or not moves.aspect_asked(text):
-        return False
+    service = moves.SERVICE_WORDS.search(text)
+    if not moves.aspect_asked(text) or reading.mentions and not (service and _ASKS.search(text)):
+        return False  # "can i return the red one?" asks; "red heels with free delivery" is searched
     asks = (text.endswith("?") or _QUESTION_START.search(text)) and not _REQUEST.search(text)
-    return bool(asks or moves.SERVICE_WORDS.search(text))
+    return bool(asks or service)
 
 
 def _describe(reading: _Reading) -> str:

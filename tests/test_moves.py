@@ -202,6 +202,12 @@ def test_something_else_with_nothing_picked_is_the_next_results(rules):
     assert rules.rewrite("something else", DialogueState(results=SHOWN)).action == "more"
 
 
+def test_a_request_naming_the_shops_service_searches_the_rest_and_says_so(rules):
+    intent = rules.rewrite("red ones with free delivery", searching())
+    assert intent.action == "search" and intent.set_attributes == {"baseColour": "Red"} and intent.unheld == ("service",)
+    assert "free" not in intent.description and "deliver" not in intent.description
+
+
 @pytest.mark.parametrize("message, limit, unheld", [
     ("something cheaper", Limit(than_current="lower"), ()), ("under 50 please", Limit(at_most=50), ()),
     ("between $20 and $40", Limit(at_least=20, at_most=40), ()), ("a bit more premium", Limit(than_current="higher"), ()),
@@ -229,7 +235,9 @@ def test_questions_about_results_name_the_aspect(rules, message, question, index
 
 @pytest.mark.parametrize("message, question, index", [
     ("whats it made from", "material", None), ("whats the cost of #4", "price", 4), ("who makes the second one", "brand", 2),
-    ("when would it be delivered", "stock", None), ("can i return these", "stock", None), ("is shipping free", "stock", None),
+    ("when would it be delivered", "service", None), ("can i return these", "service", None),
+    ("is shipping free", "service", None), ("do you ship to canada?", "service", None),
+    ("can i return the red one if it doesnt fit", "service", None), ("is delivery expensive?", "service", None),
     ("any discounts on these?", "price", None),
 ])
 def test_questions_typed_loosely_name_the_aspect(rules, message, question, index):
@@ -443,7 +451,7 @@ def test_a_new_request_with_a_kind_starts_afresh(rules):
     assert intent.reference == "none" and intent.set_attributes["articleType"] == "Heels"
 
 
-@pytest.mark.parametrize("message, question", [("how long is delivery?", "stock"), ("is it on sale?", "price")])
+@pytest.mark.parametrize("message, question", [("how long is delivery?", "service"), ("is it on sale?", "price")])
 def test_a_question_about_what_may_not_be_recorded_is_answered_not_searched(rules, message, question):
     intent = rules.rewrite(message, searching())
     assert (intent.action, intent.question) == ("answer", question)

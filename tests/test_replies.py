@@ -130,3 +130,12 @@ def test_a_quality_the_record_lacks_is_said_to_be_unrecorded_not_summarised(matc
     """"is the second one machine washable?" was answered with #2's summary alone."""
     intent = SearchIntent(action="answer", reference="result", result_index=2, question=question)
     assert Replies(matcher, DETAILS).answer(intent, RECORDS[1]).startswith(said)
+
+
+@pytest.mark.parametrize("details", [None, RECORDS[1]])
+def test_a_question_about_the_shops_service_says_the_catalogue_cannot_tell(matcher, details):
+    """"do you ship to canada?" was told the catalogue "doesn't record stock levels", and of a
+    shown item got its summary: delivery and returns are the shop's, no product's record has them."""
+    intent = SearchIntent(action="answer", question="service")
+    reply = Replies(matcher, DETAILS).answer(intent, details)
+    assert reply == "I can only search the catalogue, and it says nothing about delivery, shipping or returns, so I can't tell."
