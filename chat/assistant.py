@@ -92,7 +92,8 @@ class Reading:
     read); otherwise `finish` searches for `after`. `inferred` are the filters taken from an
     uploaded photo, `adopted` the likelier answer to a question the shopper passed over,
     `question` what to ask about the photo, `unheld` what was asked that the catalogue does not
-    record."""
+    record, `listed` the values said with a searched one that the search left for later ("red or
+    blue": Blue)."""
 
     before: DialogueState
     after: DialogueState
@@ -103,6 +104,7 @@ class Reading:
     question: Question | None = None
     unread: str = ""  # words left out: not in a script the readers read
     unheld: tuple[str, ...] = ()
+    listed: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 class Assistant:
@@ -152,7 +154,7 @@ class Assistant:
             after, question = replace(after, reference=reference), state.asked
         question = question or self._whom(after, message)
         return Reading(state, after, intent, inferred=inferred, adopted=adopted, question=question, unread=unread,
-                       unheld=unheld)
+                       unheld=unheld, listed=self._listed(message, intent))
 
     def finish(self, reading: Reading, k: int = RESULTS_SHOWN) -> Turn:
         """The second half of a turn: search (when the turn needs it) and write the reply."""
@@ -205,11 +207,18 @@ class Assistant:
             reply = self._answer(intent, after)
         elif intent.action == "reset":
             reply = self.replies.reset()
+        elif intent.small_talk == "which":  # "the one on the right": which number
+            reply = self.replies.no_such_result(state)
         else:
             reply = self.replies.small_talk(intent.small_talk or small_talk_kind(message))
         return Reading(state, after, intent, turn=Turn(after, reply, intent=intent))
 
     def _undo(self, state: DialogueState, intent: SearchIntent) -> Reading:
+        """One step back; or, for an undo naming values ("go back to the shoes"), back to the
+        latest earlier search that wanted them."""
+        earlier = state.back_to(intent.set_attributes) if intent.set_attributes else None
+        if earlier is not None:
+            return Reading(state, earlier, intent, turn=Turn(earlier, self.replies.back_to(earlier), intent=intent))
         if not state.can_undo:
             return self._no_search(state, intent, self.replies.nothing_to_undo())
         before = state.undo()
@@ -286,6 +295,18 @@ class Assistant:
         unheld = [a for a in unheld if moves.aspect_column(a, catalog.detail_columns) is None]
         return intent.model_copy(update={"limits": limits}), tuple(dict.fromkeys(unheld))
 
+    def _listed(self, message: str, intent: SearchIntent) -> dict[str, tuple[str, ...]]:
+        """Column -> the values a message listed with the one its intent searches ("red or blue
+        dresses", Red searched: Blue), whichever reader chose it, so the reply can name them."""
+        matcher = self.retriever.matcher
+        text = message.lower() if isinstance(message, str) else ""
+        listed = {}
+        for values in moves.listed(text, matcher.find(text), matcher.kind_columns):
+            searched = intent.set_attributes.get(values[0].column)
+            if searched in {m.value for m in values}:
+                listed[values[0].column] = tuple(dict.fromkeys(m.value for m in values if m.value != searched))
+        return listed
+
     def _upload_reference(self, image: Image.Image | Reference) -> Reference:
         return image if isinstance(image, Reference) else self.retriever.reference_from_image(image)
 
@@ -361,7 +382,7 @@ class Assistant:
         question = self._question_after(reading, relaxed, results)
         reply = self.replies.search(reading.before, searched, len(results), relaxed, opening, intent=intent,
                                     inferred=reading.inferred, adopted=reading.adopted, question=question,
-                                    unread=reading.unread, unheld=reading.unheld)
+                                    unread=reading.unread, unheld=reading.unheld, listed=reading.listed)
         reply += self._coverage_note(relaxed.hits)
         shown = searched.with_results([r.id for r in results], relaxed.left_out, question, tuple(r.score for r in results))
         return Turn(shown, reply, results, intent)

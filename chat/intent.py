@@ -18,7 +18,7 @@ from retrieval.vocabulary import Vocabulary, VocabularyMatcher
 
 Action = Literal["search", "answer", "compare", "more", "undo", "reset", "smalltalk"]
 ReferenceKind = Literal["upload", "result", "current", "none"]
-SmallTalk = Literal["", "greeting", "thanks", "bye", "help", "praise", "unsure", "injection", "foreign"]
+SmallTalk = Literal["", "greeting", "thanks", "bye", "help", "praise", "unsure", "injection", "foreign", "which"]
 
 MAX_TEXT_CHARS = 300     # description / question: a query, not an essay
 MAX_LIST_ITEMS = 10      # negatives, drops, excluded results per turn

@@ -152,11 +152,13 @@ def _closed_class(rules: SearchIntent, text: str, state: DialogueState) -> bool:
     """Turns the rules read exactly and the model was never taught: commands (undo, more,
     compare), a message in another language, a question about an aspect the catalogue may not
     record ("what's it made of?"), attributes borrowed from another result, "in another colour",
-    "something else", "what do you recommend?", a bare complaint ("too bright"), and a pick
+    "something else", "what do you recommend?", a bare complaint ("too bright"), a result said by
+    its place on screen ("the one on the left": the prompt shows no screen), and a pick
     right after a comparison ("the other one": the prompt does not say what was compared)."""
     said = text.lower()
-    return (rules.action in ("undo", "more", "compare") or rules.small_talk == "foreign"
+    return (rules.action in ("undo", "more", "compare") or rules.small_talk in ("foreign", "which")
             or rules.reference == "result" and bool(state.compared)
             or rules.action == "answer" and rules.question in moves.ASPECTS_ASKED or bool(rules.take_from)
             or bool(moves.ANOTHER.search(said) or moves.SOMETHING_ELSE.search(said) or moves.RECOMMEND.search(said)
+                    or moves.POSITION.search(said)
                     or moves.TOO.search(said)))

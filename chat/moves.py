@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from chat.intent import Limit
 from chat.state import DialogueState
-from retrieval.vocabulary import VocabularyMatcher
+from retrieval.vocabulary import Mention, VocabularyMatcher
 
 Span = tuple[int, int]
 
@@ -62,6 +62,12 @@ MORE = re.compile(
     r"keep\s+(?:them|em|'em|those|these)\s+coming|(?:(?:show|see)\s+(?:me\s+)?)?(?:some\s+|any\s+)?other(?:s|\s+ones)|"
     r"(?:are\s+there\s+|(?:you\s+)?got\s+|do\s+you\s+have\s+)?(?:any\s+)?(?:more|others)(?:\s+like\s+(?:these|those|them))?)"
     rf"\??{_END}")
+# "go back to the shoes", "the bags from before", "the shoes again": an earlier search, named by what it wanted.
+BACK = re.compile(r"\bback\s+to\b|\b(?:from|you\s+showed(?:\s+me)?|(?:i|we)\s+(?:saw|had|looked\s+at))\s+"
+                  r"(?:before|earlier|at\s+first)\b|\b(?:the\s+)?(?:earlier|previous)\s+(?=[a-z])|\bagain\b")
+# "a matching bag", "a belt to match", "shoes in the same colour": the next kind in the colour wanted now.
+MATCHING = re.compile(r"\bmatching\b|\bto\s+(?:match|go\s+with)(?:\s+(?:it|this|that|them|these|those))?\b|"
+                      r"\b(?:in\s+)?(?:the\s+)?same\s+(?:colou?r|shade)\b")
 # "something else" / "another one": the current item is not it; show the next best instead.
 SOMETHING_ELSE = re.compile(r"\b(?:something|anything)\s+else\b|\b(?:another|a\s+different)\s+(?:one|option|pick)\b|"
                             r"\banother\b(?=\s*(?:[,.!?]|please|$))|\bnot\s+keen\s+on\s+(?:this|that)(?:\s+one)?\b|"
@@ -79,8 +85,18 @@ COMPARE = re.compile(r"\bcompare\b|\bcomparison\b|\b(?:vs\.?|versus)\b|\bdiff(?:
                      r"^(?:#\s*)?\d{1,2}\s+or\s+(?:#\s*)?\d{1,2}\s*\??$|\bside\s+by\s+side\b")
 # Right after a comparison: "the other one", "the former", "the latter" name one of the results compared.
 OTHER_COMPARED = re.compile(r"\bthe\s+(other|former|latter)(?:\s+(?:one|item|result|option|pick))?\b")
+# A result said by where it sits on screen: "the one on the left", "top left one", "the middle one".
+# The grid's width varies with the screen, so only the left (and top left) is surely #1 and the
+# bottom right the last; any other place is asked about. "the right one" may mean the correct
+# one, and is asked about too.
+_SIDE = r"(?:left|right|middle|centre|center)"
+_ROW = r"(?:top|bottom|upper|lower|first\s+row|last\s+row)"
+POSITION = re.compile(
+    rf"\b(?:on|at|in)\s+the\s+(?:(?:very|far)\s+)?(?:{_ROW}[\s-]+)?{_SIDE}\b(?!\s+of\b)"
+    rf"|\b(?:{_ROW}[\s-]+)?{_SIDE}(?:[\s-]?most)?\s+(?:one|item|pic|picture|photo|option|result|product)\b"
+    rf"|\b(?:{_ROW}[\s-]+)?(?:left|right)[\s-]?most\b|\b{_ROW}[\s-]+(?:left|right)\b")
 _BARE_NUMBER = re.compile(r"(?<![\w$£€.])(\d{1,2})(?![\w.%]|\s*(?:\$|£|€|rs|inr|usd|eur|gbp|dollars?|pounds?|euros?)\b)")
-_FIRST_N = re.compile(r"\b(?:the\s+)?(?:first|top)\s+(two|three|four|2|3|4)\b")
+_FIRST_N = re.compile(r"\b(?:the\s+)?(first|top|last|bottom)\s+(two|three|four|2|3|4)\b")
 _COUNT = {"two": 2, "three": 3, "four": 4}
 
 RESET = re.compile(
@@ -124,6 +140,9 @@ TOO = re.compile(r"(?:^|[,.;!?]\s*)(?:(?:hmm+|hm|meh|ugh|nah|no|nope|um+|oh|ok(?
                  r"(?:(?:it|this|that|these|those|they)(?:\s+ones?)?(?:'s|'re|\s+(?:is|are|looks?|seems?|feels?|was|were))\s+)?"
                  r"(?:(?:a|bit|little|tad|way|far|much|just|really|kinda|slightly|so|rather|quite)\s+)*too\s+([a-z]+)"
                  r"(?:\s+for\s+(?:me|us|my\s+(?:taste|liking)))?(?:\s+(?:tbh|imo|honestly|ngl|lol))?(?=\s*(?:[,.;!?]|$))")
+# "a bit darker", "in a lighter shade": the current colour's darker or lighter neighbour.
+SHADE_SHIFT = re.compile(r"\b(?:(?:a\s+)?(?:bit|little|tad|touch|slightly|much|way|lot)\s+)?(darker|deeper|lighter|paler)\b"
+                         r"(?:\s+(?:shades?|colou?rs?|tones?|versions?|ones?))?")
 # Complaints about how the colour looks: the current colour is avoided too, as in "the black is too dark".
 COLOUR_QUALITIES = frozenset({"bright", "dark", "light", "pale", "dull", "loud", "garish", "neon", "vivid", "bold",
                               "flashy", "colourful", "colorful", "drab", "muted", "washed"})
@@ -146,7 +165,8 @@ PRICE_QUESTION = re.compile(r"\bhow\s+much\b|\bprice[sd]?\b|\bcosts?\b|\bexpensi
                             r"\bon\s+sale\b|\bdiscount(?:s|ed)?\b|\boffers?\b")
 SIZE_WORDS = re.compile(r"\bsizes?\b|\bsizing\b|\bruns?\s+(?:small|large|big|narrow|wide)\b|"
                         r"\b(?:(?:a|bit|little|tad|way|far|much|really|so|kinda|slightly)\s+)*too\s+(?:big|small|large|tight|loose|baggy|snug)\b|\bxx?s\b|\bxx{0,2}l\b|\bplus[\s-]size\b|\bpetite\b|\bin\s+my\s+size\b|"
-                        r"\bsize\s+\d+\b|\buk\s+\d+\b|\beu\s+\d+\b|\bus\s+\d+\b")
+                        r"\bsize\s+\d+\b|\buk\s+\d+\b|\beu\s+\d+\b|\bus\s+\d+\b|"
+                        r"\bin\s+(?:an?\s+)?(?:(?:extra|x)[\s-]?)?(?:small|medium|large)\b(?!\s+(?:size|bag|print|check|pattern|logo))")
 # The shop's service, never a product's attribute: a message about it asks, whatever its words.
 SERVICE_WORDS = re.compile(r"\b(?:free\s+)?deliver(?:y|ed|s)?\b|\b(?:free\s+)?ship(?:s|ping|ped)?\b|\bdispatch(?:ed)?\b|\barriv(?:e|es|al)\b|"
                            r"\breturns?\s+policy\b|\b(?:return|exchange)(?:able|\s+(?:it|them|this|these|those|the\s+[a-z]+(?:\s+ones?)?|#\s*\d+))\b|"
@@ -177,6 +197,13 @@ _LIKE_BARE = re.compile(r"\blike\s+(\d{1,2})\b(?![.,]\d|\s*(?:%|\$|£|€))")  #
 LOOK_WORDS = frozenset({"style", "look", "shape", "design", "cut", "silhouette", "model", "vibe", "feel"})
 _ORDINALS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7, "eighth": 8,
              "ninth": 9, "tenth": 10, "eleventh": 11, "twelfth": 12}
+
+
+# Between values of one column said as alternatives: "red or blue", "red, blue or green", "blue/green".
+_OR = re.compile(r"\s*,?\s*(?:or|/)\s*(?:(?:maybe|perhaps|even|else|an?|some)\s+)*")
+_COMMA = re.compile(r"\s*,\s*")
+# Between kinds wanted both: "a dress and some heels", "shirts plus ties".
+_AND = re.compile(r"\s*,?\s*(?:and|plus|&|as\s+well\s+as)\s+(?:(?:also|an?|some|the|maybe|perhaps|matching|then)\s+)*")
 
 
 # The column names a catalogue may give an aspect.
@@ -214,9 +241,10 @@ def compared_results(text: str, state: DialogueState) -> tuple[int, ...] | None:
     if not COMPARE.search(text) or not state.results:
         return None
     first_n = _FIRST_N.search(text)
-    if first_n:
-        count = _COUNT.get(first_n.group(1)) or int(first_n.group(1))
-        return tuple(range(1, min(count, len(state.results)) + 1))
+    if first_n:  # "the first two", "the last three"
+        count = min(_COUNT.get(first_n.group(2)) or int(first_n.group(2)), len(state.results))
+        start = len(state.results) - count + 1 if first_n.group(1) in ("last", "bottom") else 1
+        return tuple(range(start, start + count))
     numbers = [result_number(m.group(0), state) for m in re.finditer(_REF, text)]
     numbers += [int(m.group(1)) for m in _BARE_NUMBER.finditer(text)]
     found = tuple(dict.fromkeys(n for n in numbers if n and 1 <= n <= len(state.results)))
@@ -236,6 +264,17 @@ def compared_picks(text: str, state: DialogueState, named: Sequence[int]) -> lis
         number = {"former": compared[0], "latter": compared[-1]}.get(match.group(1), left[0] if len(left) == 1 else None)
         picks += [(match.span(), number)] if number else []
     return picks
+
+
+def position_number(place: str, state: DialogueState) -> int | None:
+    """The result a place on screen surely names, whatever the grid's width: the left or top
+    left is #1, the bottom right the last; None for any other place."""
+    words = set(re.findall(r"[a-z]+", place.replace("most", " ")))
+    if "left" in words and not words & {"bottom", "lower", "last"}:
+        return 1
+    if "right" in words and words & {"bottom", "lower", "last"} and state.results:
+        return len(state.results)
+    return None
 
 
 def in_comparison(number: int, state: DialogueState) -> int:
@@ -292,6 +331,37 @@ def borrowed(text: str, state: DialogueState, matcher: VocabularyMatcher) -> Bor
     return found
 
 
+def listed(text: str, mentions: Sequence[Mention], kinds: Sequence[str]) -> list[tuple[Mention, ...]]:
+    """Values of one column said as a list of wishes, in the order said: alternatives joined by
+    "or" ("red or blue", "red, blue or green"), and kinds joined by "and" too ("a dress and some
+    heels"); words of other columns between them do not count ("red shirts or blue ones"). A
+    search holds one value a column, so the readers search the first and the reply names the
+    rest. Colours joined by "and" are one item's ("a black and white shirt"): no list."""
+    blanked = _blanked(text, mentions)
+    lists = []
+    for column in dict.fromkeys(m.column for m in mentions):
+        found = [m for m in mentions if m.column == column]
+        run, joined = [found[0]], False
+        for before, after in zip(found, found[1:]):
+            gap = blanked[before.end:after.start]
+            link = _OR.fullmatch(gap) or (column in kinds and _AND.fullmatch(gap))
+            if link or _COMMA.fullmatch(gap):
+                run.append(after)
+                joined = joined or bool(link)
+                continue
+            lists += [tuple(run)] if joined else []
+            run, joined = [after], False
+        lists += [tuple(run)] if joined else []
+    return [values for values in lists if len({m.value for m in values}) > 1]
+
+
+def _blanked(text: str, mentions: Sequence[Mention]) -> str:
+    """`text` with each mention's words as spaces, keeping every offset."""
+    for mention in mentions:
+        text = text[:mention.start] + " " * (mention.end - mention.start) + text[mention.end:]
+    return text
+
+
 def limits(text: str) -> tuple[dict[str, Limit], list[Span]]:
     """Price wishes: "cheaper" (below the current item), "under 50", "between 20 and 40"."""
     spans: list[Span] = []
@@ -336,6 +406,28 @@ def too_much(text: str, state: DialogueState, matcher: VocabularyMatcher) -> tup
         avoided.append(matcher.occasion(quality) or quality)
         spans.append(match.span())
     return list(dict.fromkeys(avoided)), spans
+
+
+def shade_shift(text: str, colour: str | None, matcher: VocabularyMatcher) -> tuple[str | None, list[Span]]:
+    """"a bit darker": the catalogue colour a shade darker or lighter than `colour` (the one the
+    message names, else the one wanted now), as the vocabulary's shade words say ("dark blue" is
+    Navy Blue, so Navy Blue is darker than Blue and Blue lighter than Navy Blue), and the phrase's
+    span; None when the vocabulary knows no such shade, and the words are searched."""
+    match = SHADE_SHIFT.search(text)
+    if match is None or colour is None:
+        return None, []
+    way, opposite = ("dark", "light") if match.group(1) in ("darker", "deeper") else ("light", "dark")
+    shade = _shade(f"{way} {colour}", matcher)
+    if shade in (None, colour):  # lighter than Navy Blue: the colour whose dark shade it is
+        shade = next((v for v in matcher.vocabulary[matcher.colour_column]
+                      if v != colour and _shade(f"{opposite} {v}", matcher) == colour), None)
+    return (shade, [match.span()]) if shade not in (None, colour) else (None, [])
+
+
+def _shade(phrase: str, matcher: VocabularyMatcher) -> str | None:
+    """The colour value a shade phrase names ("dark blue": Navy Blue), or None."""
+    mention = matcher.canonical(phrase)
+    return mention.value if mention and mention.column == matcher.colour_column else None
 
 
 def aspects_wanted(text: str, released: Sequence[Span] = ()) -> tuple[tuple[str, ...], list[Span]]:

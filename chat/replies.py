@@ -48,12 +48,13 @@ class Replies:
     def search(self, before: DialogueState, after: DialogueState, count: int, relaxed: Relaxed | None = None,
                opening: str = "", *, intent: SearchIntent | None = None, inferred: Mapping[str, str] | None = None,
                adopted: Mapping[str, str] | None = None, question: Question | None = None, unread: str = "",
-               unheld: Sequence[str] = ()) -> str:
+               unheld: Sequence[str] = (), listed: Mapping[str, Sequence[str]] | None = None) -> str:
         """"Here are 12 Red Tshirts for Men similar to #3, avoiding Black." then what the
         search did instead of what was asked (a nearer colour, a kind the person has, a filter
         left out), and what the reading could not do: words it could not read, aspects the
         catalogue does not record, a message that named no value, what the photo was taken
-        for, and the turn's question."""
+        for, the turn's question, and the values listed with a searched one ("red or blue") that
+        are left for the next turn."""
         notes = [self._unheld_note(unheld)]
         if count == 0:
             return " ".join([f"{opening}I found nothing that matches. Try fewer constraints, or start over.".strip(),
@@ -61,7 +62,8 @@ class Replies:
         relaxed = relaxed or Relaxed([])
         offered = question is not None and relaxed.offered and question.options == relaxed.offered
         kept = {c: v for c, v in (inferred or {}).items() if v not in relaxed.left_out}
-        notes = [self._unread_note(unread), *notes, self._literal_note(before, intent, unheld),
+        notes = [self._unread_note(unread), *notes, self._listed_note(after, listed or {}),
+                 self._literal_note(before, intent, unheld),
                  self._adopted_note(adopted), self._inferred_note(kept),
                  self._offered_note(relaxed) if offered else self.question(question) if question else ""]
         return " ".join([self._found(before, after, count, relaxed, opening, intent), *(n for n in notes if n)])
@@ -85,6 +87,10 @@ class Replies:
         if not restored.results:
             return "Undone: back to where we started. " + self.ask()
         return f"Undone: back to {len(restored.results)} {self._what(restored, 'results')}."
+
+    def back_to(self, earlier: DialogueState) -> str:
+        """After "go back to the shoes": the earlier search on screen again."""
+        return f"Back to the {len(earlier.results)} {self._what(earlier, 'results')} from before."
 
     @staticmethod
     def nothing_to_undo() -> str:
@@ -195,6 +201,16 @@ class Replies:
         m = self.matcher
         roles = {m.colour_column, m.people_column, *m.kind_columns}
         return {c: v for c, v in after.target_attributes().items() if c in roles or c in after.constraints}
+
+    def _listed_note(self, after: DialogueState, listed: Mapping[str, Sequence[str]]) -> str:
+        """"red or blue": a search holds one value a column, so say which ran and how to see the rest."""
+        notes = []
+        for column, values in listed.items():
+            person = column == self.matcher.people_column
+            said = " or ".join(f'"{"for " if person else ""}{v.lower()}"' for v in values)
+            notes.append(f"I can search one {self._aspect(column)} at a time, so I searched {after.constraints.get(column)} "
+                         f"first: say {said} to see {' or '.join(values)}.")
+        return " ".join(notes)
 
     @staticmethod
     def _unread_note(unread: str) -> str:

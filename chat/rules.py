@@ -112,6 +112,13 @@ _INJECTION = re.compile(
 # "do"/"does" questions need their "?": "do it in red" is a request.
 _QUESTION_START = re.compile(r"^(?:what|whats|wats|which|who|whose|when|where|is|are|how|tell\s+me|"
                              r"can\s+you\s+tell\s+me)\b")
+# What joins a listed value to the one before it: "or blue", ", and some heels".
+_LIST_LINK = re.compile(r"(?:\s*,)?\s*(?:\b(?:or|and|plus|as\s+well\s+as)\b|/|&)?\s*(?:\b(?:maybe|perhaps|even|else|also|an?|some|"
+                        r"the|matching|then)\s+)*$")
+# Chat inside a request, which describes no product: "omg #4 is perfect but for men", "love the 5th one".
+_CHATTER = re.compile(r"\b(?:omg|omfg|wow|lol|haha+|ooh+|yay|aww+|ngl|tbh|imo)\b|\b(?:i\s+)?(?:really\s+)?(?:love|adore)\b|"
+                      r"\b(?:is|are|r|'s|'re)\s+(?:(?:so|really|very|just|absolutely|super)\s+)?(?:perfect|great|"
+                      r"lovely|nice|cute|gorgeous|amazing|awesome|beautiful|stunning|pretty|fab|fabulous)\b")
 # Any question's form, requests' included: "can i ...", "do you ...", or a "?".
 _ASKS = re.compile(r"^(?:can|could|do|does|did|will|would|is|are|how|when|what|where|which|why)\b|\?$")
 # Questions that are really requests: answer them with results.
@@ -120,10 +127,11 @@ _REQUEST = re.compile(r"\b(?:do\s+you\s+have|have\s+you\s+got|got\s+(?:any|it|th
                       r"what\s+about|how\s+about|what\s+if|instead|rather|how\s+would|would\s+(?:it|this|that|they)|"
                       r"(?:could|can)\s+(?:it|this|that|they|these|those|you)|"
                       r"any\s+(?:similar|others?|more)|is\s+there|are\s+there|"
-                      r"(?:can|could|may)\s+(?:i|we)\s+(?:see|get|have)|"
+                      r"(?:can|could|may)\s+(?:i|we)\s+(?:see|get|have)|any(?:\s+ones?)?\s+(?:in|for)|"
                       r"available|come\s+in|show|find|search|look\s+for|more)\b|"
                       r"^(?:(?:and|so|ok|hmm|or)[\s,]+)?(?:(?:this|that|these|those|it|same)(?:\s+ones?)?|the\s+[a-z0-9]+\s+one|#\s*\d+)"
-                      r"(?:\s+but)?\s+(?:in|for|as)\b")
+                      r"(?:\s+but)?\s+(?:in|for|as)\b|"
+                      r"(?:^|[,.;!]\s*)(?:(?:but|and|or|so|ok|maybe|perhaps)\s+)*(?:in|for)\s+[a-z][a-z ]*[?!.\s]*$")  # "..., in red?"
 # "what season is it for?", "which brand is the second one?": the noun asked about.
 _ASKED_NOUN = re.compile(r"\b(?:what|which)(?:'s|\s+is|\s+are)?\s+(?:the\s+|its\s+|their\s+)?([a-z]+)")
 _NOT_ASKED = frozenset({"is", "are", "it", "this", "that", "one", "ones", "the", "about", "if", "do", "does", "of",
@@ -175,6 +183,8 @@ class _Reading:
     something_else: bool = False                                 # "something else", "another one"
     recommend: bool = False                                      # "what do you recommend?"
     smalltalk: str | None = None                                 # first _SMALLTALK kind seen
+    unclear: bool = False                                        # a result said by an unclear place on screen
+    matching: bool = False                                       # "a matching bag": the colour carries over
     removed: list[tuple[int, int]] = field(default_factory=list)  # spans not to describe
 
 
@@ -197,8 +207,13 @@ class RulesRewriter:
             return command
         reading = self._read(text, state)
         description = _describe(reading)
+        earlier = self._back_to(reading, state, has_upload)
+        if earlier:
+            return SearchIntent(action="undo", set_attributes=earlier)
         if (_is_question(reading) or _asks_about_an_aspect(reading)) and not (has_upload and not self._asked_column(reading)):
             return self._answer(reading, state, has_upload)
+        if reading.unclear and state.results:  # "the one on the right": which number, before anything changes
+            return SearchIntent(action="smalltalk", small_talk="which")
         if reading.reset and not (reading.mentions or reading.negatives or has_upload):
             return SearchIntent(action="reset", reference="none")
         structured = (reading.mentions or reading.negatives or reading.drops or reading.indices
@@ -211,6 +226,16 @@ class RulesRewriter:
         if not structured and not reading.unheld and (kind == "injection" or not (description or reading.pointer)):
             return SearchIntent(action="smalltalk", small_talk=kind or "")
         return self._search(reading, description, state, has_upload)
+
+    def _back_to(self, reading: _Reading, state: DialogueState, has_upload: bool) -> dict[str, str]:
+        """"go back to the shoes from before": the values of an earlier search to return to, when
+        the message names a kind and nothing to change, and an earlier search wanted them (a new
+        search for shoes would lose that one's colour and results); else {}."""
+        wanted = self._wanted(reading)
+        if (not moves.BACK.search(reading.text) or has_upload or reading.negatives or reading.indices or reading.drops
+                or not any(c in self.matcher.kind_columns for c in wanted) or state.back_to(wanted) is None):
+            return {}
+        return wanted
 
     def _command(self, text: str, state: DialogueState) -> SearchIntent | None:
         """A message that is a whole command (undo, more, compare) or not in English."""
@@ -236,6 +261,7 @@ class RulesRewriter:
         reading.reset = bool(resets)
         reading.removed += resets
         chat = list(reading.removed)  # "that's great", "forget that" point at nothing
+        reading.removed += [m.span() for m in _CHATTER.finditer(text)]  # "omg #4 is perfect but for men"
         pointers = [m.span() for m in _LIKE_POINTER.finditer(text)]
         pointers += [m.span() for m in _POINTER.finditer(text) if not _inside(m.span(), pointers)]
         pointers += [m.span() for m in _CHANGE_MARKER.finditer(text) if not _inside(m.span(), pointers)]
@@ -244,6 +270,9 @@ class RulesRewriter:
         indices += [(m.span(), int(m.group(1))) for m in _NUMBER.finditer(text)]
         indices += [(m.span(1), int(m.group(1))) for m in _DETAILS_OF_NUMBER.finditer(text)]
         indices += moves.compared_picks(text, state, [i for _, i in indices])
+        places = list(moves.POSITION.finditer(text))
+        indices += [(m.span(), n) for m in places if (n := moves.position_number(m.group(), state))]
+        reading.unclear = any(moves.position_number(m.group(), state) is None for m in places)
         for match in _NONE_OF.finditer(text):
             reading.excluded += range(1, len(state.results) + 1)
             reading.removed.append(match.span())
@@ -265,6 +294,9 @@ class RulesRewriter:
         reading.something_else = bool(moves.SOMETHING_ELSE.search(text)) and not reading.reset
         reading.removed += spans + other_spans + limit_spans + aspect_spans + complaint_spans + reading.borrowed.spans
         reading.removed += [m.span() for m in moves.SOMETHING_ELSE.finditer(text)]
+        matching = [m.span() for m in moves.MATCHING.finditer(text)]
+        reading.matching = bool(matching)
+        reading.removed += matching
         recommended = [m.span() for m in moves.RECOMMEND.finditer(text)]
         reading.recommend = bool(recommended)
         reading.removed += recommended
@@ -272,9 +304,34 @@ class RulesRewriter:
             reading.indices = [reading.borrowed.look] if reading.borrowed.look else []
         if reading.something_else and state.reference_number():
             reading.excluded.append(state.reference_number())
-        taken = spans + other_spans + limit_spans + aspect_spans + reading.borrowed.spans
+        taken = spans + other_spans + limit_spans + aspect_spans + reading.borrowed.spans + [m.span() for m in places]
         reading.mentions = [m for m in reading.mentions if not _inside((m.start, m.end), taken)]
+        self._first_of_lists(reading)
+        self._shade_shifted(reading, state)
         return reading
+
+    def _shade_shifted(self, reading: _Reading, state: DialogueState) -> None:
+        """"a bit darker", "a lighter blue": the shade the vocabulary knows as darker or lighter
+        than the colour named, else than the one wanted now, becomes the wanted colour."""
+        column = self.matcher.colour_column
+        named = [m for m in reading.mentions if m.column == column]
+        colour = named[-1].value if named else state.target_attributes().get(column or "")
+        shade, spans = moves.shade_shift(reading.text, colour, self.matcher)
+        if shade is None:
+            return
+        kept = [m for m in reading.mentions if m.column != column]
+        reading.mentions = sorted([*kept, Mention(column, shade, *spans[0])], key=lambda m: m.start)
+        reading.removed += spans
+
+    def _first_of_lists(self, reading: _Reading) -> None:
+        """"red or blue dresses", "a dress and some heels": the first value of a list is searched
+        (the assistant says the others), and the rest are neither wanted nor described."""
+        tails = [m for values in moves.listed(reading.text, reading.mentions, self.matcher.kind_columns)
+                 for m in values[1:]]
+        reading.mentions = [m for m in reading.mentions if m not in tails]
+        for mention in tails:
+            link = _LIST_LINK.search(reading.text, 0, mention.start)
+            reading.removed.append((link.start() if link else mention.start, mention.end))
 
     def _read_negations(self, reading: _Reading, state: DialogueState,
                         pointers: list[tuple[int, int]],
@@ -332,7 +389,7 @@ class RulesRewriter:
         reference = _reference_kind(reading, index, has_upload, fresh)
         drops = list(reading.drops)
         if reference in ("none", "upload"):
-            kept = {} if reading.reset else self._carried(state, reference)  # not after "start over"
+            kept = {} if reading.reset else self._carried(state, reference, reading.matching)  # not after "start over"
             wanted.update({c: v for c, v in kept.items() if c not in wanted and c not in drops})
         elif new_kind:
             # One kind at a time: "this but as a dress" must not also keep "Topwear".
@@ -347,14 +404,17 @@ class RulesRewriter:
             exclude_results=tuple(dict.fromkeys(i for i in excluded if state.result_id(i))),
             description=description, take_from=taken, limits=reading.limits, unheld=reading.unheld)
 
-    def _carried(self, state: DialogueState, reference: str) -> dict[str, str]:
-        """What outlives a new search: who the shopping is for; and every wish of a search that
-        had no kind yet ("for my brother", "black", then "maybe jeans": black jeans for men)."""
+    def _carried(self, state: DialogueState, reference: str, matching: bool = False) -> dict[str, str]:
+        """What outlives a new search: who the shopping is for; the colour wanted now, when the
+        new kind is to match it ("a matching handbag"); and every wish of a search that had no
+        kind yet ("for my brother", "black", then "maybe jeans": black jeans for men)."""
         kinds = self.matcher.kind_columns
-        if reference == "none" and not any(column in kinds for column in state.target_attributes()):
+        target = state.target_attributes()
+        if reference == "none" and not any(column in kinds for column in target):
             return {c: v for c, v in state.constraints.items() if c in self.matcher.columns}
-        people = self.matcher.people_column or ""
-        return {people: state.constraints[people]} if people in state.constraints else {}
+        people, colour = self.matcher.people_column or "", self.matcher.colour_column or ""
+        carried = {people: state.constraints[people]} if people in state.constraints else {}
+        return {**carried, colour: target[colour]} if matching and colour in target else carried
 
     def _wanted(self, reading: _Reading) -> dict[str, str]:
         """Column -> value of the positive mentions, the last of a column winning; but a colour

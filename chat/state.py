@@ -110,6 +110,20 @@ class DialogueState:
         """The state before the last turn (itself when there is nothing to undo)."""
         return self.previous if self.previous is not None else self
 
+    def back_to(self, wanted: dict[str, str]) -> DialogueState | None:
+        """"go back to the shoes": the latest earlier search that showed results and wanted all of
+        `wanted`, as a new turn (undo comes back here), or None when no earlier search did or the
+        current one does. Kept with what it showed and its filters, which a new search for the
+        values alone would lose."""
+        if _wants(self, wanted):
+            return None
+        earlier = self.previous
+        while earlier is not None and not (earlier.results and _wants(earlier, wanted)):
+            earlier = earlier.previous
+        if earlier is None:
+            return None
+        return replace(earlier, compared=(), turn=self.turn + 1, previous=_trimmed(self, UNDO_DEPTH - 1))
+
     @property
     def can_undo(self) -> bool:
         return self.previous is not None
@@ -189,6 +203,12 @@ class DialogueState:
         if product_id is None:
             raise ValueError(f"there is no result {intent.result_index}: {len(self.results)} shown")
         return Reference("catalog", product_id=product_id)
+
+
+def _wants(state: DialogueState, wanted: dict[str, str]) -> bool:
+    """Whether the state's search wants every value of `wanted`."""
+    target = state.target_attributes()
+    return all(target.get(c, "").casefold() == v.casefold() for c, v in wanted.items())
 
 
 def _trimmed(state: DialogueState, depth: int) -> DialogueState:

@@ -31,7 +31,7 @@ _LEAD_FILLER = re.compile(
     r"|(?:show|find|get|give|search\s+for|look\s+for|looking\s+for|searching\s+for|search|"
     r"see)(?:\s+(?:me|us))?\b"
     r"|(?:(?:do|have)\s+)?(?:you|u)\s+(?:have|got|sell|stock)(?:\s+any)?\b|(?:any\s+)?chance(?:\s+of)?\b"
-    r"|(?:what\s+)?(?:would|will|does|do)\s+(?:(?:it|this|they|that)\s+)?(?:work|look(?:\s+(?:good|nice|ok|okay))?)(?:\s+like)?\b"
+    r"|(?:(?:what|how)\s+)?(?:would|will|does|do)\s+(?:(?:it|this|they|that)\s+)?(?:work|look(?:\s+(?:good|nice|ok|okay))?)(?:\s+like)?\b"
     r"|what\s+if(?:\s+(?:it|they))?\s+(?:was|were|is|came)\b|do(?=\s+in\b)"
     r"|let'?s|let\s+us|got(?:\s+(?:it|this|that|one|any|them))?|(?:a\s+)?(?:bit|little|tad)|only|combine|mix"
     r"|(?:would|will|is|are)\s+(?:it|this|they|that)?\s*(?:be\s+)?(?:available|come)"

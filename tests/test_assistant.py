@@ -335,3 +335,35 @@ def test_the_other_one_right_after_a_comparison(assistant):
     assert "other" not in other.state.description and "take" not in other.state.description
     first_one = assistant.step(assistant.step(first.state, "compare 2 and 4").state, "the first one then")
     assert first_one.state.reference.product_id == first.results[1].id
+
+
+def test_values_listed_as_alternatives_search_the_first_and_say_how_to_see_the_rest(assistant):
+    """"red or blue t-shirts" searched Blue and quoted "red or blue" as words matched."""
+    turn = assistant.step(DialogueState(), "red or blue t-shirts for women")
+    assert attributes(turn, "baseColour") == {"Red"} and attributes(turn, "articleType") == {"Tshirts"}
+    assert 'I searched Red first: say "blue" to see Blue.' in turn.reply and "blue" not in turn.state.description
+    then = assistant.step(turn.state, "blue")
+    assert attributes(then, "baseColour") == {"Blue"} and attributes(then, "gender") == {"Women"}
+
+
+def test_a_result_said_by_its_place_on_screen(assistant):
+    """"the one on the left" searched its words; "the one on the right" cannot be told on a grid
+    whose width varies, so its number is asked and nothing changes."""
+    first = assistant.step(DialogueState(), "black t-shirts for men")
+    left = assistant.step(first.state, "the one on the left but in blue")
+    assert left.state.reference.product_id == first.results[0].id and attributes(left, "baseColour") == {"Blue"}
+    assert "left" not in left.state.description and "similar to #1" in left.reply
+    right = assistant.step(first.state, "the one on the right")
+    assert right.reply == f"I showed {len(first.results)} results; which one do you mean (1-{len(first.results)})?"
+    assert right.state.results == first.state.results and right.state.constraints == first.state.constraints
+
+
+def test_going_back_to_an_earlier_kind_brings_that_search_back(assistant):
+    """"go back to the t-shirts from before" searched t-shirts afresh: no colour, other results,
+    and "from before" as words."""
+    first = assistant.step(DialogueState(), "black t-shirts for men")
+    second = assistant.step(first.state, "now red heels for women")
+    back = assistant.step(second.state, "go back to the t-shirts from before")
+    assert back.state.results == first.state.results and back.state.constraints == first.state.constraints
+    assert back.reply == f"Back to the {len(first.results)} Black Tshirts for Men from before."
+    assert assistant.step(back.state, "undo").state.results == second.state.results

@@ -284,7 +284,8 @@ def test_no_not_those_rejects_what_is_shown_and_avoids_no_word(rules):
     ("what if they were green", "green"), ("have you got them in pink 🙂", "pink"), ("or maybe in white?", "white"),
     ("could you do it in olive", "olive"), ("take me back to the red ones", "red ones"),
     ("sorry i meant heels", "heels"), ("can u show me it in beige", "beige"), ("i was wondering if you have any in lilac", "lilac"),
-    ("hmm these are lovely but i'd prefer them in navy", "navy"),
+    ("hmm these are lovely but i'd prefer them in navy", "navy"), ("these r cute any in pink??", "pink"),
+    ("nice, for women?", "for women"),
 ])
 def test_a_change_asked_as_a_question_searches_no_chat_words(rules, message, described):
     """The words around the change ("any chance u have", "would it look nice") are no product."""
@@ -528,7 +529,7 @@ def test_everyone_is_the_catalogues_value_for_all_people(rules, message):
 
 
 @pytest.mark.parametrize("message, wanted", [("for men", {"gender": "Men"}), ("for women", {"gender": "Women"}),
-                                             ("either red or blue", {"baseColour": "Blue"})])
+                                             ("either red or blue", {"baseColour": "Red"})])
 def test_one_person_is_still_that_person(rules, message, wanted):
     assert rules.rewrite(message, searching()).set_attributes == wanted
 
@@ -620,3 +621,124 @@ def test_without_a_comparison_just_before_places_are_the_results(rules, message)
     for before in (state, later):
         intent = rules.rewrite(message, before)
         assert intent.result_index in (None, 2)
+
+
+@pytest.mark.parametrize("message, wanted, description", [
+    ("red or blue dresses", {"baseColour": "Red", "articleType": "Dresses"}, "red dresses"),
+    ("either black or brown belts", {"baseColour": "Black", "articleType": "Belts"}, "either black belts"),
+    ("blue/green tops pls", {"baseColour": "Blue", "articleType": "Tops"}, "blue tops"),
+    ("red shirts, maybe blue ones", {"baseColour": "Blue", "articleType": "Shirts"}, "red shirts, maybe blue ones"),
+    ("a black dress and some heels", {"baseColour": "Black", "articleType": "Dresses"}, "black dress"),
+    ("a black and white shirt", {"baseColour": "White", "articleType": "Shirts"}, "black and white shirt"),
+    ("red, then blue", {"baseColour": "Blue"}, "red, then blue"),
+])
+def test_values_listed_as_alternatives_search_the_first(rules, message, wanted, description):
+    """A search holds one value a column: "red or blue" was Blue, the last named, with "red or
+    blue" searched as words. The first of a list is searched and the rest is no text; colours
+    joined by "and" are one item's, and a value said after another without "or" replaces it."""
+    intent = rules.rewrite(message, DialogueState())
+    assert intent.set_attributes == wanted and intent.description == description
+
+
+@pytest.mark.parametrize("message, index, wanted", [
+    ("the one on the left", 1, {}), ("top left one but in red", 1, {"baseColour": "Red"}),
+    ("the leftmost one for women", 1, {"gender": "Women"}), ("bottom right one", 12, {}),
+])
+def test_a_result_said_by_a_sure_place_on_screen_is_picked(rules, message, index, wanted):
+    """"the one on the left" searched the words "on the left"; "top left one" searched tops."""
+    intent = rules.rewrite(message, searching())
+    assert (intent.reference, intent.result_index, intent.set_attributes) == ("result", index, wanted)
+    assert not {"left", "right", "top", "most"} & set(intent.description.split())
+
+
+@pytest.mark.parametrize("message", ["the one on the right", "the middle one in black", "top right one pls",
+                                     "that's not the right one"])
+def test_a_result_said_by_a_place_the_grid_does_not_settle_is_asked_about(rules, message):
+    """The grid's width varies with the screen: which number is "on the right" is asked, and nothing changes."""
+    assert rules.rewrite(message, searching()) == SearchIntent(action="smalltalk", small_talk="which")
+
+
+@pytest.mark.parametrize("message", ["what's left in stock?", "the left sleeve has a logo", "right, show me red ones",
+                                     "a tote for the middle of summer"])
+def test_left_and_right_said_otherwise_name_no_result(rules, message):
+    intent = rules.rewrite(message, searching())
+    assert intent.reference != "result" and intent.small_talk != "which"
+
+
+def after_shoes_then_shirts() -> DialogueState:
+    shoes = DialogueState().apply(SearchIntent(reference="none", set_attributes={
+        "articleType": "Casual Shoes", "baseColour": "Black", "gender": "Men"})).with_results(SHOWN)
+    return shoes.apply(SearchIntent(reference="none", set_attributes={"articleType": "Shirts"})).with_results(SHOWN)
+
+
+@pytest.mark.parametrize("message", ["go back to the shoes from before", "can we go back to the sneakers?",
+                                     "show me the shoes again", "the sneakers you showed me earlier pls"])
+def test_going_back_to_an_earlier_kind_returns_to_that_search(rules, message):
+    """"go back to the shoes from before" was a new search for shoes, without their colour, and
+    with "shoes from before" searched as words."""
+    assert rules.rewrite(message, after_shoes_then_shirts()) == SearchIntent(
+        action="undo", set_attributes={"articleType": "Casual Shoes"})
+
+
+@pytest.mark.parametrize("message", ["go back to the shoes but in brown", "heels again", "go back to black"])
+def test_going_back_with_a_change_or_to_what_was_never_searched_is_a_search(rules, message):
+    assert rules.rewrite(message, after_shoes_then_shirts()).action == "search"
+
+
+@pytest.mark.parametrize("message, asked", [("do you have this in a medium?", True), ("got it in small?", True),
+                                            ("in an extra large please", False), ("black ones in large", False)])
+def test_a_size_said_as_a_word_is_a_size(rules, message, asked):
+    """"in a medium" searched the word "medium", which then stuck to later turns: a size is
+    asked about or said not to be recorded."""
+    intent = rules.rewrite(message, searching())
+    assert (intent.action, intent.question) == ("answer", "size") if asked else intent.unheld == ("size",)
+    assert not {"small", "medium", "large"} & set(intent.description.split())
+
+
+def test_compare_the_last_two(rules):
+    assert rules.rewrite("compare the last two", searching()) == SearchIntent(action="compare", compared=(11, 12))
+
+
+@pytest.mark.parametrize("message, index, wanted, description", [
+    ("omg #4 is perfect but for men", 4, {"gender": "Men"}, "for men"),
+    ("love the 5th one!", 5, {}, ""), ("wow the second one is so cute, in red?", 2, {"baseColour": "Red"}, "red"),
+])
+def test_chat_inside_a_request_is_not_searched(rules, message, index, wanted, description):
+    """"omg #4 is perfect but for men" searched "omg is perfect but for men", quoted back in the reply."""
+    intent = rules.rewrite(message, searching())
+    assert (intent.result_index, intent.set_attributes, intent.description) == (index, wanted, description)
+
+
+def test_how_it_would_look_in_a_colour_searches_the_colour(rules):
+    intent = rules.rewrite("how would it look in red?", searching())
+    assert intent.set_attributes == {"baseColour": "Red"} and intent.description == "red"
+
+
+@pytest.mark.parametrize("colour, message, shade", [
+    ("Blue", "something a bit darker", "Navy Blue"), ("Navy Blue", "lighter please", "Blue"),
+    ("Black", "a darker red", "Maroon"), ("Red", "in a deeper shade", "Maroon"), ("Grey", "a touch darker?", "Charcoal"),
+])
+def test_a_darker_or_lighter_colour_is_the_shade_the_vocabulary_names(rules, colour, message, shade):
+    """"a bit darker" searched the word "darker" in the same colour."""
+    state = DialogueState(constraints={"baseColour": colour, "articleType": "Tshirts"}, results=SHOWN)
+    intent = rules.rewrite(message, state)
+    assert intent.set_attributes == {"baseColour": shade} and intent.action == "search"
+    assert not {"darker", "lighter", "deeper"} & set(intent.description.split())
+
+
+def test_a_shade_the_vocabulary_does_not_know_is_searched_as_words(rules):
+    intent = rules.rewrite("a bit lighter", DialogueState(constraints={"baseColour": "Black"}, results=SHOWN))
+    assert not intent.set_attributes and intent.description == "lighter"
+
+
+@pytest.mark.parametrize("message, wanted", [
+    ("a matching handbag", {"articleType": "Handbags", "baseColour": "Red", "gender": "Women"}),
+    ("and a belt to match", {"articleType": "Belts", "baseColour": "Red", "gender": "Women"}),
+    ("a matching handbag in black", {"articleType": "Handbags", "baseColour": "Black", "gender": "Women"}),
+    ("a handbag", {"articleType": "Handbags", "gender": "Women"}),
+])
+def test_a_kind_to_match_keeps_the_colour_of_the_search_before(rules, message, wanted):
+    """"a matching handbag" after red tops was any handbag: a new kind keeps only the person."""
+    state = DialogueState(constraints={"baseColour": "Red", "articleType": "Tops", "gender": "Women"}, results=SHOWN)
+    intent = rules.rewrite(message, state)
+    assert intent.set_attributes == wanted and "match" not in intent.description

@@ -262,3 +262,16 @@ def test_what_was_compared_is_kept_for_the_next_turn_only():
                  SearchIntent(action="more"), select_result(4)):
         assert state.apply(turn).compared == ()
     assert state.release("Black").compared == ()
+
+
+def test_back_to_an_earlier_search_named_by_its_values():
+    """"go back to the shoes": the latest earlier search that wanted them, with its filters and
+    results, as a turn of its own that undo takes back; None where no earlier search wanted them."""
+    shoes = DialogueState().apply(SearchIntent(reference="none", set_attributes={
+        "articleType": "Casual Shoes", "baseColour": "Black"})).with_results(["s1", "s2"])
+    jeans = shoes.apply(SearchIntent(reference="none", set_attributes={"articleType": "Jeans"})).with_results(["j1"])
+    shirts = jeans.apply(SearchIntent(reference="none", set_attributes={"articleType": "Shirts"})).with_results(["h1"])
+    back = shirts.back_to({"articleType": "Casual Shoes"})
+    assert back.constraints == shoes.constraints and back.results == ("s1", "s2") and back.turn == shirts.turn + 1
+    assert back.undo() == shirts
+    assert shirts.back_to({"articleType": "Heels"}) is None and shirts.back_to({"articleType": "Shirts"}) is None
