@@ -173,7 +173,7 @@ _PEOPLE: dict[str, tuple[str, ...]] = {
         "grandmother", "granny", "gran", "nan", "nana", "grandmum", "grandmom", "fiancee", "bride",
         "bridesmaid", "missus", "wifey", "stepmum", "stepmom", "stepmother", "godmother",
         "mother in law", "sister in law", "daughter in law", "niece in law", "for her", "herself",
-        "gf", "my sis",  # chat shorthand; a bare "sis" may be said to the assistant
+        "gf", "my sis", "wmn", "womn", "wmns", "ladys",  # chat shorthand; a bare "sis" may be said to the assistant
     ), _WOMEN),
     **dict.fromkeys((
         "man", "men", "gent", "gents", "gentleman", "gentlemen", "male", "menswear",
@@ -266,10 +266,14 @@ _OCCASIONS: dict[str, tuple[str, ...]] = {
 _OCCASIONS_SAID_BARE = frozenset({"casual friday", "casual fridays", "beach holiday", "night out", "date night",
                                   "black tie", "job interview"})
 # Before an occasion: "for the office", "to wear to a wedding", "at the gym", "on holiday".
-_OCCASION_BEFORE = re.compile(r"\b(?:for|to|at|on)\s+(?:(?:the|a|an|my|our)\s+|wear(?:ing)?\s+(?:to|at)\s+(?:the\s+|a\s+)?)?$")
-# After one: "gym wear", "office clothes", "wedding outfit"; or joined, "sportswear".
+# Or asked for as what is wanted: "something casual", "anything formal" (but "something more
+# casual" is relative to what is shown, which may be casual already: no filter).
+_OCCASION_BEFORE = re.compile(r"\b(?:for|to|at|on)\s+(?:(?:the|a|an|my|our)\s+|wear(?:ing)?\s+(?:to|at)\s+(?:the\s+|a\s+)?)?$|"
+                              r"\b(?:something|anything)\s+$")
+# After one: "gym wear", "office clothes", "wedding outfit", "casual ones"; or joined, "sportswear".
 _OCCASION_CLOTHES = r"(?:wear|clothes|clothing|outfits?|gear|attire|garb|kit)"
-_OCCASION_AFTER = re.compile(rf"\s*{_OCCASION_CLOTHES}\b")
+_RELATIVE = re.compile(r"\b(?:more|less|bit|little|tad)\s+$")  # "more casual ones": than what is shown
+_OCCASION_AFTER = re.compile(rf"\s*(?:{_OCCASION_CLOTHES}|ones|stuff|things|options)\b")
 _OCCASION_JOINED = re.compile(rf"([a-z]+?){_OCCASION_CLOTHES}")
 _OCCASION_WORDS = 2  # "night out"
 # An occasion value held by fewer products than this share of its column is no filter: "for a
@@ -530,9 +534,10 @@ class VocabularyMatcher:
 
     def _occasion_mentions(self, text: str, found: list[Mention]) -> list[Mention]:
         """Occasions said as such, as the occasion column's values where the catalogue has them:
-        after "for", "to", "at" or "on" ("for the office": Formal, "on holiday"), before a word for
-        clothes ("gym wear": Sports), joined to "wear" ("sportswear"), or a phrase that is one
-        ("casual friday"); the longest phrase first, none overlapping a value already found."""
+        after "for", "to", "at" or "on" ("for the office": Formal, "on holiday"), asked for bare
+        ("something casual"), before a word for clothes or ones ("gym wear": Sports, "formal ones",
+        not "more formal ones"), joined to "wear" ("sportswear"), or a phrase that is one ("casual
+        friday"); the longest phrase first, none overlapping a value already found."""
         lowered = text.lower()
         words = list(_WORD.finditer(lowered))
         mentions = [*found]
@@ -542,7 +547,7 @@ class VocabularyMatcher:
                 phrase = lowered[begin:end]
                 target = self._occasions.get(phrase_key(phrase))
                 said = (phrase in _OCCASIONS_SAID_BARE or _OCCASION_BEFORE.search(lowered, 0, begin)
-                        or _OCCASION_AFTER.match(lowered, end))
+                        or _OCCASION_AFTER.match(lowered, end) and not _RELATIVE.search(lowered, 0, begin))
                 if target and said and not any(m.start < end and begin < m.end for m in mentions):
                     mentions.append(Mention(*target, begin, end))
                     break

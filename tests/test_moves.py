@@ -379,6 +379,7 @@ def test_too_formal_releases_an_occasion_asked_for(rules):
     ("for my grandad", "Men"), ("for my nan", "Women"), ("for my niece", "Girls"), ("for my nephew", "Boys"),
     ("for my fiancé", "Men"), ("for my fiancée", "Women"), ("for my mother-in-law", "Women"),
     ("for my son-in-law", "Men"), ("for my stepdaughter", "Girls"), ("for my bf", "Men"), ("a gift for my gf", "Women"),
+    ("for womn", "Women"), ("something for wmn pls", "Women"),
     ("something for the hubs", "Men"), ("for my sis", "Women"), ("for my bro", "Men"),
 ])
 def test_people_words(rules, message, person):
@@ -388,13 +389,15 @@ def test_people_words(rules, message, person):
 @pytest.mark.parametrize("message, usage", [
     ("shirts for the office", "Formal"), ("something for work", "Formal"), ("shoes for the gym", "Sports"),
     ("something to wear to the office", "Formal"), ("for a job interview", "Formal"),
-    ("a kurta for diwali", "Ethnic"),
+    ("a kurta for diwali", "Ethnic"), ("something casual", "Casual"), ("formal ones please", "Formal"),
+    ("anything sporty?", "Sports"),
 ])
 def test_occasions_said_as_such_are_the_usage(rules, message, usage):
     assert rules.rewrite(message, searching()).set_attributes.get("usage") == usage
 
 
-@pytest.mark.parametrize("message", ["something more casual", "formal shirts", "a casual look"])
+@pytest.mark.parametrize("message", ["something more casual", "formal shirts", "a casual look", "more casual ones",
+                                     "is more formal"])
 def test_an_adjective_alone_is_no_occasion_filter(rules, message):
     assert "usage" not in rules.rewrite(message, searching()).set_attributes
 
