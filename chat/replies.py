@@ -191,15 +191,16 @@ class Replies:
         return target or (f'"{state.description}"' if state.description else otherwise)
 
     def _named(self, after: DialogueState) -> dict[str, str]:
-        """What a reply may say the results are: a picked product's colour, kind and person are
-        its record (its usage is named only where asked for), but a photo's are guesses, so for a
-        photo only what the filters enforce is named ("Blue items similar to your photo", not
-        "Blue Swimwear" over blue scarves)."""
+        """What a reply may say the results are: a picked product's kind and person are its record
+        (its usage is named only where asked for), but its colour only where a filter holds it:
+        results similar to a purple watch are not all purple ("Purple Watches" over pink ones). A
+        photo's are guesses, so for a photo only what the filters enforce is named ("Blue items
+        similar to your photo", not "Blue Swimwear" over blue scarves)."""
         reference = after.reference
         if reference is not None and reference.source == "upload":
             return dict(after.constraints)
         m = self.matcher
-        roles = {m.colour_column, m.people_column, *m.kind_columns}
+        roles = {m.people_column, *m.kind_columns}
         return {c: v for c, v in after.target_attributes().items() if c in roles or c in after.constraints}
 
     def _listed_note(self, after: DialogueState, listed: Mapping[str, Sequence[str]]) -> str:
