@@ -215,7 +215,10 @@ class Assistant:
 
     def _undo(self, state: DialogueState, intent: SearchIntent) -> Reading:
         """One step back; or, for an undo naming values ("go back to the shoes"), back to the
-        latest earlier search that wanted them."""
+        latest earlier search that wanted them; or, for one naming a result ("no, I meant the
+        second one"), the last turn's search again from that result of those it picked from."""
+        if intent.reference == "result":
+            return self._repicked(state, intent)
         earlier = state.back_to(intent.set_attributes) if intent.set_attributes else None
         if earlier is not None:
             return Reading(state, earlier, intent, turn=Turn(earlier, self.replies.back_to(earlier), intent=intent))
@@ -224,6 +227,15 @@ class Assistant:
         before = state.undo()
         reply = self.replies.undone(before)
         return Reading(state, before, intent, turn=Turn(before, reply, intent=intent))
+
+    def _repicked(self, state: DialogueState, intent: SearchIntent) -> Reading:
+        """The last turn's search from the result meant (`intent.result_index` among the results
+        the last turn picked from); searched by `finish`."""
+        shown = state.picked_from()
+        product_id = shown.result_id(intent.result_index or 0) if shown else None
+        if product_id is None:
+            return self._no_search(state, intent, self.replies.no_such_result(shown or state))
+        return Reading(state, state.repicked(self.reference_from_product(product_id)), intent)
 
     def _no_search(self, state: DialogueState, intent: SearchIntent, reply: str) -> Reading:
         """A turn that changes nothing but the conversation: the results and filters stay."""

@@ -65,6 +65,11 @@ MORE = re.compile(
 # "go back to the shoes", "the bags from before", "the shoes again": an earlier search, named by what it wanted.
 BACK = re.compile(r"\bback\s+to\b|\b(?:from|you\s+showed(?:\s+me)?|(?:i|we)\s+(?:saw|had|looked\s+at))\s+"
                   r"(?:before|earlier|at\s+first)\b|\b(?:the\s+)?(?:earlier|previous)\s+(?=[a-z])|\bagain\b")
+# Before a kind that is what to match, not what is wanted: "in the same colour as the jeans", "to match my shoes".
+MATCHED = re.compile(r"\b(?:same\s+(?:colou?r|shade)\s+as|(?:to\s+)?match(?:es|ing)?|to\s+go\s+with|goes\s+with)\s+"
+                     r"(?:the|my|those|these|that|her|his)\s+$")
+# "no, I meant the second one", "wrong one, the third": the last turn picked the wrong result.
+CORRECTION = re.compile(r"\b(?:i\s+)?meant\b|\bi\s+mean\b|\bwrong\s+one\b")
 # "a matching bag", "a belt to match", "shoes in the same colour": the next kind in the colour wanted now.
 MATCHING = re.compile(r"\bmatching\b|\bto\s+(?:match|go\s+with)(?:\s+(?:it|this|that|them|these|those))?\b|"
                       r"\b(?:in\s+)?(?:the\s+)?same\s+(?:colou?r|shade)\b")

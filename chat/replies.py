@@ -180,11 +180,12 @@ class Replies:
 
     def _says_more(self, description: str, named: Mapping[str, str]) -> bool:
         """Whether the free text says more than the values the reply names: "brown flat for my
-        sister", searched as Brown Flats for Women, does not; "with a bow" does."""
+        sister", searched as Brown Flats for Women, does not; "with a bow" does; nor does "casual",
+        an occasion the filters hold though said bare (which `find` reads only as an occasion)."""
         text = description.lower()
         values = {v.casefold() for v in named.values()}
-        return bool(without_filler(without_mentions(
-            text, [m for m in self.matcher.find(text) if m.value.casefold() in values])))
+        left = without_mentions(text, [m for m in self.matcher.find(text) if m.value.casefold() in values])
+        return bool(without_filler(" ".join(w for w in left.split() if w not in values)))
 
     def _what(self, state: DialogueState, otherwise: str) -> str:
         target = self.target_phrase(self._named(state))

@@ -117,7 +117,7 @@ _LIST_LINK = re.compile(r"(?:\s*,)?\s*(?:\b(?:or|and|plus|as\s+well\s+as)\b|/|&)
                         r"the|matching|then)\s+)*$")
 # Chat inside a request, which describes no product: "omg #4 is perfect but for men", "love the 5th one".
 _CHATTER = re.compile(r"\b(?:omg|omfg|wow|lol|haha+|ooh+|yay|aww+|ngl|tbh|imo)\b|\b(?:i\s+)?(?:really\s+)?(?:love|adore)\b|"
-                      r"\b(?:is|are|r|'s|'re)\s+(?:(?:so|really|very|just|absolutely|super)\s+)?(?:perfect|great|"
+                      r"\b(?:is|are|r|'s|'re|looks|seems)\s+(?:(?:so|really|very|just|absolutely|super)\s+)?(?:perfect|great|"
                       r"lovely|nice|cute|gorgeous|amazing|awesome|beautiful|stunning|pretty|fab|fabulous)\b")
 # Any question's form, requests' included: "can i ...", "do you ...", or a "?".
 _ASKS = re.compile(r"^(?:can|could|do|does|did|will|would|is|are|how|when|what|where|which|why)\b|\?$")
@@ -207,6 +207,9 @@ class RulesRewriter:
             return command
         reading = self._read(text, state)
         description = _describe(reading)
+        corrected = self._corrected_pick(reading, state, has_upload)
+        if corrected:
+            return SearchIntent(action="undo", reference="result", result_index=corrected)
         earlier = self._back_to(reading, state, has_upload)
         if earlier:
             return SearchIntent(action="undo", set_attributes=earlier)
@@ -226,6 +229,15 @@ class RulesRewriter:
         if not structured and not reading.unheld and (kind == "injection" or not (description or reading.pointer)):
             return SearchIntent(action="smalltalk", small_talk=kind or "")
         return self._search(reading, description, state, has_upload)
+
+    def _corrected_pick(self, reading: _Reading, state: DialogueState, has_upload: bool) -> int | None:
+        """"no, I meant the second one" right after a pick: the number meant among the results
+        the wrong one was picked from (the results on screen came from the wrong one), when the
+        message changes nothing else; else None."""
+        if (not moves.CORRECTION.search(reading.text) or len(reading.indices) != 1 or has_upload or reading.mentions
+                or reading.negatives or reading.drops or reading.limits or state.picked_from() is None):
+            return None
+        return _resolve_index(reading.indices[0], state.picked_from())
 
     def _back_to(self, reading: _Reading, state: DialogueState, has_upload: bool) -> dict[str, str]:
         """"go back to the shoes from before": the values of an earlier search to return to, when
@@ -308,7 +320,21 @@ class RulesRewriter:
         reading.mentions = [m for m in reading.mentions if not _inside((m.start, m.end), taken)]
         self._first_of_lists(reading)
         self._shade_shifted(reading, state)
+        self._matched_kinds(reading, state)
         return reading
+
+    def _matched_kinds(self, reading: _Reading, state: DialogueState) -> None:
+        """"skirts in the same colour as the jeans": a kind named as what to match is no wish but
+        the search for it, this one or an earlier one, whose colour is wanted."""
+        colour = self.matcher.colour_column or ""
+        for mention in [m for m in reading.mentions if m.column in self.matcher.kind_columns]:
+            if not moves.MATCHED.search(reading.text, 0, mention.start):
+                continue
+            wanted = {mention.column: mention.value}
+            source = state if state.target_attributes().get(mention.column) == mention.value else state.back_to(wanted)
+            value = source.target_attributes().get(colour) if source else None
+            if value:
+                reading.mentions[reading.mentions.index(mention)] = Mention(colour, value, mention.start, mention.end)
 
     def _shade_shifted(self, reading: _Reading, state: DialogueState) -> None:
         """"a bit darker", "a lighter blue": the shade the vocabulary knows as darker or lighter

@@ -124,6 +124,22 @@ class DialogueState:
             return None
         return replace(earlier, compared=(), turn=self.turn + 1, previous=_trimmed(self, UNDO_DEPTH - 1))
 
+    def picked_from(self) -> DialogueState | None:
+        """The state whose results the last turn picked the item now searched from ("the first
+        one in blue"), or None when the last turn picked none."""
+        before, reference = self.previous, self.reference
+        if before is None or reference is None or before.reference == reference:
+            return None
+        return before if reference.product_id in before.results else None
+
+    def repicked(self, reference: Reference) -> DialogueState:
+        """"no, I meant the second one": the last turn's search from `reference` instead of the
+        result it picked, which is no longer liked; a turn of its own."""
+        wrong = self.reference.product_id if self.reference else None
+        liked = [i for i in self.liked if i != wrong] + [reference.product_id]
+        return replace(self, reference=reference, liked=_unique(liked)[-MAX_REMEMBERED_IDS:], seen=(), relaxed=(),
+                       asked=None, compared=(), turn=self.turn + 1, previous=_trimmed(self, UNDO_DEPTH - 1))
+
     @property
     def can_undo(self) -> bool:
         return self.previous is not None

@@ -25,7 +25,8 @@ _LEAD_FILLER = re.compile(
     r"|(?:i'?m|i\s+am|we'?re|we\s+are)\s+(?:after|looking\s+for|searching\s+for|hunting\s+for|"
     r"shopping\s+for|trying\s+to\s+find|in\s+the\s+market\s+for)\b"
     r"|(?:i'?d|i\s+would|we'?d)\s+(?:like|love|prefer)(?:\s+to\s+(?:see|find|buy|get|have))?\b"
-    r"|(?:i|we)\s+(?:want|need|like|prefer)(?:\s+to\s+(?:see|find|buy|get|have))?\b"
+    r"|(?:i|we)\s+(?:(?:actually|really|just|also|still|now|do)\s+)?(?:want|need|like|prefer)(?:\s+to\s+(?:see|find|buy|get|have))?\b"
+    r"|(?:she|he|they)\s+(?:(?:really|also|usually|always)\s+)?(?:likes?|loves?|wants?|needs?|prefers?|wears?)\b"
     r"|(?:can|could|would|will)\s+(?:you|u|i|we)(?:\s+please)?(?:\s+(?:show|find|get|see|have|"
     r"search\s+for|look\s+for|give))?(?:\s+(?:me|us))?\b"
     r"|(?:show|find|get|give|search\s+for|look\s+for|looking\s+for|searching\s+for|search|"
@@ -40,7 +41,7 @@ _LEAD_FILLER = re.compile(
     r"|what\s+(?:does|do)"
     r"|what'?s|whats|what\s+is|things?\s+that\s+(?:are|is)"
     r"|(?:a|an|the|some|any|something|anything|one|ones|like|in|more|or|of|it|them)\b)[\s,.;:!?-]*")
-_TRAIL_FILLER = re.compile(r"[\s,.;:!?-]*\b(?:please|pls|plz|thanks|thank\s+you|instead|then|too|again|since|because|as|"
+_TRAIL_FILLER = re.compile(r"[\s,.;:!?-]*\b(?:please|pls|plz|thanks|thank\s+you|instead|then|too|again|since|because|as|though|tho|"
                            r"is\s+(?:ok|okay|fine|good)|works|(?:does|do)\s+(?:it|they)\s+come\s+in|come\s+in|available|"
                            r"and|or|but|in|for|with|like|maybe|perhaps|my|our|your|their|the|a|an|of|to)$")
 

@@ -367,3 +367,14 @@ def test_going_back_to_an_earlier_kind_brings_that_search_back(assistant):
     assert back.state.results == first.state.results and back.state.constraints == first.state.constraints
     assert back.reply == f"Back to the {len(first.results)} Black Tshirts for Men from before."
     assert assistant.step(back.state, "undo").state.results == second.state.results
+
+
+def test_a_wrong_pick_corrected_searches_from_the_result_meant(assistant):
+    """"no I meant the second one" after "the first one in blue" picked #2 of the blue t-shirts
+    the wrong pick had brought, not of the black ones it was said of."""
+    first = assistant.step(DialogueState(), "black t-shirts for men")
+    wrong = assistant.step(first.state, "the first one in blue")
+    meant = assistant.step(wrong.state, "no I meant the second one")
+    assert meant.state.reference.product_id == first.results[1].id and first.results[0].id not in meant.state.liked
+    assert attributes(meant, "baseColour") == {"Blue"} and attributes(meant, "articleType") == {"Tshirts"}
+    assert assistant.step(meant.state, "undo").state.results == wrong.state.results

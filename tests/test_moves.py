@@ -705,6 +705,7 @@ def test_compare_the_last_two(rules):
 @pytest.mark.parametrize("message, index, wanted, description", [
     ("omg #4 is perfect but for men", 4, {"gender": "Men"}, "for men"),
     ("love the 5th one!", 5, {}, ""), ("wow the second one is so cute, in red?", 2, {"baseColour": "Red"}, "red"),
+    ("the third one looks nice, anything similar but longer?", 3, {}, "longer"),
 ])
 def test_chat_inside_a_request_is_not_searched(rules, message, index, wanted, description):
     """"omg #4 is perfect but for men" searched "omg is perfect but for men", quoted back in the reply."""
@@ -745,3 +746,35 @@ def test_a_kind_to_match_keeps_the_colour_of_the_search_before(rules, message, w
     state = DialogueState(constraints={"baseColour": "Red", "articleType": "Tops", "gender": "Women"}, results=SHOWN)
     intent = rules.rewrite(message, state)
     assert intent.set_attributes == wanted and "match" not in intent.description
+
+
+def picked_first_in_blue() -> DialogueState:
+    """Results p1-p12 shown, then "the first one in blue" showed b1-b12."""
+    shown = DialogueState(constraints={"articleType": "Shirts"}, results=SHOWN)
+    return shown.apply(SearchIntent(reference="result", result_index=1, set_attributes={"baseColour": "Blue"}),
+                       reference=Reference("catalog", product_id="p1")).with_results([f"b{i}" for i in range(1, 13)])
+
+
+@pytest.mark.parametrize("message, index", [("no I meant the second one", 2), ("sorry, i meant #3", 3),
+                                            ("wrong one, the 4th", 4), ("oops i meant the last one", 12)])
+def test_a_pick_corrected_names_a_result_of_those_it_was_picked_from(rules, message, index):
+    """"no I meant the second one" picked #2 of the blue shirts the wrong pick had brought."""
+    assert rules.rewrite(message, picked_first_in_blue()) == SearchIntent(action="undo", reference="result",
+                                                                          result_index=index)
+
+
+@pytest.mark.parametrize("message, state", [("no I meant the second one in green", picked_first_in_blue()),
+                                            ("i meant the second one", DialogueState(results=SHOWN))])
+def test_a_correction_with_a_change_or_after_no_pick_is_a_pick(rules, message, state):
+    assert rules.rewrite(message, state).action == "search"
+
+
+@pytest.mark.parametrize("message, wanted", [
+    ("skirts in the same colour as the shoes", {"articleType": "Skirts", "baseColour": "Black"}),
+    ("a top to match the sneakers", {"articleType": "Tops", "baseColour": "Black"}),
+    ("in the same colour as the shoes", {"baseColour": "Black"}),
+])
+def test_a_kind_named_as_what_to_match_gives_its_colour(rules, message, wanted):
+    """"skirts in the same colour as the jeans" went back to jeans: the kind to match is no wish."""
+    intent = rules.rewrite(message, after_shoes_then_shirts())
+    assert intent.set_attributes == wanted

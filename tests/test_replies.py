@@ -150,3 +150,11 @@ def test_values_listed_with_the_searched_one_are_named_with_how_to_see_them(matc
     assert reply == ('Here are 5 Red Dresses for Women. I can search one colour at a time, so I searched Red first: '
                      'say "blue" or "navy blue" to see Blue or Navy Blue. I can search one person at a time, so I '
                      'searched Women first: say "for men" to see Men.')
+
+
+def test_an_occasion_the_filters_hold_is_not_quoted_as_words(shared_vocabulary):
+    """"something casual" was answered 'Here are 12 Red Casual Handbags ... matching "casual"'."""
+    matcher = VocabularyMatcher({c: shared_vocabulary[c] for c in ("baseColour", "articleType", "gender", "usage")})
+    before = DialogueState(constraints={"baseColour": "Red", "articleType": "Handbags"})
+    after = DialogueState(constraints={**before.constraints, "usage": "Casual"}, description="casual ones")
+    assert Replies(matcher).search(before, after, 12) == "Here are 12 Red Casual Handbags."

@@ -275,3 +275,15 @@ def test_back_to_an_earlier_search_named_by_its_values():
     assert back.constraints == shoes.constraints and back.results == ("s1", "s2") and back.turn == shirts.turn + 1
     assert back.undo() == shirts
     assert shirts.back_to({"articleType": "Heels"}) is None and shirts.back_to({"articleType": "Shirts"}) is None
+
+
+def test_a_pick_corrected_searches_the_same_from_the_result_meant():
+    """"the first one in blue", then "no, I meant the second one": the results on screen came
+    from the wrong pick, so the one meant is among those it was picked from."""
+    shown = DialogueState(constraints={"articleType": "Shirts"}, results=("p1", "p2", "p3"))
+    wrong = shown.apply(SearchIntent(reference="result", result_index=1, set_attributes={"baseColour": "Blue"}),
+                        reference=Reference("catalog", product_id="p1")).with_results(["b1", "b2"])
+    assert wrong.picked_from() == shown and shown.picked_from() is None
+    meant = wrong.repicked(Reference("catalog", product_id="p2"))
+    assert meant.reference.product_id == "p2" and meant.constraints == {"articleType": "Shirts", "baseColour": "Blue"}
+    assert meant.liked == ("p2",) and meant.undo() == wrong and meant.picked_from() is None
