@@ -62,7 +62,8 @@ class Replies:
         relaxed = relaxed or Relaxed([])
         offered = question is not None and relaxed.offered and question.options == relaxed.offered
         kept = {c: v for c, v in (inferred or {}).items() if v not in relaxed.left_out}
-        notes = [self._unread_note(unread), *notes, self._listed_note(after, listed or {}),
+        asked = intent.set_attributes if intent else after.constraints
+        notes = [self._unread_note(unread), *notes, self._listed_note(asked, listed or {}),
                  self._literal_note(before, intent, unheld),
                  self._adopted_note(adopted), self._inferred_note(kept),
                  self._offered_note(relaxed) if offered else self.question(question) if question else ""]
@@ -204,13 +205,14 @@ class Replies:
         roles = {m.people_column, *m.kind_columns}
         return {c: v for c, v in after.target_attributes().items() if c in roles or c in after.constraints}
 
-    def _listed_note(self, after: DialogueState, listed: Mapping[str, Sequence[str]]) -> str:
-        """"red or blue": a search holds one value a column, so say which ran and how to see the rest."""
+    def _listed_note(self, asked: Mapping[str, str], listed: Mapping[str, Sequence[str]]) -> str:
+        """"red or blue": a search holds one value a column, so say which was asked for first (the
+        one searched, or given way as the notes before say) and how to see the rest."""
         notes = []
         for column, values in listed.items():
             person = column == self.matcher.people_column
             said = " or ".join(f'"{"for " if person else ""}{v.lower()}"' for v in values)
-            notes.append(f"I can search one {self._aspect(column)} at a time, so I searched {after.constraints.get(column)} "
+            notes.append(f"I can search one {self._aspect(column)} at a time, so I searched {asked.get(column)} "
                          f"first: say {said} to see {' or '.join(values)}.")
         return " ".join(notes)
 

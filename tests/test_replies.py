@@ -145,8 +145,9 @@ def test_a_question_about_the_shops_service_says_the_catalogue_cannot_tell(match
 
 def test_values_listed_with_the_searched_one_are_named_with_how_to_see_them(matcher):
     after = DialogueState(constraints={"baseColour": "Red", "articleType": "Dresses", "gender": "Women"})
-    reply = Replies(matcher).search(DialogueState(), after, 5, listed={"baseColour": ("Blue", "Navy Blue"),
-                                                                       "gender": ("Men",)})
+    intent = SearchIntent(set_attributes=after.constraints)
+    reply = Replies(matcher).search(DialogueState(), after, 5, intent=intent, listed={"baseColour": ("Blue", "Navy Blue"),
+                                                                                      "gender": ("Men",)})
     assert reply == ('Here are 5 Red Dresses for Women. I can search one colour at a time, so I searched Red first: '
                      'say "blue" or "navy blue" to see Blue or Navy Blue. I can search one person at a time, so I '
                      'searched Women first: say "for men" to see Men.')
