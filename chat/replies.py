@@ -193,17 +193,17 @@ class Replies:
         return target or (f'"{state.description}"' if state.description else otherwise)
 
     def _named(self, after: DialogueState) -> dict[str, str]:
-        """What a reply may say the results are: a picked product's kind and person are its record
-        (its usage is named only where asked for), but its colour only where a filter holds it:
-        results similar to a purple watch are not all purple ("Purple Watches" over pink ones). A
-        photo's are guesses, so for a photo only what the filters enforce is named ("Blue items
-        similar to your photo", not "Blue Swimwear" over blue scarves)."""
+        """What a reply may say the results are: what the filters hold, and a picked product's kind
+        (results similar to it are of its kind), but not its colour or person unless a filter holds
+        them: results similar to a purple watch are not all purple ("Purple Watches" over pink
+        ones), nor those similar to a men's jacket all for men. A photo's kind is a guess, so for a
+        photo only what the filters enforce is named ("Blue items similar to your photo", not
+        "Blue Swimwear" over blue scarves)."""
         reference = after.reference
         if reference is not None and reference.source == "upload":
             return dict(after.constraints)
-        m = self.matcher
-        roles = {m.people_column, *m.kind_columns}
-        return {c: v for c, v in after.target_attributes().items() if c in roles or c in after.constraints}
+        kinds = self.matcher.kind_columns
+        return {c: v for c, v in after.target_attributes().items() if c in kinds or c in after.constraints}
 
     def _listed_note(self, asked: Mapping[str, str], listed: Mapping[str, Sequence[str]]) -> str:
         """"red or blue": a search holds one value a column, so say which was asked for first (the

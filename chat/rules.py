@@ -90,7 +90,8 @@ _DETAIL = re.compile(r"\b(?:with|has|have|having|featuring|plus|and\s+(?:a|an|so
 # A description of the item under discussion ("the shirt is aqua", "has long sleeves").
 _DESCRIBING = re.compile(r"^(?:(?:the|this|that|it|its|my)\s+)?(?:[a-z-]+\s+){0,3}?(?:is|are|has|have|looks?|seems?)\b")
 _REQUEST_CUE = re.compile(r"\b(?:show|see|find|search|look(?:ing)?|want|need|get|got|buy|after|prefer|would|could|can|"
-                          r"please|instead|rather|about|any|some|something|anything|new|do\s+you|i'?d|i'?m)\b")
+                          r"please|instead|rather|about|any|some|something|anything|new|do\s+you|i'?d|i'?m|matching|"
+                          r"to\s+match)\b")
 # A complaint about what was just named: that value is avoided, not wanted.
 _COMPLAINT = re.compile(
     r"\b(?:(?:my\s+(?:feet|toes|back|legs|neck)\s+)?(?:hurts?|hurting|ache|aches)|pinch(?:es)?|itch(?:y|es)?|uncomfortable|(?:are|is|look|looks|feel|feels|seem|seems)\s+"

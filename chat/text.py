@@ -17,7 +17,7 @@ from retrieval.vocabulary import VocabularyMatcher, without_mentions
 _LEAD_FILLER = re.compile(
     r"^(?:(?:so\s+much|a\s+lot|hi|hello|hey|ok(?:ay)?|so|well|and|also|now|then|but|maybe|"
     r"perhaps|please|pls|plz|just|yes|yeah|yep|no|nah|nope|great|cool|nice|perfect|lovely|awesome|good|fine|"
-    r"sure|oh|um|hmm|eh|idk|dunno|oops|sorry|possibly|actually|instead|there|thanks|thank\s+you|wow|lol)\b"
+    r"sure|oh|um+|hm+|uh+|ugh|meh|erm+|eh|idk|dunno|oops|sorry|possibly|actually|instead|there|thanks|thank\s+you|wow|lol)\b"
     r"|i\s+(?:said|meant|mean)\b|(?:i\s+was|i'?m)\s+wondering\s+if\b"
     r"|(?:what|how)\s+about\b|(?:(?:go(?:ing)?|take\s+(?:me|us)|bring\s+(?:me|us))\s+)?back\s+to\b|(?:make|change|turn|switch)"
     r"(?:\s+(?:it|that|this|them|these|those))?"
@@ -25,7 +25,7 @@ _LEAD_FILLER = re.compile(
     r"|(?:i'?m|i\s+am|we'?re|we\s+are)\s+(?:after|looking\s+for|searching\s+for|hunting\s+for|"
     r"shopping\s+for|trying\s+to\s+find|in\s+the\s+market\s+for)\b"
     r"|(?:i'?d|i\s+would|we'?d)\s+(?:like|love|prefer)(?:\s+to\s+(?:see|find|buy|get|have))?\b"
-    r"|(?:i|we)\s+(?:(?:actually|really|just|also|still|now|do)\s+)?(?:want|need|like|prefer)(?:\s+to\s+(?:see|find|buy|get|have))?\b"
+    r"|(?:(?:i|we)\s+(?:(?:actually|really|just|also|still|now|do)\s+)?)?(?:want|need|like|prefer)(?:\s+to\s+(?:see|find|buy|get|have))?\b"
     r"|(?:she|he|they)\s+(?:(?:really|also|usually|always)\s+)?(?:likes?|loves?|wants?|needs?|prefers?|wears?)\b"
     r"|(?:can|could|would|will)\s+(?:you|u|i|we)(?:\s+please)?(?:\s+(?:show|find|get|see|have|"
     r"search\s+for|look\s+for|give))?(?:\s+(?:me|us))?\b"

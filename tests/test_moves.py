@@ -778,3 +778,11 @@ def test_a_kind_named_as_what_to_match_gives_its_colour(rules, message, wanted):
     """"skirts in the same colour as the jeans" went back to jeans: the kind to match is no wish."""
     intent = rules.rewrite(message, after_shoes_then_shirts())
     assert intent.set_attributes == wanted
+
+
+def test_matching_things_after_a_pick_are_a_new_search_in_its_colour(rules):
+    """"and matching shoes?" after a pick was read as describing the picked t-shirt (a kind and no
+    request word, as a caption says "shirt tail hem"), so shoes were searched similar to it."""
+    intent = rules.rewrite("and matching shoes?", searching())
+    assert intent.reference == "none" and intent.set_attributes == {
+        "articleType": "Casual Shoes", "baseColour": "Black", "gender": "Men"}

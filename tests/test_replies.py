@@ -30,16 +30,16 @@ def turn(matcher, message: str, before: DialogueState, count: int = 12, referenc
 def test_a_search_reply_names_the_target_the_reference_and_what_is_avoided(matcher):
     before = DialogueState(results=SHOWN).apply(select_result(2), reference=PICKED)
     reply = turn(matcher, "in red, not black, no prints", before)
-    assert reply == "Here are 12 Red Tshirts for Men similar to the item you picked, avoiding Black, prints."
+    assert reply == "Here are 12 Red Tshirts similar to the item you picked, avoiding Black, prints."
 
 
 def test_only_the_readers_columns_are_named(matcher):
-    """A picked record's season and usage are not words the shopper asked for; nor is its colour,
-    which no filter holds: the results similar to it are not all black."""
+    """A picked record's season and usage are not words the shopper asked for; nor are its colour
+    and person, which no filter holds: the results similar to it are not all black, nor for men."""
     before = DialogueState(results=SHOWN).apply(select_result(2), reference=PICKED)
     reply = turn(matcher, "for women", before)
     assert reply == "Here are 12 Tshirts for Women similar to the item you picked."
-    assert turn(matcher, "in black", before).startswith("Here are 12 Black Tshirts for Men similar")
+    assert turn(matcher, "in black", before).startswith("Here are 12 Black Tshirts similar")
 
 
 def test_one_result_is_singular_and_none_says_what_to_do(matcher):

@@ -459,7 +459,8 @@ def test_unknown_text_becomes_the_description(rewriter):
     ("a dress with a bow, maybe", "dress with a bow"),
     ("go back to black", "black"), ("sweatshirts for my", "sweatshirts"),
     ("I actually need a dress with a bow", "dress with a bow"), ("the 2nd one, not in white though", ""),
-    ("she likes dresses with a bow", "dresses with a bow"),
+    ("she likes dresses with a bow", "dresses with a bow"), ("need a dress with a bow", "dress with a bow"),
+    ("hm a dress with a bow", "dress with a bow"),
 ])
 def test_commands_and_filler_are_not_searched_as_words(rewriter, message, description):
     """The description is searched as text and quoted in the reply ('matching "make blue"')."""
