@@ -386,7 +386,7 @@ class Assistant:
         def search(f: dict[str, list[str]]) -> list:
             return self.retriever.search(query, k, exclude_ids=exclude, filters=f or None)
 
-        relaxed = relax(search, filters, {**state.constraints, **self._limit_labels(state)}, self.roles,
+        relaxed = relax(search, filters, {**state.constraints, **self._limit_labels(state)}, self._roles_with(reading.listed),
                         guessed=state.guessed, kind_of=self._kind_of, avoid=self._split_negatives(state.negatives)[1])
         relaxed = self._asked_kinds_first(reading, relaxed, filters, search)
         searched = _as_searched(state, relaxed)
@@ -452,6 +452,14 @@ class Assistant:
     def _limit_labels(self, state: DialogueState) -> dict[str, str]:
         """Numeric limits as constraints that may give way, named as the chips name them."""
         return {column: self.replies.limit_label(column, limit) for column, limit in state.limits.items()}
+
+    def _roles_with(self, listed: dict[str, tuple[str, ...]]) -> Roles:
+        """The roles for a search whose message listed colours ("yellow or white"): the others
+        said give way for the first before its neighbours do, as the shopper said any is fine."""
+        others = listed.get(self.roles.colour or "", ())
+        if not others:
+            return self.roles
+        return replace(self.roles, neighbours=lambda value: (*others, *self.roles.neighbours(value)))
 
     def _kind_of(self, hit) -> str:
         return self.retriever.catalog.attributes(hit.id).get(self.roles.kind or "", "")

@@ -65,6 +65,8 @@ MORE = re.compile(
 # "go back to the shoes", "the bags from before", "the shoes again": an earlier search, named by what it wanted.
 BACK = re.compile(r"\bback\s+to\b|\b(?:from|you\s+showed(?:\s+me)?|(?:i|we)\s+(?:saw|had|looked\s+at))\s+"
                   r"(?:before|earlier|at\s+first)\b|\b(?:the\s+)?(?:earlier|previous)\s+(?=[a-z])|\bagain\b")
+# The item on screen as what to match, not what to search from: "sandals to go with it".
+MATCHED_POINTER = re.compile(r"\b(?:(?:to\s+)?(?:match|go\s+with)|goes\s+with|matching)\s+(?:it|this|that|them|these|those)\b")
 # Before a kind that is what to match, not what is wanted: "in the same colour as the jeans", "to match my shoes".
 MATCHED = re.compile(r"\b(?:same\s+(?:colou?r|shade)\s+as|(?:to\s+)?match(?:es|ing)?|to\s+go\s+with|goes\s+with)\s+"
                      r"(?:the|my|those|these|that|her|his)\s+$")

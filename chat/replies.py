@@ -63,11 +63,13 @@ class Replies:
         offered = question is not None and relaxed.offered and question.options == relaxed.offered
         kept = {c: v for c, v in (inferred or {}).items() if v not in relaxed.left_out}
         asked = intent.set_attributes if intent else after.constraints
-        notes = [self._unread_note(unread), *notes, self._listed_note(asked, listed or {}),
+        taken = {c: tuple(v for v in values if (c, v) not in _swapped_in(relaxed)) for c, values in (listed or {}).items()}
+        notes = [self._unread_note(unread), *notes, self._listed_note(asked, {c: v for c, v in taken.items() if v}),
                  self._literal_note(before, intent, unheld),
                  self._adopted_note(adopted), self._inferred_note(kept),
                  self._offered_note(relaxed) if offered else self.question(question) if question else ""]
-        return " ".join([self._found(before, after, count, relaxed, opening, intent), *(n for n in notes if n)])
+        return " ".join([self._found(before, after, count, relaxed, opening, intent, listed or {}),
+                         *(n for n in notes if n)])
 
     def searching(self, after: DialogueState) -> str:
         """A placeholder while the search runs, saying what it looks for."""
@@ -124,7 +126,7 @@ class Replies:
         return f"{column} up to {high}" if high else f"{column} from {low}"
 
     def _found(self, before: DialogueState, after: DialogueState, count: int, relaxed: Relaxed, opening: str,
-               intent: SearchIntent | None) -> str:
+               intent: SearchIntent | None, listed: Mapping[str, Sequence[str]]) -> str:
         dropped = {v.casefold() for v in relaxed.left_out}  # not searched after all: not named either
         named = {c: v for c, v in self._named(after).items() if v.casefold() not in dropped}
         target = self.target_phrase(named)
@@ -142,12 +144,12 @@ class Replies:
         if rejected:
             parts.append(f"leaving out {rejected} result{'s' if rejected > 1 else ''}")
         found = ", ".join(p for p in parts if p)
-        return f"{opening}{self._relaxed_note(after, relaxed)}{found}.".strip()
+        return f"{opening}{self._relaxed_note(after, relaxed, listed)}{found}.".strip()
 
-    def _relaxed_note(self, after: DialogueState, relaxed: Relaxed) -> str:
+    def _relaxed_note(self, after: DialogueState, relaxed: Relaxed, listed: Mapping[str, Sequence[str]]) -> str:
         """What was searched instead: "There are no Dresses for Men, so here are the nearest
-        for Men." / "No Burgundy ones, so here is the nearest colour." / "Nothing matched Red,
-        so I left that out."."""
+        for Men." / "No Burgundy ones, so here is the nearest colour." (or the next one `listed`
+        with it: "yellow or white") / "Nothing matched Red, so I left that out."."""
         notes = []
         kind = self.matcher.kind_columns[0] if self.matcher.kind_columns else None
         person = after.constraints.get(self.matcher.people_column or "")
@@ -155,7 +157,9 @@ class Replies:
             if column == kind and person:
                 notes.append(f"There are no {asked} for {person}, so here are the nearest for {person}:")
             else:
-                notes.append(f"There is nothing in {asked}, so I took the nearest, {searched}:")
+                notes.append(f"There is nothing in {asked}, so here is {searched}, which you said is fine too:"
+                             if searched in listed.get(column, ()) else
+                             f"There is nothing in {asked}, so I took the nearest, {searched}:")
         left = list(relaxed.left_out)
         kind_value = after.constraints.get(kind or "")
         if person in left and kind_value and kind_value not in left and kind not in relaxed.swapped:
@@ -403,6 +407,11 @@ class Replies:
         if before is not None and reference.product_id in shown and before.reference != reference:
             return f" similar to #{shown.index(reference.product_id) + 1}"
         return " similar to the item you picked"
+
+
+def _swapped_in(relaxed: Relaxed) -> set[tuple[str, str]]:
+    """(column, value) of each value a relaxed search swapped in."""
+    return {(column, searched) for column, (_, searched) in relaxed.swapped.items()}
 
 
 def _one(value: str) -> str:

@@ -81,7 +81,7 @@ _NEGATION_END = frozenset({
     "preferably", "ideally", "then", "just", "only", "please", "pls", "plz", "thanks", "for", "in", "with",
     "like", "i", "we", "can", "could", "would", "show", "want", "need", "make", "give", "find",
     "get", "so", "is", "are", "be",
-    "wait", "actually", "sorry", "other",  # "no wait, flats", "white with no other colour"
+    "wait", "actually", "sorry", "other", "tho",  # "no wait, flats", "white with no other colour"
     "more", "less",  # "less revealing and more red": the scope ends where the opposite begins
 })
 # Words before a colour that make it a detail of the item, not its colour.
@@ -91,7 +91,7 @@ _DETAIL = re.compile(r"\b(?:with|has|have|having|featuring|plus|and\s+(?:a|an|so
 _DESCRIBING = re.compile(r"^(?:(?:the|this|that|it|its|my)\s+)?(?:[a-z-]+\s+){0,3}?(?:is|are|has|have|looks?|seems?)\b")
 _REQUEST_CUE = re.compile(r"\b(?:show|see|find|search|look(?:ing)?|want|need|get|got|buy|after|prefer|would|could|can|"
                           r"please|instead|rather|about|any|some|something|anything|new|do\s+you|i'?d|i'?m|matching|"
-                          r"to\s+match)\b")
+                          r"to\s+match|to\s+go\s+with)\b")
 # A complaint about what was just named: that value is avoided, not wanted.
 _COMPLAINT = re.compile(
     r"\b(?:(?:my\s+(?:feet|toes|back|legs|neck)\s+)?(?:hurts?|hurting|ache|aches)|pinch(?:es)?|itch(?:y|es)?|uncomfortable|(?:are|is|look|looks|feel|feels|seem|seems)\s+"
@@ -278,7 +278,8 @@ class RulesRewriter:
         pointers = [m.span() for m in _LIKE_POINTER.finditer(text)]
         pointers += [m.span() for m in _POINTER.finditer(text) if not _inside(m.span(), pointers)]
         pointers += [m.span() for m in _CHANGE_MARKER.finditer(text) if not _inside(m.span(), pointers)]
-        pointers = [p for p in pointers if not _overlaps(p, chat)]
+        matched = [m.span() for m in moves.MATCHED_POINTER.finditer(text)]  # "sandals to go with it": no pick
+        pointers = [p for p in pointers if not _overlaps(p, chat + matched)]
         indices = [(m.span(), moves.in_comparison(_ordinal(m), state)) for m in _ORDINAL.finditer(text)]
         indices += [(m.span(), int(m.group(1))) for m in _NUMBER.finditer(text)]
         indices += [(m.span(1), int(m.group(1))) for m in _DETAILS_OF_NUMBER.finditer(text)]
@@ -352,10 +353,12 @@ class RulesRewriter:
 
     def _first_of_lists(self, reading: _Reading) -> None:
         """"red or blue dresses", "a dress and some heels": the first value of a list is searched
-        (the assistant says the others), and the rest are neither wanted nor described."""
-        tails = [m for values in moves.listed(reading.text, reading.mentions, self.matcher.kind_columns)
-                 for m in values[1:]]
+        (the assistant says the others, and searches the next where the first has nothing), and
+        the rest are not wanted; no value of a list is described, as the search may end on any."""
+        lists = moves.listed(reading.text, reading.mentions, self.matcher.kind_columns)
+        tails = [m for values in lists for m in values[1:]]
         reading.mentions = [m for m in reading.mentions if m not in tails]
+        reading.removed += [(m.start, m.end) for values in lists for m in values[:1]]
         for mention in tails:
             link = _LIST_LINK.search(reading.text, 0, mention.start)
             reading.removed.append((link.start() if link else mention.start, mention.end))
@@ -441,7 +444,8 @@ class RulesRewriter:
             return {c: v for c, v in state.constraints.items() if c in self.matcher.columns}
         people, colour = self.matcher.people_column or "", self.matcher.colour_column or ""
         carried = {people: state.constraints[people]} if people in state.constraints else {}
-        return {**carried, colour: target[colour]} if matching and colour in target else carried
+        shown = colour in target and target[colour] not in state.relaxed  # a colour the search gave up is not on screen
+        return {**carried, colour: target[colour]} if matching and shown else carried
 
     def _wanted(self, reading: _Reading) -> dict[str, str]:
         """Column -> value of the positive mentions, the last of a column winning; but a colour

@@ -17,7 +17,7 @@ from retrieval.vocabulary import VocabularyMatcher, without_mentions
 _LEAD_FILLER = re.compile(
     r"^(?:(?:so\s+much|a\s+lot|hi|hello|hey|ok(?:ay)?|so|well|and|also|now|then|but|maybe|"
     r"perhaps|please|pls|plz|just|yes|yeah|yep|no|nah|nope|great|cool|nice|perfect|lovely|awesome|good|fine|"
-    r"sure|oh|um+|hm+|uh+|ugh|meh|erm+|eh|idk|dunno|oops|sorry|possibly|actually|instead|there|thanks|thank\s+you|wow|lol)\b"
+    r"sure|oh|um+|hm+|uh+|ugh|meh|erm+|eh|idk|dunno|oops|sorry|possibly|actually|instead|there|thanks|thank\s+you|wow|lol|either)\b"
     r"|i\s+(?:said|meant|mean)\b|(?:i\s+was|i'?m)\s+wondering\s+if\b"
     r"|(?:what|how)\s+about\b|(?:(?:go(?:ing)?|take\s+(?:me|us)|bring\s+(?:me|us))\s+)?back\s+to\b|(?:make|change|turn|switch)"
     r"(?:\s+(?:it|that|this|them|these|those))?"

@@ -378,3 +378,11 @@ def test_a_wrong_pick_corrected_searches_from_the_result_meant(assistant):
     assert meant.state.reference.product_id == first.results[1].id and first.results[0].id not in meant.state.liked
     assert attributes(meant, "baseColour") == {"Blue"} and attributes(meant, "articleType") == {"Tshirts"}
     assert assistant.step(meant.state, "undo").state.results == wrong.state.results
+
+
+def test_a_colour_listed_second_stands_in_when_the_first_has_nothing(assistant):
+    """"yellow or red t-shirts" with no yellow ones left the colour out (any colour shown)."""
+    turn = assistant.step(DialogueState(), "yellow or red t-shirts for men")
+    assert attributes(turn, "baseColour") == {"Red"} and attributes(turn, "articleType") == {"Tshirts"}
+    assert turn.reply.startswith("There is nothing in Yellow, so here is Red, which you said is fine too:")
+    assert "say" not in turn.reply and turn.state.constraints["baseColour"] == "Red"

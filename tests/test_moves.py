@@ -627,18 +627,19 @@ def test_without_a_comparison_just_before_places_are_the_results(rules, message)
 
 
 @pytest.mark.parametrize("message, wanted, description", [
-    ("red or blue dresses", {"baseColour": "Red", "articleType": "Dresses"}, "red dresses"),
-    ("either black or brown belts", {"baseColour": "Black", "articleType": "Belts"}, "either black belts"),
-    ("blue/green tops pls", {"baseColour": "Blue", "articleType": "Tops"}, "blue tops"),
+    ("red or blue dresses", {"baseColour": "Red", "articleType": "Dresses"}, "dresses"),
+    ("either black or brown belts", {"baseColour": "Black", "articleType": "Belts"}, "belts"),
+    ("blue/green tops pls", {"baseColour": "Blue", "articleType": "Tops"}, "tops"),
     ("red shirts, maybe blue ones", {"baseColour": "Blue", "articleType": "Shirts"}, "red shirts, maybe blue ones"),
-    ("a black dress and some heels", {"baseColour": "Black", "articleType": "Dresses"}, "black dress"),
+    ("a black dress and some heels", {"baseColour": "Black", "articleType": "Dresses"}, "black"),
     ("a black and white shirt", {"baseColour": "White", "articleType": "Shirts"}, "black and white shirt"),
     ("red, then blue", {"baseColour": "Blue"}, "red, then blue"),
 ])
 def test_values_listed_as_alternatives_search_the_first(rules, message, wanted, description):
     """A search holds one value a column: "red or blue" was Blue, the last named, with "red or
-    blue" searched as words. The first of a list is searched and the rest is no text; colours
-    joined by "and" are one item's, and a value said after another without "or" replaces it."""
+    blue" searched as words. The first of a list is searched and no value of it is text (the
+    search may end on another); colours joined by "and" are one item's, and a value said after
+    another without "or" replaces it."""
     intent = rules.rewrite(message, DialogueState())
     assert intent.set_attributes == wanted and intent.description == description
 
@@ -786,3 +787,18 @@ def test_matching_things_after_a_pick_are_a_new_search_in_its_colour(rules):
     intent = rules.rewrite("and matching shoes?", searching())
     assert intent.reference == "none" and intent.set_attributes == {
         "articleType": "Casual Shoes", "baseColour": "Black", "gender": "Men"}
+
+
+def test_a_kind_to_go_with_the_item_on_screen_is_a_new_search_in_the_colour_shown(rules):
+    """"now sandals to go with it" kept the dress as what to search from, and a colour the search
+    had given up ("nothing matched Yellow") was carried into the sandals."""
+    intent = rules.rewrite("now sandals to go with it", searching())
+    assert intent.reference == "none" and intent.set_attributes == {
+        "articleType": "Sandals", "baseColour": "Black", "gender": "Men"}
+    gave_up = DialogueState(constraints={"articleType": "Dresses", "baseColour": "Yellow"}, relaxed=("Yellow",),
+                            results=SHOWN)
+    assert rules.rewrite("sandals to match", gave_up).set_attributes == {"articleType": "Sandals"}
+
+
+def test_a_negation_ends_at_tho(rules):
+    assert rules.rewrite("not floral tho", searching()).negatives == ("floral",)

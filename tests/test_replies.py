@@ -159,3 +159,14 @@ def test_an_occasion_the_filters_hold_is_not_quoted_as_words(shared_vocabulary):
     before = DialogueState(constraints={"baseColour": "Red", "articleType": "Handbags"})
     after = DialogueState(constraints={**before.constraints, "usage": "Casual"}, description="casual ones")
     assert Replies(matcher).search(before, after, 12) == "Here are 12 Red Casual Handbags."
+
+
+def test_a_listed_value_that_stood_in_for_the_first_is_said_so_and_not_offered_again(matcher):
+    """"yellow or white dresses" with no yellow ones: white was said to be fine, so it is no "nearest"."""
+    from chat.relaxing import Relaxed
+
+    after = DialogueState(constraints={"baseColour": "White", "articleType": "Dresses"})
+    intent = SearchIntent(set_attributes={"baseColour": "Yellow", "articleType": "Dresses"})
+    reply = Replies(matcher).search(DialogueState(), after, 4, Relaxed([], swapped={"baseColour": ("Yellow", "White")}),
+                                    intent=intent, listed={"baseColour": ("White",)})
+    assert reply == "There is nothing in Yellow, so here is White, which you said is fine too: Here are 4 White Dresses."
