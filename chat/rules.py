@@ -117,7 +117,9 @@ _QUESTION_START = re.compile(r"^(?:what|whats|wats|which|who|whose|when|where|is
 _LIST_LINK = re.compile(r"(?:\s*,)?\s*(?:\b(?:or|and|plus|as\s+well\s+as)\b|/|&)?\s*(?:\b(?:maybe|perhaps|even|else|also|an?|some|"
                         r"the|matching|then)\s+)*$")
 # Chat inside a request, which describes no product: "omg #4 is perfect but for men", "love the 5th one".
-_CHATTER = re.compile(r"\b(?:omg|omfg|wow|lol|haha+|ooh+|yay|aww+|ngl|tbh|imo)\b|\b(?:i\s+)?(?:really\s+)?(?:love|adore)\b|"
+# "love" of what is shown only: "i'd love a red dress" is a request.
+_CHATTER = re.compile(r"\b(?:omg|omfg|wow|lol|haha+|ooh+|yay|aww+|ngl|tbh|imo)\b|"
+                      r"(?<!'d\s)(?<!would\s)\b(?:i\s+)?(?:really\s+)?(?:love|adore)\b(?=\s+(?:it|this|that|these|those|them|the|#|\d))|"
                       r"\b(?:is|are|r|'s|'re|looks|seems)\s+(?:(?:so|really|very|just|absolutely|super)\s+)?(?:perfect|great|"
                       r"lovely|nice|cute|gorgeous|amazing|awesome|beautiful|stunning|pretty|fab|fabulous)\b")
 # Any question's form, requests' included: "can i ...", "do you ...", or a "?".

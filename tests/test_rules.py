@@ -460,7 +460,7 @@ def test_unknown_text_becomes_the_description(rewriter):
     ("go back to black", "black"), ("sweatshirts for my", "sweatshirts"),
     ("I actually need a dress with a bow", "dress with a bow"), ("the 2nd one, not in white though", ""),
     ("she likes dresses with a bow", "dresses with a bow"), ("need a dress with a bow", "dress with a bow"),
-    ("hm a dress with a bow", "dress with a bow"),
+    ("hm a dress with a bow", "dress with a bow"), ("I'd love a dress with a bow", "dress with a bow"),
 ])
 def test_commands_and_filler_are_not_searched_as_words(rewriter, message, description):
     """The description is searched as text and quoted in the reply ('matching "make blue"')."""
