@@ -342,10 +342,18 @@ class RulesRewriter:
 
     def _shade_shifted(self, reading: _Reading, state: DialogueState) -> None:
         """"a bit darker", "a lighter blue": the shade the vocabulary knows as darker or lighter
-        than the colour named, else than the one wanted now, becomes the wanted colour."""
+        than the colour the words qualify, else, where the message names no colour, than the one
+        wanted now, becomes the wanted colour. A colour named elsewhere in the message is the
+        one wanted: "is green and darker" describes a green product darker than the one shown."""
         column = self.matcher.colour_column
+        match = moves.SHADE_SHIFT.search(reading.text)
+        if match is None:
+            return
         named = [m for m in reading.mentions if m.column == column]
-        colour = named[-1].value if named else state.target_attributes().get(column or "")
+        qualified = [m for m in named if m.start >= match.end() and not reading.text[match.end():m.start].strip()]
+        if named and not qualified:
+            return
+        colour = qualified[0].value if qualified else state.target_attributes().get(column or "")
         shade, spans = moves.shade_shift(reading.text, colour, self.matcher)
         if shade is None:
             return

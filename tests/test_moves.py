@@ -731,6 +731,17 @@ def test_a_darker_or_lighter_colour_is_the_shade_the_vocabulary_names(rules, col
     assert not {"darker", "lighter", "deeper"} & set(intent.description.split())
 
 
+@pytest.mark.parametrize("message, colour", [
+    ("is green and is a darker color", "Green"), ("is black with red designs and is darker", "Black"),
+    ("darker, and brown", "Brown"),
+])
+def test_a_colour_named_apart_from_darker_is_the_colour_wanted(rules, message, colour):
+    """Real people's captions: "darker" says how the product differs from the one shown, and the
+    colour named is the product's own; before, Red on screen and "black ... darker" read Maroon."""
+    state = DialogueState(constraints={"baseColour": "Red", "articleType": "Tshirts"}, results=SHOWN)
+    assert rules.rewrite(message, state).set_attributes["baseColour"] == colour
+
+
 def test_a_shade_the_vocabulary_does_not_know_is_searched_as_words(rules):
     intent = rules.rewrite("a bit lighter", DialogueState(constraints={"baseColour": "Black"}, results=SHOWN))
     assert not intent.set_attributes and intent.description == "lighter"
