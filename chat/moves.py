@@ -415,20 +415,19 @@ def too_much(text: str, state: DialogueState, matcher: VocabularyMatcher) -> tup
     return list(dict.fromkeys(avoided)), spans
 
 
-def shade_shift(text: str, colour: str | None, matcher: VocabularyMatcher) -> tuple[str | None, list[Span]]:
-    """"a bit darker": the catalogue colour a shade darker or lighter than `colour` (the one the
-    message names, else the one wanted now), as the vocabulary's shade words say ("dark blue" is
-    Navy Blue, so Navy Blue is darker than Blue and Blue lighter than Navy Blue), and the phrase's
-    span; None when the vocabulary knows no such shade, and the words are searched."""
-    match = SHADE_SHIFT.search(text)
-    if match is None or colour is None:
-        return None, []
+def shade_shift(match: re.Match, colour: str | None, matcher: VocabularyMatcher) -> str | None:
+    """"a bit darker" (`match`, of SHADE_SHIFT): the catalogue colour a shade darker or lighter
+    than `colour` (the one the words qualify, else the one wanted now), as the vocabulary's shade
+    words say ("dark blue" is Navy Blue, so Navy Blue is darker than Blue and Blue lighter than
+    Navy Blue); None when the vocabulary knows no such shade, and the words are searched."""
+    if colour is None:
+        return None
     way, opposite = ("dark", "light") if match.group(1) in ("darker", "deeper") else ("light", "dark")
     shade = _shade(f"{way} {colour}", matcher)
     if shade in (None, colour):  # lighter than Navy Blue: the colour whose dark shade it is
         shade = next((v for v in matcher.vocabulary[matcher.colour_column]
                       if v != colour and _shade(f"{opposite} {v}", matcher) == colour), None)
-    return (shade, [match.span()]) if shade not in (None, colour) else (None, [])
+    return shade if shade != colour else None
 
 
 def _shade(phrase: str, matcher: VocabularyMatcher) -> str | None:

@@ -238,9 +238,10 @@ class RulesRewriter:
         the wrong one was picked from (the results on screen came from the wrong one), when the
         message changes nothing else; else None."""
         if (not moves.CORRECTION.search(reading.text) or len(reading.indices) != 1 or has_upload or reading.mentions
-                or reading.negatives or reading.drops or reading.limits or state.picked_from() is None):
+                or reading.negatives or reading.drops or reading.limits):
             return None
-        return _resolve_index(reading.indices[0], state.picked_from())
+        shown = state.picked_from()
+        return _resolve_index(reading.indices[0], shown) if shown is not None else None
 
     def _back_to(self, reading: _Reading, state: DialogueState, has_upload: bool) -> dict[str, str]:
         """"go back to the shoes from before": the values of an earlier search to return to, when
@@ -286,9 +287,9 @@ class RulesRewriter:
         indices += [(m.span(), int(m.group(1))) for m in _NUMBER.finditer(text)]
         indices += [(m.span(1), int(m.group(1))) for m in _DETAILS_OF_NUMBER.finditer(text)]
         indices += moves.compared_picks(text, state, [i for _, i in indices])
-        places = list(moves.POSITION.finditer(text))
-        indices += [(m.span(), n) for m in places if (n := moves.position_number(m.group(), state))]
-        reading.unclear = any(moves.position_number(m.group(), state) is None for m in places)
+        places = [(m.span(), moves.position_number(m.group(), state)) for m in moves.POSITION.finditer(text)]
+        indices += [(span, n) for span, n in places if n]
+        reading.unclear = any(n is None for _, n in places)
         for match in _NONE_OF.finditer(text):
             reading.excluded += range(1, len(state.results) + 1)
             reading.removed.append(match.span())
@@ -320,7 +321,7 @@ class RulesRewriter:
             reading.indices = [reading.borrowed.look] if reading.borrowed.look else []
         if reading.something_else and state.reference_number():
             reading.excluded.append(state.reference_number())
-        taken = spans + other_spans + limit_spans + aspect_spans + reading.borrowed.spans + [m.span() for m in places]
+        taken = spans + other_spans + limit_spans + aspect_spans + reading.borrowed.spans + [span for span, _ in places]
         reading.mentions = [m for m in reading.mentions if not _inside((m.start, m.end), taken)]
         self._first_of_lists(reading)
         self._shade_shifted(reading, state)
@@ -354,12 +355,12 @@ class RulesRewriter:
         if named and not qualified:
             return
         colour = qualified[0].value if qualified else state.target_attributes().get(column or "")
-        shade, spans = moves.shade_shift(reading.text, colour, self.matcher)
+        shade = moves.shade_shift(match, colour, self.matcher)
         if shade is None:
             return
         kept = [m for m in reading.mentions if m.column != column]
-        reading.mentions = sorted([*kept, Mention(column, shade, *spans[0])], key=lambda m: m.start)
-        reading.removed += spans
+        reading.mentions = sorted([*kept, Mention(column, shade, *match.span())], key=lambda m: m.start)
+        reading.removed.append(match.span())
 
     def _first_of_lists(self, reading: _Reading) -> None:
         """"red or blue dresses", "a dress and some heels": the first value of a list is searched

@@ -70,7 +70,7 @@ class DialogueState:
             after = self
         # Kept one turn only: "the other one" means one of them right after a comparison.
         compared = _unique([self.result_id(i) for i in intent.compared]) if intent.action == "compare" else ()
-        return replace(after, compared=compared, turn=self.turn + 1, previous=_trimmed(self, UNDO_DEPTH - 1))
+        return self._next_turn(after, compared=compared)
 
     def with_results(self, ids: list[str] | tuple[str, ...], relaxed: tuple[str, ...] = (),
                      asked: Question | None = None, scores: tuple[float, ...] = ()) -> DialogueState:
@@ -88,11 +88,10 @@ class DialogueState:
         reader. The free-text description goes too: it usually repeats the released word
         ("black t-shirt"), and the remaining constraints and reference still describe the target."""
         key = value.casefold()
-        return replace(
+        return self._next_turn(
             self, constraints={c: v for c, v in self.constraints.items() if v.casefold() != key},
             negatives=tuple(n for n in self.negatives if n.casefold() != key), description="",
-            limits={c: v for c, v in self.limits.items() if c.casefold() != key}, asked=None, compared=(),
-            turn=self.turn + 1, previous=_trimmed(self, UNDO_DEPTH - 1))
+            limits={c: v for c, v in self.limits.items() if c.casefold() != key}, asked=None, compared=())
 
     def with_liked(self, product_id: str) -> DialogueState:
         """Record a liked result. Not a turn: the search is unchanged, so nothing to undo."""
@@ -122,7 +121,7 @@ class DialogueState:
             earlier = earlier.previous
         if earlier is None:
             return None
-        return replace(earlier, compared=(), turn=self.turn + 1, previous=_trimmed(self, UNDO_DEPTH - 1))
+        return self._next_turn(earlier, compared=())
 
     def picked_from(self) -> DialogueState | None:
         """The state whose results the last turn picked the item now searched from ("the first
@@ -137,8 +136,12 @@ class DialogueState:
         result it picked, which is no longer liked; a turn of its own."""
         wrong = self.reference.product_id if self.reference else None
         liked = [i for i in self.liked if i != wrong] + [reference.product_id]
-        return replace(self, reference=reference, liked=_unique(liked)[-MAX_REMEMBERED_IDS:], seen=(), relaxed=(),
-                       asked=None, compared=(), turn=self.turn + 1, previous=_trimmed(self, UNDO_DEPTH - 1))
+        return self._next_turn(self, reference=reference, liked=_unique(liked)[-MAX_REMEMBERED_IDS:], seen=(), relaxed=(),
+                               asked=None, compared=())
+
+    def _next_turn(self, after: DialogueState, **changes) -> DialogueState:
+        """`after` with `changes` as the turn after this one, this state (bounded) behind it for undo."""
+        return replace(after, **changes, turn=self.turn + 1, previous=_trimmed(self, UNDO_DEPTH - 1))
 
     @property
     def can_undo(self) -> bool:
