@@ -16,7 +16,7 @@ from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
 
-from retrieval.photo import as_shown
+from retrieval.photo import as_shown, decode_small
 
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 MAX_UPLOAD_PIXELS = 40_000_000
@@ -49,6 +49,7 @@ def load_upload(source: str | Path | Image.Image) -> Image.Image:
         _check_pixels(source.width, source.height)
         return as_shown(source)
     with _opened(source) as image:
+        decode_small(image)
         try:
             image.load()
         except OSError as err:  # truncated or corrupt image data

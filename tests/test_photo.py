@@ -1,5 +1,6 @@
 """Photos as shoppers' devices save them: a phone's portrait stored sideways with an EXIF
-orientation tag, and a cut-out PNG on transparent pixels, are read as the person sees them."""
+orientation tag, and a cut-out PNG on transparent pixels, are read as the person sees them; a
+12-megapixel photo at no more pixels than a reader wants."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import numpy as np
 from PIL import Image
 
 from benchmarks.photo_retakes import cut_out, stored_sideways
-from retrieval.photo import load_rgb
+from retrieval.photo import WORKING_SIDE, load_rgb
 from shop.uploads import load_upload
 
 
@@ -41,3 +42,14 @@ def test_a_palette_png_with_a_transparent_colour_is_flattened_onto_white(tmp_pat
     palette.save(tmp_path / "logo.png", transparency=0)
     photo = load_rgb(tmp_path / "logo.png")
     assert photo.getpixel((0, 0)) == (255, 255, 255) and photo.getpixel((10, 10)) == (200, 0, 0)
+
+
+def test_a_twelve_megapixel_phone_photo_is_read_at_working_size_upright(tmp_path):
+    """A phone's portrait stored sideways at 4000x3000 comes out upright, its shape kept, with no
+    more pixels than any reader wants: relighting and framing it whole took most of a second."""
+    upright = portrait((3000, 4000))
+    photo = load_upload(stored_sideways(upright, tmp_path / "phone.jpg"))
+    assert photo.size == (WORKING_SIDE * 3 // 4, WORKING_SIDE)
+    assert photo.getpixel((photo.width // 2, photo.height // 4))[0] > 180  # red half on top
+    assert photo.getpixel((photo.width // 2, 3 * photo.height // 4))[2] > 180
+    assert load_rgb(upright).size == (WORKING_SIDE * 3 // 4, WORKING_SIDE)
