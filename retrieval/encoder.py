@@ -56,6 +56,14 @@ class EncoderSpec:
     def is_local(self) -> bool:
         return self.model_name.startswith("local-dir:")
 
+    @property
+    def key(self) -> str:
+        """What caches built with this encoder are keyed by: a local folder by its absolute path,
+        so `local-dir:../models/x` and the same folder spelt absolute share their index."""
+        if not self.is_local:
+            return self.text
+        return "local-dir:" + str(Path(self.model_name.removeprefix("local-dir:")).resolve())
+
 
 def parse_spec(spec: str) -> EncoderSpec:
     """`hf-hub:ORG/NAME` and `local-dir:PATH` pass through; `MODEL/TAG` splits into name and tag."""
@@ -69,6 +77,11 @@ def parse_spec(spec: str) -> EncoderSpec:
         return EncoderSpec(spec, spec, None)
     name, _, tag = spec.partition("/")
     return EncoderSpec(spec, name, tag or None)
+
+
+def spec_key(spec: str) -> str:
+    """`EncoderSpec.key` of a spec string."""
+    return parse_spec(spec).key
 
 
 def pick_device(device: str | None = None) -> torch.device:

@@ -38,7 +38,7 @@ from retrieval.attributes import InferenceSettings, neighbour_votes
 from retrieval.backdrop import learn_backdrop
 from retrieval.catalog import Catalog
 from retrieval.colour import Palette, ProductPixels, learn_palette, try_read_product
-from retrieval.encoder import Encoder
+from retrieval.encoder import Encoder, spec_key
 from retrieval.framing import learn_framing
 from retrieval.vocabulary import VocabularyMatcher
 
@@ -88,7 +88,7 @@ def training_ids(catalog: Catalog, gallery: Sequence[str] | None = None) -> list
 
 def heads_key(catalog: Catalog, encoder_spec: str, ids: Sequence[str]) -> dict[str, str]:
     """What heads are learned from: equal keys mean saved heads can be reused."""
-    return {"encoder": encoder_spec, "catalog_fingerprint": catalog.fingerprint(),
+    return {"encoder": spec_key(encoder_spec), "catalog_fingerprint": catalog.fingerprint(),
             "learned_from": hashlib.sha256("\n".join(ids).encode()).hexdigest()[:16]}
 
 

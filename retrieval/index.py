@@ -34,7 +34,7 @@ from tqdm.auto import tqdm
 from retrieval import embedding_parts
 from retrieval.catalog import Catalog
 from retrieval.embedding_parts import EmbeddingParts, remove_parts
-from retrieval.encoder import Encoder
+from retrieval.encoder import Encoder, spec_key
 from retrieval.vector_store import VectorStore, VectorStoreError
 
 logger = logging.getLogger(__name__)
@@ -74,7 +74,7 @@ def default_index_dir() -> Path:
 
 def index_key(catalog: Catalog, encoder_spec: str) -> IndexKey:
     digest = hashlib.sha256("\n".join(catalog.ids).encode()).hexdigest()[:16]
-    return IndexKey(encoder_spec, catalog.fingerprint(), digest)
+    return IndexKey(spec_key(encoder_spec), catalog.fingerprint(), digest)
 
 
 def _check_manifest(manifest: dict, key: IndexKey, folder: Path) -> None:

@@ -1,6 +1,7 @@
 """Encoder, index and composition on a tiny random open_clip model (no downloads)."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -96,6 +97,19 @@ def test_build_index_cli_fills_the_cache_that_cached_index_opens(encoder, tiny_e
     assert json.loads((folder / "manifest.json").read_text())["encoder"] == tiny_encoder_spec
     with caplog.at_level("INFO"):
         cached_index(catalog, encoder, tmp_path / "cache")
+    assert "up to date" in caplog.text and "encoding" not in caplog.text
+
+
+def test_an_encoder_folder_spelt_relative_shares_the_index_of_its_absolute_path(
+        encoder, tiny_encoder_spec, tiny_catalog, tmp_path, monkeypatch, caplog):
+    """The app started by a script (absolute path) and the CLIs run by hand (`../shared/...`)
+    would otherwise each encode the catalogue, and learn its attribute heads, on their own."""
+    folder = Path(tiny_encoder_spec.removeprefix("local-dir:"))
+    monkeypatch.chdir(folder.parent)
+    relative = f"local-dir:{folder.name}"
+    assert build_index_main(["--catalog", str(tiny_catalog), "--encoder", relative, "--index-dir", str(tmp_path / "c")]) == 0
+    with caplog.at_level("INFO"):
+        cached_index(load_catalog(tiny_catalog), encoder, tmp_path / "c")
     assert "up to date" in caplog.text and "encoding" not in caplog.text
 
 
