@@ -10,6 +10,9 @@ one `/respond`, `/select` or `/feedback` call timed at the client; message turns
 the ones the reader reads) are reported apart too. Session i runs dialogue i mod 8 of
 `benchmarks.app_client.DIALOGUES`, so every count is checked for errors and for cross-talk:
 a session whose results after some turn are another dialogue's, not its own.
+Each row also says how much CPU a turn cost the app (`app_cpu_ms_per_turn`) and the clients
+(`client_cpu_ms_per_turn`, gradio_client in this process): both share this machine's cores,
+where a shopper's browser would not.
 The last line of stdout is one JSON object; `--plot` draws p50 and p95 against sessions.
 """
 
@@ -24,23 +27,35 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import psutil
+
 from benchmarks.app_client import DIALOGUES, Session, add_app_arguments, dialogue, free_port, run_session, start_app
 from offline.metrics import latency_summary
 
 
-def sessions_at_once(url: str, count: int, rounds: int, alone: list[list[list[str]]], think_s: float = 0.0) -> dict:
-    """`count` sessions at once, each running dialogue i mod 8 `rounds` times."""
+def sessions_at_once(url: str, app: psutil.Process, count: int, rounds: int, alone: list[list[list[str]]],
+                     think_s: float = 0.0) -> dict:
+    """`count` sessions at once, each running dialogue i mod 8 `rounds` times, against the app
+    in process `app`."""
     scripts = [dialogue(*DIALOGUES[i % len(DIALOGUES)]) * rounds for i in range(count)]
-    started = time.perf_counter()
+    app_cpu, client_cpu, started = _cpu_seconds(app), time.process_time(), time.perf_counter()
     with ThreadPoolExecutor(count) as pool:
         runs: list[Session] = list(pool.map(lambda script: run_session(url, script, think_s), scripts))
     wall = time.perf_counter() - started
+    app_cpu, client_cpu = _cpu_seconds(app) - app_cpu, time.process_time() - client_cpu
     turns = [s for run in runs for s in run.seconds()]
+    per_turn = 1000 / max(1, len(turns))
     return {"sessions": count, "turns": len(turns), "latency_ms": latency_summary(turns),
+            "app_cpu_ms_per_turn": round(app_cpu * per_turn, 1), "client_cpu_ms_per_turn": round(client_cpu * per_turn, 1),
             "message_latency_ms": latency_summary([s for run in runs for s in run.seconds("/respond")]),
             "turns_per_s": round(len(turns) / wall, 2), "errors": [run.error for run in runs if run.error],
             "cross_talk": sum(_cross_talk(run.shown, i, alone) for i, run in enumerate(runs)),
             "differs_from_alone": sum(run.shown != alone[i % len(alone)] * rounds for i, run in enumerate(runs))}
+
+
+def _cpu_seconds(process: psutil.Process) -> float:
+    times = process.cpu_times()
+    return times.user + times.system
 
 
 def _cross_talk(shown: list[list[str]], session: int, alone: list[list[list[str]]]) -> bool:
@@ -89,6 +104,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=2, help="times each session repeats its dialogue")
     parser.add_argument("--think", type=float, default=0.0,
                         help="seconds each shopper pauses after a turn (default 0: turns back to back)")
+    parser.add_argument("--clients-nice", type=int, default=0,
+                        help="niceness of the clients once the app has started (19: the app gets the cores first, "
+                             "as where browsers run elsewhere)")
     parser.add_argument("--plot", type=Path, help="write the latency plot here (PNG)")
     parser.add_argument("--baseline", type=Path, help="another run's JSON line, drawn in grey on the plot")
     parser.add_argument("--from", dest="saved", type=Path, help="plot this run's saved JSON line instead of running")
@@ -109,24 +127,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.llm != "rules" and not log.reader_loaded.wait(600):
             raise RuntimeError(f"the reader did not load within 10 minutes: {''.join(log.lines[-20:])}")
         time.sleep(5)  # the reader compiles its grammar on its first answer, then serves
+        os.nice(args.clients_nice)  # this process only: the app started at the caller's niceness
         run_session(url, dialogue(*DIALOGUES[0]))
         alone = [run_session(url, dialogue(*d)).shown for d in DIALOGUES]
         rows = []
         for count in counts:
             before = log.fallbacks()
-            rows.append(sessions_at_once(url, count, args.rounds, alone, args.think))
+            rows.append(sessions_at_once(url, psutil.Process(process.pid), count, args.rounds, alone, args.think))
             rows[-1]["read_by_the_rules_instead"] = log.fallbacks() - before
             if not args.json:
                 row = rows[-1]
                 print(f"{count:3d} sessions: turn p50 {row['latency_ms']['p50']:6.0f} ms, p95 "
-                      f"{row['latency_ms']['p95']:6.0f} ms, {row['turns_per_s']:5.2f} turns/s, "
+                      f"{row['latency_ms']['p95']:6.0f} ms, {row['turns_per_s']:5.2f} turns/s, CPU a turn: app "
+                      f"{row['app_cpu_ms_per_turn']:.0f} ms, clients {row['client_cpu_ms_per_turn']:.0f} ms, "
                       f"{len(row['errors'])} errors, {row['cross_talk']} cross-talk", flush=True)
     finally:
         process.terminate()
         process.wait()
     pause = f", {args.think:g} s between turns" if args.think else ", turns back to back"
     result = {"llm": args.llm, "encoder": args.encoder, "gallery": args.gallery, "rounds": args.rounds,
-              "think_s": args.think, "title": f"{args.llm}, {os.cpu_count()} CPUs{pause}, {time.strftime('%Y-%m-%d')}",
+              "think_s": args.think, "clients_nice": args.clients_nice, "title": f"{args.llm}, {os.cpu_count()} CPUs{pause}, {time.strftime('%Y-%m-%d')}",
               "start_s": round(start_s, 1), "cpus": os.cpu_count(),
               "load_average": [round(x, 1) for x in os.getloadavg()], "rows": rows}
     if args.plot:
