@@ -11,7 +11,14 @@ from retrieval.build_index import main as build_index_main
 from retrieval.catalog import load_catalog
 from retrieval.encoder import Encoder, choose_precision, load_encoder, parse_precision
 from retrieval.index import cached_index, index_key
-from retrieval.inference_tower import PixelConv2d, fold_batch_norms, keep_pixels_in_fp32, pool_one_query
+from retrieval.inference_tower import (
+    PixelConv2d,
+    SequenceFirstAttention,
+    fold_batch_norms,
+    keep_pixels_in_fp32,
+    pool_one_query,
+    project_batches_at_once,
+)
 
 
 @pytest.fixture(scope="module")
@@ -122,6 +129,38 @@ def test_pooling_with_one_query_gives_the_same_embedding():
     assert pool_one_query(tower) == 1
     torch.testing.assert_close(tower(features), before, rtol=1e-5, atol=1e-6)
     assert isinstance(tower[0], AttentionPool2d) and pool_one_query(tower) == 0
+
+
+def test_batch_first_attention_computes_the_same_sequence_first_and_contiguous(monkeypatch):
+    """Self- and cross-attention, masked, in the (batch, sequence, dim) layout its callers use;
+    the projection sees contiguous sequence-first inputs (a strided view made bf16 slow)."""
+    torch.manual_seed(0)
+    attention = torch.nn.MultiheadAttention(32, 4, batch_first=True).eval()
+    x, memory = torch.randn(3, 7, 32), torch.randn(3, 5, 32)
+    mask = torch.triu(torch.full((7, 7), float("-inf")), diagonal=1)
+    before = [attention(x, x, x, attn_mask=mask, need_weights=False)[0], attention(x, memory, memory)[0]]
+    tower = torch.nn.Sequential(attention)
+    assert project_batches_at_once(tower) == 1 and project_batches_at_once(tower) == 0
+    seen, attend = [], torch.nn.functional.multi_head_attention_forward
+
+    def recorded(query, *args, **kwargs):
+        seen.append((tuple(query.shape), query.is_contiguous()))
+        return attend(query, *args, **kwargs)
+
+    monkeypatch.setattr(torch.nn.functional, "multi_head_attention_forward", recorded)
+    after = [attention(x, x, x, attn_mask=mask, need_weights=False)[0], attention(x, memory, memory)[0]]
+    for was, now in zip(before, after):
+        assert now.shape == was.shape
+        torch.testing.assert_close(now, was, rtol=1e-5, atol=1e-6)
+    assert seen == [((7, 3, 32), True)] * 2
+
+
+def test_the_encoders_texts_encode_the_same_in_a_batch_as_alone(bf16_encoder):
+    texts = ["red shirt", "blue shoes for women", "like this but green"]
+    together = bf16_encoder.encode_texts(texts)
+    alone = np.concatenate([bf16_encoder.encode_texts([text]) for text in texts])
+    assert (together * alone).sum(axis=1).min() > 0.9999
+    assert any(isinstance(m, SequenceFirstAttention) for m in bf16_encoder.model.transformer.modules())
 
 
 def test_batch_norms_are_folded_only_for_inference():
