@@ -15,6 +15,7 @@ from __future__ import annotations
 import html
 import json
 import logging
+import os
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -363,6 +364,10 @@ def launch(loader: Loader, block: bool = True) -> gr.Blocks:
     file route, which serves only uploads."""
     settings = loader.settings
     app = build_app(loader)
+    # Gradio's queue recomputes its monitoring summary, a pandas table of the last 10,000 events,
+    # after every event: 15 ms of CPU an event once a server has served that many, more than a
+    # whole turn read by the rules costs the app. Every 100 events is fresh enough for a dashboard.
+    os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", "100")
     app.queue(default_concurrency_limit=CONCURRENCY)
     app.launch(server_name=settings.host, server_port=settings.port, max_file_size=UPLOAD_CEILING,
                app_kwargs={"routes": [photo_route(lambda: loader.catalog)]},

@@ -63,6 +63,9 @@ def gallery_ids(size: int = GALLERY_SIZE) -> list[str]:
     return [line.split(",", 1)[0] for line in (SAMPLE_CATALOG / "products.csv").read_text().splitlines()[1:]]
 
 
+SERVED: dict[str, object] = {}  # url -> the gr.Blocks serving it
+
+
 @functools.cache
 def app_url(work: Path) -> str:
     """Start the app once per test process (files under `work`); its URL."""
@@ -76,5 +79,8 @@ def app_url(work: Path) -> str:
                            gallery=write_gallery(work), index_dir=index_dir, host="127.0.0.1", port=free_port())
     loader = Loader(settings).start()
     assert loader.wait_until_ready(timeout=600), loader.error
-    atexit.register(launch(loader, block=False).close)
-    return f"http://127.0.0.1:{settings.port}"
+    app = launch(loader, block=False)
+    atexit.register(app.close)
+    url = f"http://127.0.0.1:{settings.port}"
+    SERVED[url] = app
+    return url
