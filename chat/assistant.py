@@ -152,7 +152,7 @@ class Assistant:
         if adopted:  # described as the likelier kind, and still asked
             reference = replace(after.reference, attributes={**after.reference.attributes, **adopted})
             after, question = replace(after, reference=reference), state.asked
-        question = question or self._whom(after, message)
+        question = question or self._whom(after, message) or _still_open(state, after, intent)
         return Reading(state, after, intent, inferred=inferred, adopted=adopted, question=question, unread=unread,
                        unheld=unheld, listed=self._listed(message, intent))
 
@@ -417,15 +417,16 @@ class Assistant:
 
     def _asked_kinds_first(self, reading: Reading, relaxed: Relaxed, filters: dict[str, list[str]],
                            search: Callable[[dict[str, list[str]]], list]) -> Relaxed:
-        """While the shopper is asked which of two kinds a photo is, those kinds come first:
-        the search filtered on either, then the rest of what it found. Whichever the answer,
-        the results on screen are already mostly of it; a photo of neither still shows its
-        nearest products after them."""
-        question, kind = reading.question, self.roles.kind
-        if (question is None or question.column != kind or kind in reading.after.constraints or relaxed.left_out
-                or relaxed.swapped):
+        """While the shopper is asked which of two kinds a photo is (or whom "for the kids" is
+        for: boys or girls), those values come first: the search filtered on either, then the
+        rest of what it found. Whichever the answer, the results on screen are already mostly
+        of it; a photo of neither still shows its nearest products after them."""
+        question = reading.question
+        column = question.column if question else None
+        if (question is None or column not in (self.roles.kind, self.roles.person) or column in reading.after.constraints
+                or relaxed.left_out or relaxed.swapped):
             return relaxed
-        first = search({**filters, kind: list(question.options)})
+        first = search({**filters, column: list(question.options)})
         ids = {hit.id for hit in first}
         hits = [*first, *(hit for hit in relaxed.hits if hit.id not in ids)][:len(relaxed.hits)]
         return replace(relaxed, hits=hits)
@@ -490,6 +491,17 @@ class Assistant:
             allowed = filters.get(mention.column, list(self.retriever.vocabulary[mention.column]))
             filters[mention.column] = [v for v in allowed if v != mention.value]
         return free, filters
+
+
+def _still_open(before: DialogueState, after: DialogueState, intent: SearchIntent) -> Question | None:
+    """The question the last turn asked, while this turn refines the search without settling it
+    ("t-shirts for the kids", then "in red"): still asked, and its values still shown first, or
+    the next searches forget whom the shopper shops for."""
+    question = before.asked
+    if (question is None or intent.reference != "current" or question.column in after.constraints
+            or question.column in intent.drop_attributes):
+        return None
+    return question
 
 
 def _as_searched(state: DialogueState, relaxed: Relaxed) -> DialogueState:
