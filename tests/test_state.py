@@ -299,3 +299,15 @@ def test_undo_after_a_turn_that_changed_no_search_undoes_the_change_before_it(as
     chat = red.apply(aside).apply(aside)
     assert chat.undo().constraints == {"baseColour": "Black", "articleType": "Tshirts"}
     assert chat.undo().results == tuple(SHOWN) and chat.undo().undo() == DialogueState()
+
+
+@pytest.mark.parametrize("description, turn, left", [
+    ("darker", search(set_attributes={"baseColour": "Blue"}), ""),
+    ("slim fit, a bit darker", search(drop_attributes=("baseColour",)), "slim fit"),
+    ("darker", search(set_attributes={"gender": "Men"}), None),
+])
+def test_a_shade_said_in_words_goes_when_the_colour_changes(description, turn, left):
+    """"darker" past the darkest shade is searched as words; "lighter" then set Blue and the reply
+    still said 'Blue Tshirts matching "darker"'."""
+    matcher = VocabularyMatcher({"baseColour": {"Blue": 3, "Navy Blue": 1}, "gender": {"Men": 3, "Women": 2}})
+    assert text_left(description, turn, matcher) == left
