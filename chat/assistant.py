@@ -562,8 +562,11 @@ def _photo_as_reference(intent: SearchIntent, upload: Reference | None) -> Searc
     """A search's reference as the turn allows it: the photo sent with this turn is the item
     under discussion from now on, so "current" means it ("same but red" + a photo); without
     a photo, "upload" falls back to the current item. Readers get this wrong (the LLM reader
-    kept "current" on 61% of photo turns of a template query set), and it is not theirs to
-    decide: the shopper attached the photo to be searched with."""
+    kept "current" on 61% of photo turns of a template query set, and read a photo sent with no
+    words as small talk), and it is not theirs to decide: the shopper attached the photo to be
+    searched with."""
+    if intent.action == "smalltalk" and upload is not None and intent.small_talk != "injection":
+        return SearchIntent(reference="upload")  # a photo sent bare or with "hi": search from it
     if intent.action != "search":
         return intent
     if intent.reference == "upload" and upload is None:

@@ -168,6 +168,25 @@ def test_a_photo_sent_with_the_message_is_what_gets_searched(retriever):
     assert "Heels" in attributes(turn, "articleType")  # the photo's kind, not any red item
 
 
+class SmallTalkOnly:
+    """A reader that reads every message as small talk (the fine-tuned reader on a photo sent
+    with no words)."""
+
+    def rewrite(self, message, state, has_upload=False):
+        from chat.intent import SearchIntent
+        return SearchIntent(action="smalltalk")
+
+
+def test_a_photo_read_as_small_talk_is_still_searched(retriever):
+    """A photo sent with no words was answered "Sorry, I didn't catch that" and never searched;
+    every later turn then refined nothing."""
+    from PIL import Image
+
+    photo = Image.open(retriever.catalog.image_path(next(iter(retriever.store.ids)))).convert("RGB")
+    turn = Assistant(retriever, SmallTalkOnly()).step(DialogueState(), "", image=photo)
+    assert turn.results and turn.state.reference is not None and turn.state.reference.source == "upload"
+
+
 # --- the moves besides attribute changes ----------------------------------------------------------
 
 def test_undo_said_in_words_brings_the_previous_results_back(assistant):
