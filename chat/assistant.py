@@ -152,7 +152,7 @@ class Assistant:
         if adopted:  # described as the likelier kind, and still asked
             reference = replace(after.reference, attributes={**after.reference.attributes, **adopted})
             after, question = replace(after, reference=reference), state.asked
-        question = question or self._whom(after, message)
+        question = question or self._whom(after, message) or _still_open(state, after, intent)
         return Reading(state, after, intent, inferred=inferred, adopted=adopted, question=question, unread=unread,
                        unheld=unheld, listed=self._listed(message, intent))
 
@@ -417,15 +417,16 @@ class Assistant:
 
     def _asked_kinds_first(self, reading: Reading, relaxed: Relaxed, filters: dict[str, list[str]],
                            search: Callable[[dict[str, list[str]]], list]) -> Relaxed:
-        """While the shopper is asked which of two kinds a photo is, those kinds come first:
-        the search filtered on either, then the rest of what it found. Whichever the answer,
-        the results on screen are already mostly of it; a photo of neither still shows its
-        nearest products after them."""
-        question, kind = reading.question, self.roles.kind
-        if (question is None or question.column != kind or kind in reading.after.constraints or relaxed.left_out
-                or relaxed.swapped):
+        """While the shopper is asked which of two kinds a photo is (or whom "for the kids" is
+        for: boys or girls), those values come first: the search filtered on either, then the
+        rest of what it found. Whichever the answer, the results on screen are already mostly
+        of it; a photo of neither still shows its nearest products after them."""
+        question = reading.question
+        column = question.column if question else None
+        if (question is None or column not in (self.roles.kind, self.roles.person) or column in reading.after.constraints
+                or relaxed.left_out or relaxed.swapped):
             return relaxed
-        first = search({**filters, kind: list(question.options)})
+        first = search({**filters, column: list(question.options)})
         ids = {hit.id for hit in first}
         hits = [*first, *(hit for hit in relaxed.hits if hit.id not in ids)][:len(relaxed.hits)]
         return replace(relaxed, hits=hits)
@@ -492,6 +493,17 @@ class Assistant:
         return free, filters
 
 
+def _still_open(before: DialogueState, after: DialogueState, intent: SearchIntent) -> Question | None:
+    """The question the last turn asked, while this turn refines the search without settling it
+    ("t-shirts for the kids", then "in red"): still asked, and its values still shown first, or
+    the next searches forget whom the shopper shops for."""
+    question = before.asked
+    if (question is None or intent.reference != "current" or question.column in after.constraints
+            or question.column in intent.drop_attributes):
+        return None
+    return question
+
+
 def _as_searched(state: DialogueState, relaxed: Relaxed) -> DialogueState:
     """The state as its search ran: a swapped value (Maroon for Burgundy, the nearest kind for a
     person) replaces the asked one, so chips and later turns follow the results on screen. The
@@ -550,8 +562,11 @@ def _photo_as_reference(intent: SearchIntent, upload: Reference | None) -> Searc
     """A search's reference as the turn allows it: the photo sent with this turn is the item
     under discussion from now on, so "current" means it ("same but red" + a photo); without
     a photo, "upload" falls back to the current item. Readers get this wrong (the LLM reader
-    kept "current" on 61% of photo turns of a template query set), and it is not theirs to
-    decide: the shopper attached the photo to be searched with."""
+    kept "current" on 61% of photo turns of a template query set, and read a photo sent with no
+    words as small talk), and it is not theirs to decide: the shopper attached the photo to be
+    searched with."""
+    if intent.action == "smalltalk" and upload is not None and intent.small_talk != "injection":
+        return SearchIntent(reference="upload")  # a photo sent bare or with "hi": search from it
     if intent.action != "search":
         return intent
     if intent.reference == "upload" and upload is None:

@@ -7,7 +7,8 @@ Shoppers name a kind and a person as what they are after, and a colour as a wish
    instead" on dresses): the older of the two gives way. An older kind is swapped for the kinds nearest to the query
    that the new person has (the first searched, all offered); an older person is dropped.
 2. Values guessed from a photo or swapped in by an earlier search (the nearest kind for a
-   person), oldest first: they were never said.
+   person), oldest first: they were never said. Each later step is tried with them back
+   first, so a guess stays out only where it has to.
 3. A colour gives way to its neighbours first (Burgundy -> Maroon, Charcoal -> Grey).
 4. Other wishes (colour, occasion, a price limit), fewer before more, the newest kept longest.
 5. Last, the kind or the person as well, the same way.
@@ -112,8 +113,23 @@ def _attempts(filters: Filters, constraints: Mapping[str, str], roles: Roles, gu
     for left_out in _relaxations(guesses):
         yield _without(filters, constraints, left_out, avoid)
     said = [c for c in droppable if c not in guessed]
-    base = _without(filters, constraints, guesses, avoid).filters
-    gone = tuple(constraints[c] for c in guesses)
+    kept = _giving_way(filters, (), constraints, said, roles, avoid)
+    if not guesses:
+        yield from kept
+        return
+    # Each later step first with the guesses back: they gave way first, but need not stay out
+    # when what gives way next finds something with them (a Beige clutch for women, not "no
+    # clutches for women" over a women's clutch).
+    without = _giving_way(_without(filters, constraints, guesses, avoid).filters,
+                          tuple(constraints[c] for c in guesses), constraints, said, roles, avoid)
+    for attempts in zip(kept, without):
+        yield from attempts
+
+
+def _giving_way(base: Filters, gone: tuple[str, ...], constraints: Mapping[str, str], said: Sequence[str],
+                roles: Roles, avoid: Filters) -> Iterator[_Attempt]:
+    """Steps 3-5 from `base` (`gone`: what it already leaves out): the colour's neighbours, then
+    the other wishes, then the kind or the person as well."""
     colour = roles.colour if roles.colour in said else None
     if colour:
         asked = constraints[colour]

@@ -11,7 +11,7 @@ of their inputs: testable without models.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from chat import moves
 from chat.intent import Limit, SearchIntent
@@ -133,7 +133,8 @@ class Replies:
         what = target or (f'results for "{after.description}"' if after.description else "results")
         parts = [f"{'Here is 1' if count == 1 else f'Here are {count}'} {what}{self._similar(after, before)}"]
         parts[0] += self._borrowed(intent, after)
-        if after.description and target and self._says_more(after.description, named):
+        unsearched = {*relaxed.left_out, *(asked for asked, _ in relaxed.swapped.values())}
+        if after.description and target and self._says_more(after.description, {*named.values(), *unsearched}):
             parts[0] += f' matching "{after.description}"'
         if after.limits:
             parts.append(", ".join(self.limit_label(c, v) for c, v in after.limits.items()
@@ -144,12 +145,15 @@ class Replies:
         if rejected:
             parts.append(f"leaving out {rejected} result{'s' if rejected > 1 else ''}")
         found = ", ".join(p for p in parts if p)
-        return f"{opening}{self._relaxed_note(after, relaxed, listed)}{found}.".strip()
+        return f"{opening}{self._relaxed_note(before, after, relaxed, listed)}{found}.".strip()
 
-    def _relaxed_note(self, after: DialogueState, relaxed: Relaxed, listed: Mapping[str, Sequence[str]]) -> str:
+    def _relaxed_note(self, before: DialogueState, after: DialogueState, relaxed: Relaxed,
+                      listed: Mapping[str, Sequence[str]]) -> str:
         """What was searched instead: "There are no Dresses for Men, so here are the nearest
         for Men." / "No Burgundy ones, so here is the nearest colour." (or the next one `listed`
-        with it: "yellow or white") / "Nothing matched Red, so I left that out."."""
+        with it: "yellow or white") / "Nothing matched Red, so I left that out.". A value the
+        search on screen already left out is said once, not again on every later turn (its chip
+        stays struck through)."""
         notes = []
         kind = self.matcher.kind_columns[0] if self.matcher.kind_columns else None
         person = after.constraints.get(self.matcher.people_column or "")
@@ -160,7 +164,8 @@ class Replies:
                 notes.append(f"There is nothing in {asked}, so here is {searched}, which you said is fine too:"
                              if searched in listed.get(column, ()) else
                              f"There is nothing in {asked}, so I took the nearest, {searched}:")
-        left = list(relaxed.left_out)
+        said = {v for v in before.relaxed if v in before.constraints.values()}
+        left = [v for v in relaxed.left_out if v not in said]
         kind_value = after.constraints.get(kind or "")
         if person in left and kind_value and kind_value not in left and kind not in relaxed.swapped:
             notes.append(f"There are no {kind_value} for {person}, so I left out {person}.")
@@ -183,12 +188,14 @@ class Replies:
         return {m.colour_column: "colour", m.people_column: "person"}.get(column) or (
             "kind" if column in m.kind_columns else column)
 
-    def _says_more(self, description: str, named: Mapping[str, str]) -> bool:
-        """Whether the free text says more than the values the reply names: "brown flat for my
+    def _says_more(self, description: str, named: Iterable[str]) -> bool:
+        """Whether the free text says more than the values `named` (those the reply names, and
+        those the search left out or swapped, which the note before it says): "brown flat for my
         sister", searched as Brown Flats for Women, does not; "with a bow" does; nor does "casual",
-        an occasion the filters hold though said bare (which `find` reads only as an occasion)."""
+        an occasion the filters hold though said bare (which `find` reads only as an occasion); nor
+        "black", left out ('Jeans for Boys matching "black"' over blue jeans)."""
         text = description.lower()
-        values = {v.casefold() for v in named.values()}
+        values = {v.casefold() for v in named}
         left = without_mentions(text, [m for m in self.matcher.find(text) if m.value.casefold() in values])
         return bool(without_filler(" ".join(w for w in left.split() if w not in values)))
 

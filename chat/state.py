@@ -106,8 +106,13 @@ class DialogueState:
         return {c for c, v in self.constraints.items() if v in self.relaxed}
 
     def undo(self) -> DialogueState:
-        """The state before the last turn (itself when there is nothing to undo)."""
-        return self.previous if self.previous is not None else self
+        """The state before the last turn that changed the search (itself when there is nothing
+        to undo): a question answered, a comparison or a message not understood leaves the
+        search as it was, and "undo" after it means the change before it, not the chat."""
+        earlier = self.previous
+        while earlier is not None and earlier.previous is not None and _same_search(earlier, self):
+            earlier = earlier.previous
+        return earlier if earlier is not None else self
 
     def back_to(self, wanted: dict[str, str]) -> DialogueState | None:
         """"go back to the shoes": the latest earlier search that showed results and wanted all of
@@ -228,6 +233,11 @@ def _wants(state: DialogueState, wanted: dict[str, str]) -> bool:
     """Whether the state's search wants every value of `wanted`."""
     target = state.target_attributes()
     return all(target.get(c, "").casefold() == v.casefold() for c, v in wanted.items())
+
+
+def _same_search(one: DialogueState, other: DialogueState) -> bool:
+    """Whether two states search and show the same (what was compared and the turn aside)."""
+    return replace(one, turn=0, compared=()) == replace(other, turn=0, compared=())
 
 
 def _trimmed(state: DialogueState, depth: int) -> DialogueState:

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import re
 
+from chat import moves
 from chat.intent import SearchIntent
-from retrieval.vocabulary import VocabularyMatcher, without_mentions
+from retrieval.vocabulary import Mention, VocabularyMatcher, without_mentions
 
 # Leading words that carry no description ("I'm after a ...", "can you show me some ...").
 _LEAD_FILLER = re.compile(
@@ -79,11 +80,12 @@ def text_left(description: str, intent: SearchIntent, matcher: VocabularyMatcher
     otherwise, avoids or releases ("black slim jeans", then "make them blue": "slim jeans";
     then "any colour": "slim jeans"); "" when nothing but catalogue values and filler is left,
     None when the turn changes nothing the text names. Text must not go on searching for, or a
-    reply quoting, what the shopper has changed."""
+    reply quoting, what the shopper has changed: "for the kids" goes once the person is said,
+    and "darker" (searched as words where no darker shade is known) once the colour is."""
     if intent.reference in ("none", "upload") or not description:
         return None  # a new search starts without the old text
     text = description.lower()
-    mentions = matcher.find(text) + matcher.child_mentions(text)  # "for the kids", then "for my daughter"
+    mentions = matcher.find(text) + matcher.child_mentions(text) + _shade_words(text, matcher)
     avoided = {n.casefold() for n in intent.negatives}
     changed = [m for m in mentions if m.value.casefold() in avoided or m.column in intent.drop_attributes
                or intent.set_attributes.get(m.column, m.value).casefold() != m.value.casefold()]
@@ -92,3 +94,10 @@ def text_left(description: str, intent: SearchIntent, matcher: VocabularyMatcher
     if not without_filler(without_mentions(text, mentions)):
         return ""  # it said nothing but catalogue values ("women's jeans")
     return without_filler(without_mentions(text, changed))
+
+
+def _shade_words(text: str, matcher: VocabularyMatcher) -> list[Mention]:
+    """"darker", "a lighter shade": words about the colour, as mentions of the colour column
+    with no value of their own, so that a turn setting or releasing the colour takes them out."""
+    column = matcher.colour_column
+    return [Mention(column, "", *match.span()) for match in moves.SHADE_SHIFT.finditer(text)] if column else []

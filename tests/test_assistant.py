@@ -168,6 +168,25 @@ def test_a_photo_sent_with_the_message_is_what_gets_searched(retriever):
     assert "Heels" in attributes(turn, "articleType")  # the photo's kind, not any red item
 
 
+class SmallTalkOnly:
+    """A reader that reads every message as small talk (the fine-tuned reader on a photo sent
+    with no words)."""
+
+    def rewrite(self, message, state, has_upload=False):
+        from chat.intent import SearchIntent
+        return SearchIntent(action="smalltalk")
+
+
+def test_a_photo_read_as_small_talk_is_still_searched(retriever):
+    """A photo sent with no words was answered "Sorry, I didn't catch that" and never searched;
+    every later turn then refined nothing."""
+    from PIL import Image
+
+    photo = Image.open(retriever.catalog.image_path(next(iter(retriever.store.ids)))).convert("RGB")
+    turn = Assistant(retriever, SmallTalkOnly()).step(DialogueState(), "", image=photo)
+    assert turn.results and turn.state.reference is not None and turn.state.reference.source == "upload"
+
+
 # --- the moves besides attribute changes ----------------------------------------------------------
 
 def test_undo_said_in_words_brings_the_previous_results_back(assistant):
@@ -386,3 +405,38 @@ def test_a_colour_listed_second_stands_in_when_the_first_has_nothing(assistant):
     assert attributes(turn, "baseColour") == {"Red"} and attributes(turn, "articleType") == {"Tshirts"}
     assert turn.reply.startswith("There is nothing in Yellow, so here is Red, which you said is fine too:")
     assert "say" not in turn.reply and turn.state.constraints["baseColour"] == "Red"
+
+
+@pytest.fixture(scope="module")
+def kids_retriever(tmp_path_factory):
+    """T-shirts for men, boys and girls (and a few shirts): whom "for the kids" is for."""
+    import pandas as pd
+
+    from retrieval.retriever import open_retriever
+
+    table = pd.read_csv(CATALOG / "products.csv", dtype=str, keep_default_na=False)
+    tshirts = table[table.articleType == "Tshirts"]
+    ids = [pid for gender, colours in (("Men", ("Red", "Blue")), ("Boys", ("Red", "Blue")), ("Girls", None))
+           for colour in colours or (None,)
+           for pid in tshirts[(tshirts.gender == gender) & ((tshirts.baseColour == colour) if colour else True)].id[:4]]
+    ids += list(table[(table.articleType == "Shirts") & (table.gender == "Men")].id[:4])
+    folder = tmp_path_factory.mktemp("kids")
+    (folder / "gallery.txt").write_text("\n".join(ids))
+    return open_retriever(CATALOG, f"local-dir:{ENCODER}", folder / "gallery.txt", index_dir=folder / "index")
+
+
+def test_whom_the_kids_are_stays_asked_and_shown_first_until_answered(kids_retriever):
+    """"t-shirts for the kids" showed men's t-shirts, and "in red" then forgot the question and
+    the kids: the search went on for men. Boys' and girls' things come first while it asks."""
+    assistant = assistant_for(kids_retriever, "rules")
+    asked = assistant.step(DialogueState(), "t-shirts for the kids")
+    assert asked.question is not None and asked.question.options == ("Boys", "Girls")
+    genders = [r.attributes["gender"] for r in asked.results]
+    assert set(genders[:genders.count("Boys") + genders.count("Girls")]) <= {"Boys", "Girls"} and genders[0] != "Men"
+    red = assistant.step(asked.state, "in red")
+    assert red.question == asked.question and red.reply.endswith("For boys or girls?")
+    assert attributes(red, "baseColour") == {"Red"} and red.results[0].attributes["gender"] == "Boys"
+    answered = assistant.choose(red.state, "gender", "Boys")
+    assert answered.question is None and answered.state.constraints == {"articleType": "Tshirts", "baseColour": "Red",
+                                                                         "gender": "Boys"}
+    assert attributes(answered, "gender") == {"Boys"} and attributes(answered, "baseColour") == {"Red"}

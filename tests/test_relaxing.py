@@ -100,3 +100,21 @@ def test_a_kind_swapped_in_for_a_person_gives_way_before_a_newer_colour():
     assert state.constraints["kind"] == "Kurtas" and state.guessed == ("kind",)
     grey = run({**state.constraints, "colour": "Grey"}, guessed=state.guessed)
     assert [h.row for h in grey.hits] == [("Grey", "Tshirts", "Men")] and grey.left_out == ("Kurtas",)
+
+
+def test_a_guess_that_gave_way_for_nothing_comes_back_with_the_next_step():
+    """A photo taken for women's things, then "in pink" "like a kurta": leaving out the guess alone
+    finds no pink kurta, the colour's neighbour does, and for women as guessed; the guess stayed
+    out ("There are no Kurtas for Women, so I left out Women" over a women's kurta)."""
+    rows = [("Maroon", "Kurtas", "Women"), ("Black", "Kurtas", "Men")]
+    neighbours = {"Pink": ("Maroon", "Black")}
+    roles = Roles(kind="kind", person="person", colour="colour", neighbours=lambda v: neighbours.get(v, ()))
+    constraints = {"person": "Women", "colour": "Pink", "kind": "Kurtas"}
+
+    def search_rows(filters):
+        return [Hit(r) for r in rows if all(r[COLUMNS.index(c)] in allowed for c, allowed in filters.items())]
+
+    found = relax(search_rows, {c: [v] for c, v in constraints.items()}, constraints, roles, guessed=("person",),
+                  kind_of=kind_of)
+    assert found.swapped == {"colour": ("Pink", "Maroon")} and found.left_out == ()
+    assert [h.row for h in found.hits] == [("Maroon", "Kurtas", "Women")]

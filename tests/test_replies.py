@@ -170,3 +170,21 @@ def test_a_listed_value_that_stood_in_for_the_first_is_said_so_and_not_offered_a
     reply = Replies(matcher).search(DialogueState(), after, 4, Relaxed([], swapped={"baseColour": ("Yellow", "White")}),
                                     intent=intent, listed={"baseColour": ("White",)})
     assert reply == "There is nothing in Yellow, so here is White, which you said is fine too: Here are 4 White Dresses."
+
+
+def test_words_naming_only_a_value_left_out_are_not_quoted_and_the_left_out_note_is_said_once(matcher):
+    """"in black" on jeans for boys, which come in no black: the reply said 'Here are 2 Jeans for
+    Boys matching "black"' over blue jeans; and "Nothing matched Black" again on every later turn."""
+    from chat.relaxing import Relaxed
+
+    jeans = DialogueState(constraints={"articleType": "Jeans", "gender": "Boys"}, description="jeans for boys")
+    black = jeans.apply(SearchIntent(set_attributes={"baseColour": "Black"}, description="black"))
+    reply = Replies(matcher).search(jeans, black, 2, Relaxed([], left_out=("Black",)))
+    assert reply == "Nothing matched Black, so I left that out. Here are 2 Jeans for Boys."
+    shown = black.with_results(["j1", "j2"], relaxed=("Black",))
+    slim = shown.apply(SearchIntent(description="slim fit"))
+    assert Replies(matcher).search(shown, slim, 2, Relaxed([], left_out=("Black",))) == (
+        'Here are 2 Jeans for Boys matching "slim fit".')
+    burgundy = jeans.apply(SearchIntent(set_attributes={"baseColour": "Maroon"}, description="burgundy"))
+    assert Replies(matcher).search(jeans, burgundy, 1, Relaxed([], swapped={"baseColour": ("Burgundy", "Maroon")})) == (
+        "There is nothing in Burgundy, so I took the nearest, Maroon: Here is 1 Maroon Jeans for Boys.")

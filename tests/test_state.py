@@ -287,3 +287,27 @@ def test_a_pick_corrected_searches_the_same_from_the_result_meant():
     meant = wrong.repicked(Reference("catalog", product_id="p2"))
     assert meant.reference.product_id == "p2" and meant.constraints == {"articleType": "Shirts", "baseColour": "Blue"}
     assert meant.liked == ("p2",) and meant.undo() == wrong and meant.picked_from() is None
+
+
+@pytest.mark.parametrize("aside", [SearchIntent(action="answer", question="colour"), SearchIntent(action="smalltalk"),
+                                   SearchIntent(action="compare", compared=(1, 2))])
+def test_undo_after_a_turn_that_changed_no_search_undoes_the_change_before_it(aside):
+    """"in red", "is it cotton?", "undo": the shopper means the red, not the question; undo
+    after a question (or a message not understood, or a comparison) used to show the same
+    results again and say "Undone"."""
+    red = black_tshirts().apply(search(set_attributes={"baseColour": "Red"})).with_results(["r1", "r2"])
+    chat = red.apply(aside).apply(aside)
+    assert chat.undo().constraints == {"baseColour": "Black", "articleType": "Tshirts"}
+    assert chat.undo().results == tuple(SHOWN) and chat.undo().undo() == DialogueState()
+
+
+@pytest.mark.parametrize("description, turn, left", [
+    ("darker", search(set_attributes={"baseColour": "Blue"}), ""),
+    ("slim fit, a bit darker", search(drop_attributes=("baseColour",)), "slim fit"),
+    ("darker", search(set_attributes={"gender": "Men"}), None),
+])
+def test_a_shade_said_in_words_goes_when_the_colour_changes(description, turn, left):
+    """"darker" past the darkest shade is searched as words; "lighter" then set Blue and the reply
+    still said 'Blue Tshirts matching "darker"'."""
+    matcher = VocabularyMatcher({"baseColour": {"Blue": 3, "Navy Blue": 1}, "gender": {"Men": 3, "Women": 2}})
+    assert text_left(description, turn, matcher) == left
