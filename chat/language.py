@@ -1,6 +1,7 @@
 """Is a message English? The readers read English only, so a message in another language must
 change nothing: searched as words, "zapatos negros por favor" kept the old filters and showed
-whatever the words' vectors were near.
+whatever the words' vectors were near. The exception is a short request made only of colour,
+person and joining words ("en noir svp"), which `in_english` reads through a table.
 
 The decision is lingua's (a maintained n-gram detector built for short text), over the
 languages shoppers here most likely write besides English and those it most often mistakes
