@@ -186,13 +186,15 @@ MATERIAL_WORDS = re.compile(r"\bmaterials?\b|\bfabrics?\b|\bmade\s+(?:of|from|ou
 BRAND_WORDS = re.compile(r"\bbrands?\b|\bmake\b(?=\s+is\b)|\bwho\s+makes\b|\bmanufacturer\b|\blabel\b")
 # Sleeve and hem lengths: the catalogue records neither (no column; of 44k titles none says
 # "full sleeve" or "long sleeve", 5 "short sleeve", 3 "sleeveless"), so the encoder never learnt
-# them either: searched as words they only blurred the search and stuck to later turns.
-LENGTH_WORDS = re.compile(r"\b(?:(?:long(?:er)?|short(?:er)?|full|half|three[\s-]quarter|3/4|elbow|cap|no)[\s-]*)?sleeve[sd]?\b|"
+# them either: searched as words they only blurred the search and stuck to later turns. Not an
+# aspect asked about: "is longer and darker" describes (crowd captions); "does it have long
+# sleeves?" is answered as any quality the catalogue does not record.
+LENGTH_WORDS = re.compile(r"\b(?:long(?:er)?|short(?:er)?|full|half|three[\s-]quarter|3/4|elbow|cap|no)[\s-]*sleeve[sd]?\b|"
                           r"\bsleeveless\b|\b(?:longer|shorter)\b(?:\s+(?:ones?|length|hems?|cut|version))?|"
                           r"\b(?:knee|ankle|floor|mid[\s-]?calf|calf|full)[\s-]+length\b|\b(?:maxi|midi)\b")
 # The service first: "is delivery expensive?" asks about delivery, not a price.
 ASPECTS_ASKED = {"service": SERVICE_WORDS, "price": PRICE_QUESTION, "size": SIZE_WORDS, "stock": STOCK_WORDS,
-                 "material": MATERIAL_WORDS, "brand": BRAND_WORDS, "length": LENGTH_WORDS}
+                 "material": MATERIAL_WORDS, "brand": BRAND_WORDS}
 # In a request only these are read as aspects: material words there describe the look ("a
 # leather jacket"), and are searched as words.
 ASPECTS_WANTED = {"size": SIZE_WORDS, "stock": STOCK_WORDS, "service": SERVICE_WORDS, "length": LENGTH_WORDS}

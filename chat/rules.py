@@ -88,12 +88,13 @@ _NEGATION_END = frozenset({
 _DETAIL = re.compile(r"\b(?:with|has|have|having|featuring|plus|and\s+(?:a|an|some))\s+(?:(?:a|an|some|the|small|"
                      r"little|big|large|tiny|thin|thick|bright|dark|light)\s+){0,2}$")
 # Parts and decorations of an item: a colour said of one ("red buttons", "the print in red") is
-# not the item's colour. A print or pattern before a kind is the item's ("a red print dress").
-_PART = (r"(?:buttons?|logos?|prints?|graphics?|text|words?|letters?|lettering|writing|slogans?|stripes?|trims?|trimming|"
-         r"piping|collars?|cuffs?|soles?|laces?|embroidery|patterns?|details?|detailing|stitching|zips?|zippers?|"
-         r"pockets?|hoods?|buckles?|borders?|panels?|motifs?|checks?|dots|spots|flowers?|florals?|sequins?|beads?|bows?|"
-         r"lining|sleeves?)")
-_PART_AFTER = re.compile(rf"(?:[\s-]+(?:colou?red|toned))?\s+{_PART}\b")
+# not the item's colour. A colour before a pattern ("blue stripes", "red print") may well be the
+# item's look, as crowd captions say it: that one stays a detail (`_DETAIL`).
+_SMALL_PART = (r"(?:buttons?|logos?|text|words?|letters?|lettering|writing|slogans?|trims?|trimming|piping|collars?|cuffs?|"
+               r"soles?|laces?|embroidery|details?|detailing|stitching|zips?|zippers?|pockets?|hoods?|buckles?|borders?|"
+               r"panels?|sequins?|beads?|bows?|lining|sleeves?)")
+_PART = rf"(?:{_SMALL_PART}|prints?|graphics?|stripes?|patterns?|motifs?|checks?|dots|spots|flowers?|florals?)"
+_PART_AFTER = re.compile(rf"(?:[\s-]+(?:colou?red|toned))?\s+{_SMALL_PART}\b")
 _PART_BEFORE = re.compile(rf"\b{_PART}\s+(?:(?:in|is|are|should\s+be|to\s+be|being|colou?red)\s+)?(?:an?\s+)?$")
 # A description of the item under discussion ("the shirt is aqua", "has long sleeves").
 _DESCRIBING = re.compile(r"^(?:(?:the|this|that|it|its|my)\s+)?(?:[a-z-]+\s+){0,3}?(?:is|are|has|have|looks?|seems?)\b")
@@ -533,7 +534,7 @@ class RulesRewriter:
         column ("how much", "what material"), the column of a value named in a yes/no question
         ("is it red?"), or the noun asked about ("what season is it for?"), which the answer
         looks up among the catalogue's columns."""
-        aspect = moves.aspect_asked(reading.text)
+        aspect = moves.aspect_asked(reading.text) or ("length" if moves.LENGTH_WORDS.search(reading.text) else "")
         if aspect in ("price", "service"):  # "how much is the blue one?", "can i return the red one?"
             return aspect
         # "who makes it": a role word inside an aspect's phrase asks the aspect
@@ -616,8 +617,8 @@ def _reference_kind(reading: _Reading, index: int | None, has_upload: bool,
 
 def _of_a_part(text: str, mention: Mention, kinds: list[int], removed: list[tuple[int, int]]) -> bool:
     """Whether a colour is said of a part of the item ("red buttons", "the logo in red"), not of
-    the item: a part word right after it but no kind after that ("a red print dress" is red), or
-    a part word before it that is not negated ("without stripes in red" is red)."""
+    the item: a small part's word right after it but no kind after that ("red button shirts" are
+    red), or a part word before it that is not negated ("without stripes in red" is red)."""
     after = _PART_AFTER.match(text, mention.end)
     if after and not any(after.end() < start <= after.end() + 1 for start in kinds):
         return True

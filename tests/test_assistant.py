@@ -354,6 +354,8 @@ def test_sleeve_lengths_are_said_unrecorded_and_leave_no_words_behind(assistant)
     assert attributes(turn, "articleType") == {"Shirts"}
     later = assistant.step(turn.state, "in black")
     assert "sleeve" not in later.reply and attributes(later, "baseColour") == {"Black"}
+    asked = assistant.step(later.state, "does it have long sleeves?")
+    assert "doesn't record sleeve or hem lengths" in asked.reply and asked.state.results == later.state.results
 
 
 def test_two_results_named_together_start_from_the_first_and_say_how_to_see_the_other(assistant):
