@@ -30,7 +30,7 @@ from typing import Protocol
 
 from PIL import Image
 
-from chat import moves
+from chat import language, moves
 from chat.intent import Limit, SearchIntent, select_result
 from chat.relaxing import Relaxed, Roles, relax
 from chat.replies import Replies
@@ -210,7 +210,9 @@ class Assistant:
         elif intent.small_talk == "which":  # "the one on the right": which number
             reply = self.replies.no_such_result(state)
         else:
-            reply = self.replies.small_talk(intent.small_talk or small_talk_kind(message))
+            kind = intent.small_talk or small_talk_kind(message)
+            said = language.in_english(message) if kind == "foreign" and isinstance(message, str) else None
+            reply = self.replies.small_talk(kind, said)
         return Reading(state, after, intent, turn=Turn(after, reply, intent=intent))
 
     def _undo(self, state: DialogueState, intent: SearchIntent) -> Reading:

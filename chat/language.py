@@ -1,7 +1,8 @@
 """Is a message English? The readers read English only, so a message in another language must
 change nothing: searched as words, "zapatos negros por favor" kept the old filters and showed
-whatever the words' vectors were near. The exception is a short request made only of colour,
-person and joining words ("en noir svp"), which `in_english` reads through a table.
+whatever the words' vectors were near. A short request made only of colour, person and joining
+words ("en noir svp") is told foreign by a table, which also says it in English for the reply
+to suggest ("in black please"): lingua cannot tell three words apart reliably.
 
 The decision is lingua's (a maintained n-gram detector built for short text), over the
 languages shoppers here most likely write besides English and those it most often mistakes
@@ -54,8 +55,9 @@ def odds_against_english(text: str) -> float:
 # Short requests in the common European languages (French, Spanish, Italian, German, Portuguese,
 # Dutch) say a colour or a person in a few words ("en noir svp", "uguale ma blu", "für damen");
 # lingua cannot tell three words apart reliably ("en noir svp" is only 3 times likelier French
-# than English), and a table can: a message made only of these words is read in English, word
-# by word. A message with any other word stays foreign ("zapatos negros": shoes are not read).
+# than English), and a table can: a message made only of these words is foreign, and is said in
+# English word by word for the reply to suggest. It is not searched: the readers read English,
+# and a reading of some words of another language would be right only where the table is whole.
 _COLOURS = {
     "black": "noir noire noirs noires negro negra negros negras schwarz schwarze schwarzen nero nera neri nere "
              "preto preta pretos pretas zwart zwarte",
@@ -98,9 +100,9 @@ _AROUND_WORDS = {word: english for english, words in _AROUND.items() for word in
 
 
 def in_english(text: str) -> str | None:
-    """A short request said in another language as the readers read it ("en noir svp": "in
-    black please", "uguale ma blu": "same but blue", "pour femme": "for women"), when every
-    word is one of the table's and one names a colour or a person; None otherwise."""
+    """A short request said in another language, in English ("en noir svp": "in black please",
+    "uguale ma blu": "same but blue", "pour femme": "for women"), when every word is one of the
+    table's and one names a colour or a person; None otherwise."""
     words = re.findall(r"[^\W\d_]+(?:'[^\W\d_]+)?", text.casefold())
     if not any(w in _PERSON or w in _COLOUR for w in words):
         return None

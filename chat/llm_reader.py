@@ -130,7 +130,7 @@ class LLMReader:
         model fails."""
         text = message if isinstance(message, str) else ""
         rules_intent = self.fallback.rewrite(text, state, has_upload)
-        if _closed_class(rules_intent, text, state) or self.fallback.in_english(text):  # "en noir svp": the model reads English
+        if _closed_class(rules_intent, text, state):
             self.path_counts["rules"] += 1
             return rules_intent
         messages = chat_messages(text, state, has_upload, self.matcher, self.prompt)

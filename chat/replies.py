@@ -291,8 +291,12 @@ class Replies:
 
     # --- questions, comparisons, small talk ------------------------------------------------
 
-    def small_talk(self, kind: str) -> str:
-        """A friendly reply that steers back to shopping."""
+    def small_talk(self, kind: str, in_english: str | None = None) -> str:
+        """A friendly reply that steers back to shopping; to a short request in another language,
+        what it says in English (`in_english`) as the thing to say."""
+        if kind == "foreign" and in_english:
+            return (f'Sorry, I read English only for now, so I changed nothing: your results and filters are as '
+                    f'they were. Did you mean "{in_english}"? Say it in English and I\'ll search.')
         return {
             "injection": "I can only help you find products. What are you looking for?",
             "thanks": "You're welcome! Anything else you'd like to find?",

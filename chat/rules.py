@@ -235,7 +235,6 @@ class RulesRewriter:
                 ) -> SearchIntent:
         """The intent of `message`; `has_upload` means a photo came with this message."""
         text = _clean(message)
-        text = self.in_english(text) or text
         command = self._command(text, state)
         if command is not None:
             return command
@@ -263,13 +262,6 @@ class RulesRewriter:
         if not structured and not reading.unheld and (kind == "injection" or not (description or reading.pointer)):
             return SearchIntent(action="smalltalk", small_talk=kind or "")
         return self._search(reading, description, state, has_upload)
-
-    def in_english(self, message: str) -> str | None:
-        """A short request in another language made only of colour, person and joining words
-        ("en noir svp"), as the rules read it ("in black please"; `chat.language.in_english`);
-        None for any other message, and for one naming a catalogue value in English."""
-        text = _clean(message)
-        return None if self.matcher.find(text, misspelt=False) else language.in_english(text)
 
     def _misspelt(self, reading: _Reading) -> list[Mention]:
         """The mentions read from a misspelt word ("bleu", "blak")."""
@@ -305,7 +297,8 @@ class RulesRewriter:
         if compared is not None:
             return SearchIntent(action="compare", compared=compared)
         if self.foreign is not None and not self.matcher.find(text, misspelt=False):
-            if self.foreign(_without_small_talk(text), strict=bool(self.matcher.find(text))):
+            misspelt = bool(self.matcher.find(text))  # "in blu": English with a slip, not Italian
+            if (language.in_english(text) and not misspelt) or self.foreign(_without_small_talk(text), strict=misspelt):
                 return SearchIntent(action="smalltalk", small_talk="foreign")
         return None
 

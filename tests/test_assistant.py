@@ -337,14 +337,15 @@ def test_the_other_one_right_after_a_comparison(assistant):
     assert first_one.state.reference.product_id == first.results[1].id
 
 
-def test_a_colour_or_person_said_in_another_language_is_read(assistant):
-    """"en rojo por favor" was searched as words with the old filters kept."""
+def test_a_short_request_in_another_language_changes_nothing_and_is_said_in_english(assistant):
+    """"en rojo por favor" was searched as words with the old filters kept; now the reply
+    suggests what to say, and the search stays as it was."""
     first = assistant.step(DialogueState(), "black t-shirts for men")
     turn = assistant.step(first.state, "en rojo por favor")
-    assert attributes(turn, "baseColour") == {"Red"} and attributes(turn, "articleType") == {"Tshirts"}
-    assert turn.reply.startswith("Here are") and "Red Tshirts for Men" in turn.reply
-    then = assistant.step(turn.state, "pour femme")
-    assert attributes(then, "gender") == {"Women"} and attributes(then, "baseColour") == {"Red"}
+    assert turn.state.constraints == first.state.constraints and [r.id for r in turn.results] in ([], [r.id for r in first.results])
+    assert 'Did you mean "in red please"?' in turn.reply and "changed nothing" in turn.reply
+    then = assistant.step(turn.state, "in red please")
+    assert attributes(then, "baseColour") == {"Red"} and attributes(then, "gender") == {"Men"}
 
 
 def test_sleeve_lengths_are_said_unrecorded_and_leave_no_words_behind(assistant):
