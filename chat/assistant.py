@@ -30,7 +30,7 @@ from typing import Protocol
 
 from PIL import Image
 
-from chat import moves
+from chat import language, moves
 from chat.intent import Limit, SearchIntent, select_result
 from chat.relaxing import Relaxed, Roles, relax
 from chat.replies import Replies
@@ -154,7 +154,7 @@ class Assistant:
             after, question = replace(after, reference=reference), state.asked
         question = question or self._whom(after, message) or _still_open(state, after, intent)
         return Reading(state, after, intent, inferred=inferred, adopted=adopted, question=question, unread=unread,
-                       unheld=unheld, listed=self._listed(message, intent))
+                       unheld=unheld, listed=self._listed(message, intent, state))
 
     def finish(self, reading: Reading, k: int = RESULTS_SHOWN) -> Turn:
         """The second half of a turn: search (when the turn needs it) and write the reply."""
@@ -210,7 +210,9 @@ class Assistant:
         elif intent.small_talk == "which":  # "the one on the right": which number
             reply = self.replies.no_such_result(state)
         else:
-            reply = self.replies.small_talk(intent.small_talk or small_talk_kind(message))
+            kind = intent.small_talk or small_talk_kind(message)
+            said = language.in_english(message) if kind == "foreign" and isinstance(message, str) else None
+            reply = self.replies.small_talk(kind, said)
         return Reading(state, after, intent, turn=Turn(after, reply, intent=intent))
 
     def _undo(self, state: DialogueState, intent: SearchIntent) -> Reading:
@@ -307,16 +309,22 @@ class Assistant:
         unheld = [a for a in unheld if moves.aspect_column(a, catalog.detail_columns) is None]
         return intent.model_copy(update={"limits": limits}), tuple(dict.fromkeys(unheld))
 
-    def _listed(self, message: str, intent: SearchIntent) -> dict[str, tuple[str, ...]]:
+    def _listed(self, message: str, intent: SearchIntent, state: DialogueState) -> dict[str, tuple[str, ...]]:
         """Column -> the values a message listed with the one its intent searches ("red or blue
-        dresses", Red searched: Blue), whichever reader chose it, so the reply can name them."""
+        dresses", Red searched: Blue), and under `moves.RESULTS` the shown results listed with
+        the one searched from, whichever reader chose it, so the reply can name them."""
         matcher = self.retriever.matcher
         text = message.lower() if isinstance(message, str) else ""
         listed = {}
         for values in moves.listed(text, matcher.find(text), matcher.kind_columns):
             searched = intent.set_attributes.get(values[0].column)
             if searched in {m.value for m in values}:
-                listed[values[0].column] = tuple(dict.fromkeys(m.value for m in values if m.value != searched))
+                # "a belt and a bag to match": the bag is to match too, as the shopper must say it
+                matching = "matching " if values[0].column in matcher.kind_columns and moves.MATCHING.search(text) else ""
+                listed[values[0].column] = tuple(dict.fromkeys(matching + m.value for m in values if m.value != searched))
+        results = moves.listed_results(text, state)
+        if results and intent.result_index in results[1]:  # "#1 and #2 in white", #1 searched: #2
+            listed[moves.RESULTS] = tuple(f"#{n}" for n in results[1] if n != intent.result_index)
         return listed
 
     def _upload_reference(self, image: Image.Image | Reference) -> Reference:

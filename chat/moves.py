@@ -92,6 +92,8 @@ COMPARE = re.compile(r"\bcompare\b|\bcomparison\b|\b(?:vs\.?|versus)\b|\bdiff(?:
                      r"^(?:#\s*)?\d{1,2}\s+or\s+(?:#\s*)?\d{1,2}\s*\??$|\bside\s+by\s+side\b")
 # Right after a comparison: "the other one", "the former", "the latter" name one of the results compared.
 OTHER_COMPARED = re.compile(r"\bthe\s+(other|former|latter)(?:\s+(?:one|item|result|option|pick))?\b")
+# The same said of no comparison: which result is meant is unclear ("the other colour" is no pick).
+OTHER_PICK = re.compile(r"\bthe\s+(?:(?:former|latter)|other(?:\s+(?:one|item|result|option|pick)|(?=\s*(?:[,.!?]|$))))\b")
 # A result said by where it sits on screen: "the one on the left", "top left one", "the middle one".
 # The grid's width varies with the screen, so only the left (and top left) is surely #1 and the
 # bottom right the last; any other place is asked about. "the right one" may mean the correct
@@ -182,12 +184,20 @@ STOCK_WORDS = re.compile(r"\bin\s+stock\b|\bout\s+of\s+stock\b|\bstock\b|\bsold\
 MATERIAL_WORDS = re.compile(r"\bmaterials?\b|\bfabrics?\b|\bmade\s+(?:of|from|out\s+of)\b|\bwhat\s+is\s+it\s+made\b|"
                             r"\bcotton\b|\bleather\b|\bsilk\b|\bwool(?:len)?\b|\blinen\b|\bpolyester\b|\bsynthetic\b|\bwaterproof\b")
 BRAND_WORDS = re.compile(r"\bbrands?\b|\bmake\b(?=\s+is\b)|\bwho\s+makes\b|\bmanufacturer\b|\blabel\b")
+# Sleeve and hem lengths: the catalogue records neither (no column; of 44k titles none says
+# "full sleeve" or "long sleeve", 5 "short sleeve", 3 "sleeveless"), so the encoder never learnt
+# them either: searched as words they only blurred the search and stuck to later turns. Not an
+# aspect asked about: "is longer and darker" describes (crowd captions); "does it have long
+# sleeves?" is answered as any quality the catalogue does not record.
+LENGTH_WORDS = re.compile(r"\b(?:long(?:er)?|short(?:er)?|full|half|three[\s-]quarter|3/4|elbow|cap|no)[\s-]*sleeve[sd]?\b|"
+                          r"\bsleeveless\b|\b(?:longer|shorter)\b(?:\s+(?:ones?|length|hems?|cut|version))?|"
+                          r"\b(?:knee|ankle|floor|mid[\s-]?calf|calf|full)[\s-]+length\b|\b(?:maxi|midi)\b")
 # The service first: "is delivery expensive?" asks about delivery, not a price.
 ASPECTS_ASKED = {"service": SERVICE_WORDS, "price": PRICE_QUESTION, "size": SIZE_WORDS, "stock": STOCK_WORDS,
                  "material": MATERIAL_WORDS, "brand": BRAND_WORDS}
 # In a request only these are read as aspects: material words there describe the look ("a
 # leather jacket"), and are searched as words.
-ASPECTS_WANTED = {"size": SIZE_WORDS, "stock": STOCK_WORDS, "service": SERVICE_WORDS}
+ASPECTS_WANTED = {"size": SIZE_WORDS, "stock": STOCK_WORDS, "service": SERVICE_WORDS, "length": LENGTH_WORDS}
 
 # "the colour of #2", "#2's colour", "in the colour of the second one", "the style of #4".
 _REF = (r"(?:#\s*\d{1,2}|(?:number|no\.?|result|item|option|product|pic|picture|photo)\s*#?\s*\d{1,2}|"
@@ -206,6 +216,10 @@ _ORDINALS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixt
              "ninth": 9, "tenth": 10, "eleventh": 11, "twelfth": 12}
 
 
+# Results listed together: "#1 and #2", "numbers 2, 4 or 5", "show 2 and 4".
+_LISTED_REF = r"(?:#\s*|(?:numbers?|nos?\.?|results?|items?|options?)\s*#?\s*)?\d{1,2}(?![\w.%$£€])"
+RESULT_LIST = re.compile(rf"(?P<cue>\b(?:show|see|pick|take|like|love|want|get|both|either|between)\s+(?:me\s+|us\s+)?)?"
+                         rf"(?<![\w.$£€])(?P<list>{_LISTED_REF}(?:\s*(?:,|&|/|\band\b|\bor\b|\bplus\b)\s*{_LISTED_REF})+)")
 # Between values of one column said as alternatives: "red or blue", "red, blue or green", "blue/green".
 _OR = re.compile(r"\s*,?\s*(?:or|/)\s*(?:(?:maybe|perhaps|even|else|an?|some)\s+)*")
 _COMMA = re.compile(r"\s*,\s*")
@@ -220,6 +234,7 @@ ASPECT_NAMES = {
     "size": ("size", "sizes"),
     "stock": ("stock", "in stock", "availability", "inventory", "quantity"),
     "brand": ("brand", "brand name", "make", "manufacturer", "label"),
+    "length": ("length", "sleeve", "sleeves", "sleeve length"),
 }
 
 
@@ -258,18 +273,20 @@ def compared_results(text: str, state: DialogueState) -> tuple[int, ...] | None:
     return found if len(found) >= 2 else ()
 
 
-def compared_picks(text: str, state: DialogueState, named: Sequence[int]) -> list[tuple[Span, int]]:
+def compared_picks(text: str, state: DialogueState, named: Sequence[int]) -> list[tuple[Span, int | None]]:
     """Results named by their place in the comparison just made: "the former", "the latter", and
     "the other one", the compared result that is neither the item on screen nor one of `named`
-    (the results the message names otherwise), where exactly one is."""
+    (the results the message names otherwise), where exactly one is. With no comparison just
+    made, or where it could mean either, such a phrase comes back with None: which result it
+    means is to be asked."""
     compared = state.compared_numbers()
     if len(compared) < 2:
-        return []
+        return [(m.span(), None) for m in OTHER_PICK.finditer(text)]
     left = [n for n in compared if n not in named and n != state.reference_number()]
     picks = []
     for match in OTHER_COMPARED.finditer(text):
         number = {"former": compared[0], "latter": compared[-1]}.get(match.group(1), left[0] if len(left) == 1 else None)
-        picks += [(match.span(), number)] if number else []
+        picks.append((match.span(), number))
     return picks
 
 
@@ -360,6 +377,22 @@ def listed(text: str, mentions: Sequence[Mention], kinds: Sequence[str]) -> list
             run, joined = [after], False
         lists += [tuple(run)] if joined else []
     return [values for values in lists if len({m.value for m in values}) > 1]
+
+
+RESULTS = "#"  # the key of shown results in a reply's listed values ("#1 and #2": "#2")
+
+
+def listed_results(text: str, state: DialogueState) -> tuple[Span, tuple[int, ...]] | None:
+    """Shown results said as a list to start from ("#1 and #2 in white", "show 2 and 4 but for
+    men"): the list's span and its numbers in the order said, or None. A search starts from one
+    result, so the readers start from the first and the reply says how to see the others. Bare
+    numbers count only after a word that picks results ("show 2 and 4"): "2 or 3 colours" is none."""
+    for match in RESULT_LIST.finditer(text):
+        numbers = tuple(dict.fromkeys(int(n) for n in re.findall(r"\d{1,2}", match.group("list"))))
+        marked = match.group("cue") or re.search(r"#|\b(?:numbers?|nos?|results?|items?|options?)\b", match.group("list"))
+        if marked and len(numbers) > 1 and all(1 <= n <= len(state.results) for n in numbers):
+            return match.span("list"), numbers
+    return None
 
 
 def _blanked(text: str, mentions: Sequence[Mention]) -> str:

@@ -28,7 +28,7 @@ NO_RESULTS = "No products match. Remove a filter above, undo, or start over."
 EMPTY_CATALOGUE = "The catalogue is empty, so there is nothing to search yet."
 # What the catalogue does not record, said as the shopper would ask for it.
 _UNHELD = {"price": "prices", "size": "sizes", "stock": "stock levels", "material": "materials", "brand": "brands",
-           "service": "delivery, shipping or returns"}
+           "service": "delivery, shipping or returns", "length": "sleeve or hem lengths"}
 
 
 class Replies:
@@ -65,7 +65,7 @@ class Replies:
         asked = intent.set_attributes if intent else after.constraints
         taken = {c: tuple(v for v in values if (c, v) not in _swapped_in(relaxed)) for c, values in (listed or {}).items()}
         notes = [self._unread_note(unread), *notes, self._listed_note(asked, {c: v for c, v in taken.items() if v}),
-                 self._literal_note(before, intent, unheld),
+                 "" if question else self._literal_note(before, intent, unheld),  # "for kids": the question says it
                  self._adopted_note(adopted), self._inferred_note(kept),
                  self._offered_note(relaxed) if offered else self.question(question) if question else ""]
         return " ".join([self._found(before, after, count, relaxed, opening, intent, listed or {}),
@@ -76,7 +76,7 @@ class Replies:
         return f"Looking for {self._what(after, 'results')}{self._similar(after)}…"
 
     def more(self, after: DialogueState, count: int) -> str:
-        return f"Here {'is 1 more' if count == 1 else f'are {count} more'} {self._what(after, 'results')}."
+        return f"Here {'is 1 more' if count == 1 else f'are {count} more'} {self._what(after, 'results', count)}."
 
     def no_more(self, state: DialogueState) -> str:
         return f"That's all I have for {self._what(state, 'this search')}: there are no more to show."
@@ -89,11 +89,13 @@ class Replies:
         """After an undo: the search now on screen again."""
         if not restored.results:
             return "Undone: back to where we started. " + self.ask()
-        return f"Undone: back to {len(restored.results)} {self._what(restored, 'results')}."
+        count = len(restored.results)
+        return f"Undone: back to {count} {self._what(restored, 'results', count)}."
 
     def back_to(self, earlier: DialogueState) -> str:
         """After "go back to the shoes": the earlier search on screen again."""
-        return f"Back to the {len(earlier.results)} {self._what(earlier, 'results')} from before."
+        count = len(earlier.results)
+        return f"Back to the {count} {self._what(earlier, 'results', count)} from before."
 
     @staticmethod
     def nothing_to_undo() -> str:
@@ -129,8 +131,9 @@ class Replies:
                intent: SearchIntent | None, listed: Mapping[str, Sequence[str]]) -> str:
         dropped = {v.casefold() for v in relaxed.left_out}  # not searched after all: not named either
         named = {c: v for c, v in self._named(after).items() if v.casefold() not in dropped}
-        target = self.target_phrase(named)
-        what = target or (f'results for "{after.description}"' if after.description else "results")
+        target = self.target_phrase(named, count)
+        results = "result" if count == 1 else "results"
+        what = target or (f'{results} for "{after.description}"' if after.description else results)
         parts = [f"{'Here is 1' if count == 1 else f'Here are {count}'} {what}{self._similar(after, before)}"]
         parts[0] += self._borrowed(intent, after)
         unsearched = {*relaxed.left_out, *(asked for asked, _ in relaxed.swapped.values())}
@@ -199,9 +202,12 @@ class Replies:
         left = without_mentions(text, [m for m in self.matcher.find(text) if m.value.casefold() in values])
         return bool(without_filler(" ".join(w for w in left.split() if w not in values)))
 
-    def _what(self, state: DialogueState, otherwise: str) -> str:
-        target = self.target_phrase(self._named(state))
-        return target or (f'"{state.description}"' if state.description else otherwise)
+    def _what(self, state: DialogueState, otherwise: str, count: int | None = None) -> str:
+        """What a search shows, as a count's noun phrase: "Red Tshirts", "1 Red Tshirt"."""
+        target = self.target_phrase(self._named(state), count)
+        if target or state.description:
+            return target or f'"{state.description}"'
+        return otherwise[:-1] if count == 1 and otherwise.endswith("results") else otherwise
 
     def _named(self, after: DialogueState) -> dict[str, str]:
         """What a reply may say the results are: what the filters hold, and a picked product's kind
@@ -221,6 +227,10 @@ class Replies:
         one searched, or given way as the notes before say) and how to see the rest."""
         notes = []
         for column, values in listed.items():
+            if column == moves.RESULTS:  # the results now shown are new: the others are back one undo
+                notes.append(f"I can start from one result at a time, so I started from the first you named: "
+                             f"to start from {' or '.join(values)} instead, say \"undo\" and pick it.")
+                continue
             person = column == self.matcher.people_column
             said = " or ".join(f'"{"for " if person else ""}{v.lower()}"' for v in values)
             notes.append(f"I can search one {self._aspect(column)} at a time, so I searched {asked.get(column)} "
@@ -270,12 +280,14 @@ class Replies:
         person = m.people_column and max(m.vocabulary[m.people_column], key=m.vocabulary[m.people_column].get)
         return f"{m.example()} for {person.lower()}" if person and m.example() else m.example() or "a red dress"
 
-    def target_phrase(self, target: Mapping[str, str]) -> str:
-        """Attributes in English order: colour, other qualities, the finest kind, for whom.
-        Only the columns the readers use: a picked product's record has many more ("Black
-        Apparel Bottomwear Fall Sports Shorts" is no reply)."""
+    def target_phrase(self, target: Mapping[str, str], count: int | None = None) -> str:
+        """Attributes in English order: colour, other qualities, the finest kind, for whom; the
+        kind singular after a `count` of 1 ("1 Red Handbag"). Only the columns the readers use:
+        a picked product's record has many more ("Black Apparel Bottomwear Fall Sports Shorts"
+        is no reply)."""
         m = self.matcher
         kind = next((target[c] for c in m.kind_columns if c in target), "items" if target else "")
+        kind = _singular(kind) if count == 1 else kind
         others = [v for c, v in target.items()  # "Formal Shoes", not "Formal Formal Shoes"
                   if c in m.columns and c not in (m.colour_column, m.people_column, *m.kind_columns)
                   and v.casefold() not in kind.casefold()]
@@ -286,8 +298,12 @@ class Replies:
 
     # --- questions, comparisons, small talk ------------------------------------------------
 
-    def small_talk(self, kind: str) -> str:
-        """A friendly reply that steers back to shopping."""
+    def small_talk(self, kind: str, in_english: str | None = None) -> str:
+        """A friendly reply that steers back to shopping; to a short request in another language,
+        what it says in English (`in_english`) as the thing to say."""
+        if kind == "foreign" and in_english:
+            return (f'Sorry, I read English only for now, so I changed nothing: your results and filters are as '
+                    f'they were. Did you mean "{in_english}"? Say it in English and I\'ll search.')
         return {
             "injection": "I can only help you find products. What are you looking for?",
             "thanks": "You're welcome! Anything else you'd like to find?",
@@ -416,6 +432,10 @@ class Replies:
         return " similar to the item you picked"
 
 
+_PAIRS = frozenset({"shoes", "heels", "flats", "sandals", "flops", "socks", "boots", "sneakers", "slippers", "earrings",
+                    "gloves", "cufflinks", "floaters", "trainers", "loafers", "wristbands"})
+
+
 def _swapped_in(relaxed: Relaxed) -> set[tuple[str, str]]:
     """(column, value) of each value a relaxed search swapped in."""
     return {(column, searched) for column, (_, searched) in relaxed.swapped.items()}
@@ -429,6 +449,23 @@ def _one(value: str) -> str:
         return " ".join(words)
     phrase = " ".join([*words[:-1], single])
     return f"{'an' if phrase[0] in 'aeiou' else 'a'} {phrase}"
+
+
+def _singular(value: str) -> str:
+    """A catalogue value as one item, its case kept: "Handbags" -> "Handbag", "Jeans" -> "Jeans";
+    a kind sold in pairs stays plural ("1 Formal Shoes" is one pair, "1 Formal Shoe" half)."""
+    words = value.split()
+    if not words or words[-1].casefold() in _PAIRS:
+        return value
+    last = words[-1]
+    single = normalise_word(last)
+    if not single or single == last.casefold():
+        return value
+    if last.casefold().startswith(single):
+        single = last[:len(single)]
+    elif last[0].isupper():
+        single = single.capitalize()
+    return " ".join([*words[:-1], single])
 
 
 def _spoken(column: str) -> str:

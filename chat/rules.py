@@ -25,7 +25,7 @@ import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from chat import moves
+from chat import language, moves
 from chat.intent import Limit, SearchIntent
 from chat.state import DialogueState
 from chat.text import without_filler
@@ -51,7 +51,7 @@ _LIKE_POINTER = re.compile(r"\b(?:(?:something|anything|more|ones?)\s+)?(?:just\
                            r"similar\s+to|(?:the\s+)?same\s+as)\s+(?:this|that|these|those|"
                            r"it)(?:\s+ones?)?\b")
 # "that" followed by a verb or pronoun is a relative clause ("a dress that is red").
-_POINTER = re.compile(r"\b(?:this|these|those|it|its|same|similar)\b(?:\s+ones?\b)?|"
+_POINTER = re.compile(r"\b(?:this|these|those|it|its|similar)\b(?:\s+ones?\b)?|\bsame(?:\s+(?:ones?|things?|stuff)\b)?|"
                       r"\bthat\b(?!\s+(?:is|are|was|were|has|have|would|will|can|could|"
                       r"goes|go|fits|looks|matches|i|you|we|they)\b)(?:\s+ones?\b)?")
 # Words that mark a change of the current item: "as heels", "I'd rather have heels", "heels
@@ -87,6 +87,15 @@ _NEGATION_END = frozenset({
 # Words before a colour that make it a detail of the item, not its colour.
 _DETAIL = re.compile(r"\b(?:with|has|have|having|featuring|plus|and\s+(?:a|an|some))\s+(?:(?:a|an|some|the|small|"
                      r"little|big|large|tiny|thin|thick|bright|dark|light)\s+){0,2}$")
+# Parts and decorations of an item: a colour said of one ("red buttons", "the print in red") is
+# not the item's colour. A colour before a pattern ("blue stripes", "red print") may well be the
+# item's look, as crowd captions say it: that one stays a detail (`_DETAIL`).
+_SMALL_PART = (r"(?:buttons?|logos?|text|words?|letters?|lettering|writing|slogans?|trims?|trimming|piping|collars?|cuffs?|"
+               r"soles?|laces?|embroidery|details?|detailing|stitching|zips?|zippers?|pockets?|hoods?|buckles?|borders?|"
+               r"panels?|sequins?|beads?|bows?|lining|sleeves?)")
+_PART = rf"(?:{_SMALL_PART}|prints?|graphics?|stripes?|patterns?|motifs?|checks?|dots|spots|flowers?|florals?)"
+_PART_AFTER = re.compile(rf"(?:[\s-]+(?:colou?red|toned))?\s+{_SMALL_PART}\b")
+_PART_BEFORE = re.compile(rf"\b{_PART}\s+(?:(?:in|is|are|should\s+be|to\s+be|being|colou?red)\s+)?(?:an?\s+)?$")
 # A description of the item under discussion ("the shirt is aqua", "has long sleeves").
 _DESCRIBING = re.compile(r"^(?:(?:the|this|that|it|its|my)\s+)?(?:[a-z-]+\s+){0,3}?(?:is|are|has|have|looks?|seems?)\b")
 _REQUEST_CUE = re.compile(r"\b(?:show|see|find|search|look(?:ing)?|want|need|get|got|buy|after|prefer|would|could|can|"
@@ -121,11 +130,14 @@ _LIST_LINK = re.compile(r"(?:\s*,)?\s*(?:\b(?:or|and|plus|as\s+well\s+as)\b|/|&)
 _CHATTER = re.compile(r"\b(?:omg|omfg|wow|lol|haha+|ooh+|yay|aww+|ngl|tbh|imo)\b|"
                       r"(?<!'d\s)(?<!would\s)\b(?:i\s+)?(?:really\s+)?(?:love|adore)\b(?=\s+(?:it|this|that|these|those|them|the|#|\d))|"
                       r"\b(?:is|are|r|'s|'re|looks|seems)\s+(?:(?:so|really|very|just|absolutely|super)\s+)?(?:perfect|great|"
-                      r"lovely|nice|cute|gorgeous|amazing|awesome|beautiful|stunning|pretty|fab|fabulous)\b")
+                      r"lovely|nice|cute|gorgeous|amazing|awesome|beautiful|stunning|pretty|fab|fabulous|cool|good|sweet)\b")
+# Politeness around a request: "... if that's ok", "if possible". Its "that" points at nothing.
+_POLITE = re.compile(r"\bif\s+(?:(?:that|it)(?:'s|\s+is)\s+(?:ok(?:ay)?|alright|fine|possible)|possible|you\s+(?:can|could|"
+                     r"don'?t\s+mind))\b")
 # Any question's form, requests' included: "can i ...", "do you ...", or a "?".
 _ASKS = re.compile(r"^(?:can|could|do|does|did|will|would|is|are|how|when|what|where|which|why)\b|\?$")
 # Questions that are really requests: answer them with results.
-_REQUEST = re.compile(r"\b(?:do\s+you\s+have|have\s+you\s+got|got\s+(?:any|it|this|that|one|them)|"
+_REQUEST = re.compile(r"\b(?:do\s+you\s+have|have\s+you\s+got|(?:you|u)\s+got|got\s+(?:any|it|this|that|these|those|one|them)|"
                       r"(?:any|some)(?:thing|one)?\s+(?:like|similar)|similar\s+(?:to|ones?)|"
                       r"what\s+about|how\s+about|what\s+if|instead|rather|how\s+would|would\s+(?:it|this|that|they)|"
                       r"(?:could|can)\s+(?:it|this|that|they|these|those|you)|"
@@ -150,6 +162,23 @@ _DETAILS_ASKED = re.compile(r"\btell\s+me\s+(?:a\s+bit\s+|more\s+)?about\b|\b(?:
 # "more info on 3": a bare number there names a result, as "#3" does.
 _DETAILS_OF_NUMBER = re.compile(rf"(?:{_DETAILS_ASKED.pattern})\s+(\d{{1,2}})\b(?![.,]\d|\s*[%$£€])")
 
+# Chat shorthand and slips in the words around a change, which no pattern would read and which
+# were searched as words ("wht about in whte"); values' own slips are the vocabulary's.
+_CHAT_SPELLINGS = {
+    **dict.fromkeys(("wht", "wat", "wut", "whta", "waht", "wht's"), "what"), "wats": "whats",
+    **dict.fromkeys(("hw", "hwo", "hiw"), "how"),
+    **dict.fromkeys(("abt", "abut", "abot", "abou", "abotu", "baout", "bout"), "about"),
+    **dict.fromkeys(("smae", "sme", "saem"), "same"), **dict.fromkeys(("tht", "taht", "dat"), "that"),
+    **dict.fromkeys(("ths", "thsi", "dis"), "this"), **dict.fromkeys(("shw", "shwo", "sho"), "show"),
+    **dict.fromkeys(("insted", "instaed", "isntead"), "instead"),
+    **dict.fromkeys(("simillar", "similiar", "simlar", "similer"), "similar"),
+    **dict.fromkeys(("pleas", "pleae", "plase", "pleeze", "pleez"), "please"),
+    **dict.fromkeys(("smth", "sth", "somethin"), "something"), "ur": "your", "w/": "with", "w/o": "without",
+    "wanna": "want to", "lemme": "let me", "gimme": "give me", "cuz": "because", "coz": "because",
+}
+_CHAT_WORD = re.compile(r"(?<![\w'/])(?:" + "|".join(sorted(map(re.escape, _CHAT_SPELLINGS), key=len, reverse=True))
+                        + r")(?![\w'/])")
+
 _SMALLTALK = {  # checked in this order; the first that matches is the kind
     "injection": _INJECTION,
     "thanks": re.compile(r"\b(?:thanks|thank\s+(?:you|u|ya)|thx|thnx|thanx|tysm|cheers(?:\s+mate)?|much\s+appreciated)\b|"
@@ -160,7 +189,8 @@ _SMALLTALK = {  # checked in this order; the first that matches is the kind
     "greeting": re.compile(r"^(?:hi|hello|hey|hiya|howdy|yo|good\s+(?:morning|afternoon|"
                            r"evening|day))\b|\bhow\s+are\s+you(?:\s+doing)?\b"),
     "unsure": re.compile(r"\b(?:not\s+sure|never\s*mind|no\s+idea|idk|dunno|"
-                         r"(?:do\s+not|don'?t)\s+know)\b"),
+                         r"(?:do\s+not|don'?t)\s+know)\b|"
+                         r"^(?:(?:hmm+|hm+|um+|maybe|perhaps|nah|nope|meh|not\s+really)[\s,.!?]*)+$"),  # "nah", "hmm maybe"
     "praise": re.compile(r"^(?:(?:ok(?:ay)?|oh|ah|wow|yes|yeah|yep|aw+|hmm+)[\s,!.]+)?(?:(?:(?:that|it|this)(?:'?s|\s+is)|"
                          r"these\s+are|i\s+love\s+(?:it|this|that|them))(?:\s+\w+)?\s+(?:nice|great|lovely|perfect|"
                          r"good|cool|awesome|beautiful|gorgeous|amazing|fine)\b|(?:nice|great|"
@@ -209,7 +239,7 @@ class RulesRewriter:
         if command is not None:
             return command
         reading = self._read(text, state)
-        description = _describe(reading)
+        description = _describe(reading, self._misspelt(reading))
         corrected = self._corrected_pick(reading, state, has_upload)
         if corrected:
             return SearchIntent(action="undo", reference="result", result_index=corrected)
@@ -232,6 +262,11 @@ class RulesRewriter:
         if not structured and not reading.unheld and (kind == "injection" or not (description or reading.pointer)):
             return SearchIntent(action="smalltalk", small_talk=kind or "")
         return self._search(reading, description, state, has_upload)
+
+    def _misspelt(self, reading: _Reading) -> list[Mention]:
+        """The mentions read from a misspelt word ("bleu", "blak")."""
+        spelt = {(m.start, m.end) for m in self.matcher.find(reading.text, misspelt=False)}
+        return [m for m in reading.mentions if (m.start, m.end) not in spelt]
 
     def _corrected_pick(self, reading: _Reading, state: DialogueState, has_upload: bool) -> int | None:
         """"no, I meant the second one" right after a pick: the number meant among the results
@@ -262,7 +297,8 @@ class RulesRewriter:
         if compared is not None:
             return SearchIntent(action="compare", compared=compared)
         if self.foreign is not None and not self.matcher.find(text, misspelt=False):
-            if self.foreign(_without_small_talk(text), strict=bool(self.matcher.find(text))):
+            misspelt = bool(self.matcher.find(text))  # "in blu": English with a slip, not Italian
+            if (language.in_english(text) and not misspelt) or self.foreign(_without_small_talk(text), strict=misspelt):
                 return SearchIntent(action="smalltalk", small_talk="foreign")
         return None
 
@@ -276,7 +312,8 @@ class RulesRewriter:
         resets = [m.span() for m in moves.RESET.finditer(text)]
         reading.reset = bool(resets)
         reading.removed += resets
-        chat = list(reading.removed)  # "that's great", "forget that" point at nothing
+        reading.removed += [m.span() for m in _POLITE.finditer(text)]
+        chat = list(reading.removed)  # "that's great", "forget that", "if that's ok" point at nothing
         reading.removed += [m.span() for m in _CHATTER.finditer(text)]  # "omg #4 is perfect but for men"
         pointers = [m.span() for m in _LIKE_POINTER.finditer(text)]
         pointers += [m.span() for m in _POINTER.finditer(text) if not _inside(m.span(), pointers)]
@@ -286,8 +323,12 @@ class RulesRewriter:
         indices = [(m.span(), moves.in_comparison(_ordinal(m), state)) for m in _ORDINAL.finditer(text)]
         indices += [(m.span(), int(m.group(1))) for m in _NUMBER.finditer(text)]
         indices += [(m.span(1), int(m.group(1))) for m in _DETAILS_OF_NUMBER.finditer(text)]
-        indices += moves.compared_picks(text, state, [i for _, i in indices])
+        results_list = moves.listed_results(text, state)
+        if results_list:  # "#1 and #2 in white": from the first (the reply says how to see the others)
+            span, numbers = results_list
+            indices = [(s, i) for s, i in indices if not _inside(s, [span])] + [(span, numbers[0])]
         places = [(m.span(), moves.position_number(m.group(), state)) for m in moves.POSITION.finditer(text)]
+        places += moves.compared_picks(text, state, [i for _, i in indices])
         indices += [(span, n) for span, n in places if n]
         reading.unclear = any(n is None for _, n in places)
         for match in _NONE_OF.finditer(text):
@@ -461,11 +502,15 @@ class RulesRewriter:
     def _wanted(self, reading: _Reading) -> dict[str, str]:
         """Column -> value of the positive mentions, the last of a column winning; but a colour
         said as a detail ("is black with white words", "has an orange graphic") gives way to one
-        said of the item itself."""
+        said of the item itself, and one said of a part ("with red buttons", "the print in red")
+        is no colour of the item at all: its words are searched."""
         colour = self.matcher.colour_column
         wanted: dict[str, str] = {}
         details: dict[str, str] = {}
+        kinds = [m.start for m in reading.mentions if m.column in self.matcher.kind_columns]
         for mention in reading.mentions:
+            if mention.column == colour and _of_a_part(reading.text, mention, kinds, reading.removed):
+                continue
             detail = mention.column == colour and _DETAIL.search(reading.text[max(0, mention.start - 25):mention.start])
             (details if detail else wanted)[mention.column] = mention.value
         return {**details, **wanted}
@@ -482,7 +527,7 @@ class RulesRewriter:
         column ("how much", "what material"), the column of a value named in a yes/no question
         ("is it red?"), or the noun asked about ("what season is it for?"), which the answer
         looks up among the catalogue's columns."""
-        aspect = moves.aspect_asked(reading.text)
+        aspect = moves.aspect_asked(reading.text) or ("length" if moves.LENGTH_WORDS.search(reading.text) else "")
         if aspect in ("price", "service"):  # "how much is the blue one?", "can i return the red one?"
             return aspect
         # "who makes it": a role word inside an aspect's phrase asks the aspect
@@ -536,11 +581,13 @@ def _without_small_talk(text: str) -> str:
 
 
 def _clean(message: object) -> str:
-    """Lower-cased, normalised, single-spaced text of at most MAX_MESSAGE_CHARS."""
+    """Lower-cased, normalised, single-spaced text of at most MAX_MESSAGE_CHARS, its chat
+    spellings as the patterns spell them ("wht abt" -> "what about")."""
     text = unicodedata.normalize("NFKC", message if isinstance(message, str) else "")
     text = text[:MAX_MESSAGE_CHARS].replace("\u2019", "'").replace("\u2018", "'")
     text = "".join(c if c.isprintable() else " " for c in text)
-    return re.sub(r"\s+", " ", text).strip().lower()
+    text = re.sub(r"\s+", " ", text).strip().lower()
+    return _CHAT_WORD.sub(lambda m: _CHAT_SPELLINGS[m.group()], text)
 
 
 def _ordinal(match: re.Match) -> int:
@@ -559,6 +606,17 @@ def _reference_kind(reading: _Reading, index: int | None, has_upload: bool,
     if reading.pointer:
         return "current"
     return "none" if reading.reset or new_kind else "current"
+
+
+def _of_a_part(text: str, mention: Mention, kinds: list[int], removed: list[tuple[int, int]]) -> bool:
+    """Whether a colour is said of a part of the item ("red buttons", "the logo in red"), not of
+    the item: a small part's word right after it but no kind after that ("red button shirts" are
+    red), or a part word before it that is not negated ("without stripes in red" is red)."""
+    after = _PART_AFTER.match(text, mention.end)
+    if after and not any(after.end() < start <= after.end() + 1 for start in kinds):
+        return True
+    before = _PART_BEFORE.search(text, 0, mention.start)
+    return bool(before) and not _overlaps(before.span(), removed)
 
 
 def _describes_current(text: str, wanted: dict[str, str], kinds: tuple[str, ...]) -> bool:
@@ -647,11 +705,15 @@ def _asks_about_an_aspect(reading: _Reading) -> bool:
     return bool(asks or service)
 
 
-def _describe(reading: _Reading) -> str:
-    """The free-text target: the message minus references, negations, commands and filler."""
+def _describe(reading: _Reading, respelt: list[Mention] = ()) -> str:
+    """The free-text target: the message minus references, negations, commands and filler, with
+    the `respelt` mentions (misspelt values: "bleu") in the catalogue's spelling, which the
+    encoder knows."""
+    edits = sorted([(s, e, "") for s, e in reading.removed]
+                   + [(m.start, m.end, m.value.lower()) for m in respelt if not _overlaps((m.start, m.end), reading.removed)])
     kept, last = [], 0
-    for start, end in sorted(reading.removed):
-        kept.append(reading.text[last:start])
+    for start, end, replacement in edits:
+        kept.append(reading.text[last:start] + replacement)
         last = max(last, end)
     kept.append(reading.text[last:])
     text = re.sub(r"\s+", " ", " ".join(kept))

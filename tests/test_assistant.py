@@ -356,6 +356,51 @@ def test_the_other_one_right_after_a_comparison(assistant):
     assert first_one.state.reference.product_id == first.results[1].id
 
 
+def test_a_short_request_in_another_language_changes_nothing_and_is_said_in_english(assistant):
+    """"en rojo por favor" was searched as words with the old filters kept; now the reply
+    suggests what to say, and the search stays as it was."""
+    first = assistant.step(DialogueState(), "black t-shirts for men")
+    turn = assistant.step(first.state, "en rojo por favor")
+    assert turn.state.constraints == first.state.constraints and [r.id for r in turn.results] in ([], [r.id for r in first.results])
+    assert 'Did you mean "in red please"?' in turn.reply and "changed nothing" in turn.reply
+    then = assistant.step(turn.state, "in red please")
+    assert attributes(then, "baseColour") == {"Red"} and attributes(then, "gender") == {"Men"}
+
+
+def test_sleeve_lengths_are_said_unrecorded_and_leave_no_words_behind(assistant):
+    first = assistant.step(DialogueState(), "blue shirts for men")
+    turn = assistant.step(first.state, "longer sleeves please")
+    assert "doesn't record sleeve or hem lengths" in turn.reply and "sleeve" not in turn.state.description
+    assert attributes(turn, "articleType") == {"Shirts"}
+    later = assistant.step(turn.state, "in black")
+    assert "sleeve" not in later.reply and attributes(later, "baseColour") == {"Black"}
+    asked = assistant.step(later.state, "does it have long sleeves?")
+    assert "doesn't record sleeve or hem lengths" in asked.reply and asked.state.results == later.state.results
+
+
+def test_two_results_named_together_start_from_the_first_and_say_how_to_see_the_other(assistant):
+    first = assistant.step(DialogueState(), "black t-shirts for men")
+    turn = assistant.step(first.state, "#1 and #2 in blue")
+    assert turn.state.reference.product_id == first.results[0].id and attributes(turn, "baseColour") == {"Blue"}
+    assert 'to start from #2 instead, say "undo" and pick it.' in turn.reply
+
+
+def test_a_kind_listed_to_match_is_offered_to_match(assistant):
+    """"a t-shirt and heels to match" offered "say heels", which would lose the colour."""
+    first = assistant.step(DialogueState(), "red dresses")
+    turn = assistant.step(first.state, "a t-shirt and some heels to match")
+    assert attributes(turn, "articleType") == {"Tshirts"} and attributes(turn, "baseColour") == {"Red"}
+    assert 'say "matching heels"' in turn.reply
+    then = assistant.step(turn.state, "matching heels")
+    assert attributes(then, "articleType") == {"Heels"} and attributes(then, "baseColour") == {"Red"}
+
+
+def test_the_other_one_without_a_comparison_asks_which(assistant):
+    first = assistant.step(DialogueState(), "black t-shirts for men")
+    turn = assistant.step(first.state, "I'll take the other one")
+    assert "which one do you mean" in turn.reply and turn.state.results == first.state.results
+
+
 def test_values_listed_as_alternatives_search_the_first_and_say_how_to_see_the_rest(assistant):
     """"red or blue t-shirts" searched Blue and quoted "red or blue" as words matched."""
     turn = assistant.step(DialogueState(), "red or blue t-shirts for women")

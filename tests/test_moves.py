@@ -5,8 +5,9 @@ messages in another language. Phrasings here are the tests' own, not the move fi
 
 import pytest
 
+from chat import moves
 from chat.intent import Limit, SearchIntent, select_result
-from chat.language import ForeignCheck
+from chat.language import ForeignCheck, in_english
 from chat.rules import RulesRewriter
 from chat.state import DialogueState, Reference
 from retrieval.vocabulary import VocabularyMatcher
@@ -706,7 +707,7 @@ def test_compare_the_last_two(rules):
 @pytest.mark.parametrize("message, index, wanted, description", [
     ("omg #4 is perfect but for men", 4, {"gender": "Men"}, "for men"),
     ("love the 5th one!", 5, {}, ""), ("wow the second one is so cute, in red?", 2, {"baseColour": "Red"}, "red"),
-    ("the third one looks nice, anything similar but longer?", 3, {}, "longer"),
+    ("the third one looks nice, anything similar but longer?", 3, {}, ""),  # lengths are not recorded
 ])
 def test_chat_inside_a_request_is_not_searched(rules, message, index, wanted, description):
     """"omg #4 is perfect but for men" searched "omg is perfect but for men", quoted back in the reply."""
@@ -813,3 +814,119 @@ def test_a_kind_to_go_with_the_item_on_screen_is_a_new_search_in_the_colour_show
 
 def test_a_negation_ends_at_tho(rules):
     assert rules.rewrite("not floral tho", searching()).negatives == ("floral",)
+
+
+@pytest.mark.parametrize("message", ["longer sleeves", "shorter ones", "full sleeve", "sleeveless please",
+                                     "something with short sleeves", "knee length maybe"])
+def test_sleeve_and_hem_lengths_are_said_unrecorded_not_searched(rules, message):
+    """The catalogue records no lengths (no column, next to no title), so "longer sleeves" was
+    searched as words that then stuck to later turns: now an aspect the reply says it can't follow."""
+    intent = rules.rewrite(message, searching())
+    assert (intent.action, intent.unheld, intent.description, intent.set_attributes) == ("search", ("length",), "", {})
+
+
+def test_a_length_with_a_colour_searches_the_colour_and_a_length_question_is_answered(rules):
+    intent = rules.rewrite("in blue with long sleeves", searching())
+    assert (intent.set_attributes, intent.unheld, intent.description) == ({"baseColour": "Blue"}, ("length",), "blue")
+    intent = rules.rewrite("does it have long sleeves?", searching())
+    assert (intent.action, intent.question) == ("answer", "length")
+
+
+@pytest.mark.parametrize("message, index, wanted, description", [
+    ("#1 and #2 in white", 1, {"baseColour": "White"}, "white"),
+    ("show 2 and 4 but for women", 2, {"gender": "Women"}, "for women"),
+    ("numbers 5, 6 or 7 in red", 5, {"baseColour": "Red"}, "red"),
+])
+def test_results_named_together_start_from_the_first(rules, message, index, wanted, description):
+    """"#1 and #2 in white" started from #2, the last named, and "show 2 and 4" searched "2 and 4"."""
+    intent = rules.rewrite(message, searching())
+    assert (intent.reference, intent.result_index, intent.set_attributes, intent.description) == (
+        "result", index, wanted, description)
+
+
+def test_numbers_that_name_no_results_are_no_list(rules):
+    assert moves.listed_results("2 or 3 colours", searching()) is None
+    assert moves.listed_results("under 20 and 30", searching()) is None
+    assert moves.listed_results("#2 and #40", searching()) is None, "only 12 are shown"
+
+
+@pytest.mark.parametrize("message", ["en noir svp", "en rojo por favor", "in schwarz bitte", "uguale ma blu",
+                                     "pour femme", "para hombre en verde", "lo mismo pero en blanco"])
+def test_a_short_request_in_another_language_is_told_foreign(rules, message):
+    """Colour, person and joining words of another language: lingua finds "en noir svp" only 3
+    times likelier French than English, and it was searched as words with the old filters."""
+    intent = rules.rewrite(message, searching())
+    assert (intent.action, intent.small_talk) == ("smalltalk", "foreign")
+
+
+@pytest.mark.parametrize("message", ["in bleu", "same but in bleu"])
+def test_an_english_request_with_a_slip_is_no_foreign_one(rules, message):
+    """"bleu" is French and a slip for "blue" alike: where the vocabulary reads it, it is read."""
+    intent = rules.rewrite(message, searching())
+    assert (intent.action, intent.set_attributes) == ("search", {"baseColour": "Blue"})
+
+
+@pytest.mark.parametrize("message", ["zapatos negros por favor", "quiero una camiseta roja"])
+def test_other_words_in_another_language_still_change_nothing(rules, message):
+    intent = rules.rewrite(message, searching())
+    assert (intent.action, intent.small_talk) == ("smalltalk", "foreign")
+
+
+def test_english_messages_are_not_translated():
+    assert [in_english(t) for t in ("in red", "same but in blue", "for my mum", "de la", "rosa")] == [
+        None, None, None, None, "pink"]
+    assert in_english("für damen") == "for women" and in_english("per donna in nero") == "for women in black"
+
+
+@pytest.mark.parametrize("message, wanted, description", [
+    ("wht about in whte", {"baseColour": "White"}, "white"), ("hw about blak", {"baseColour": "Black"}, "black"),
+    ("same but in bleu", {"baseColour": "Blue"}, "blue"), ("wat abt red", {"baseColour": "Red"}, "red"),
+    ("smae but in grey pleas", {"baseColour": "Grey"}, "grey"),
+])
+def test_slips_around_a_change_are_not_searched(rules, message, wanted, description):
+    """"wht about in whte" read White but searched "wht about in whte"; the value's slip is
+    searched in the catalogue's spelling, which the encoder knows."""
+    intent = rules.rewrite(message, searching())
+    assert (intent.reference, intent.set_attributes, intent.description) == ("current", wanted, description)
+
+
+@pytest.mark.parametrize("message", ["the other one", "I'll take the other one", "the latter please"])
+def test_the_other_one_with_no_comparison_is_asked_about(rules, message):
+    """With no comparison just made "the other one" names no result: which one is asked, where
+    it was searched as words or not understood."""
+    intent = rules.rewrite(message, searching())
+    assert (intent.action, intent.small_talk) == ("smalltalk", "which")
+    both = compared(DialogueState(constraints={"articleType": "Tshirts"}, results=SHOWN), (2, 6))
+    assert rules.rewrite(message, both).small_talk == ("which" if "other" in message else "")
+
+
+@pytest.mark.parametrize("message, colour", [
+    ("the print in red", None), ("with red buttons", None), ("red logo", None), ("make the logo red", None),
+    ("white with red stripes", "White"), ("a red print dress", "Red"), ("in red, with white laces", "Red"),
+    ("has blue stripes", "Blue"),
+])
+def test_a_colour_said_of_a_part_is_not_the_items(rules, message, colour):
+    """"with red buttons" made the whole item red; the words are still searched."""
+    intent = rules.rewrite(message, searching())
+    assert intent.set_attributes.get("baseColour") == colour and ("red" in message) <= ("red" in intent.description)
+
+
+@pytest.mark.parametrize("message, kind", [("nah", "unsure"), ("hmm maybe", "unsure"), ("nope", "unsure")])
+def test_a_bare_hesitation_is_small_talk(rules, message, kind):
+    """"nah", "hmm maybe" got "Sorry, I didn't catch that"."""
+    intent = rules.rewrite(message, searching())
+    assert (intent.action, intent.small_talk) == ("smalltalk", kind)
+
+
+@pytest.mark.parametrize("message, wanted, description", [
+    ("could you show me some white sneakers if that's ok", {"baseColour": "White"}, "white sneakers"),
+    ("u got these in navy??", {"baseColour": "Navy Blue"}, "navy"),
+    ("the 3rd one looks cool but in silver", {"baseColour": "Silver"}, "silver"),
+    ("same thing for women", {"gender": "Women"}, "for women"),
+])
+def test_chat_padding_around_a_request_is_not_searched(rules, message, wanted, description):
+    """Padding was searched as words ("white sneakers if 's ok", "looks cool but in silver") or
+    the request taken for a question ("u got these in navy??")."""
+    intent = rules.rewrite(message, searching())
+    assert intent.action == "search" and intent.description == description
+    assert wanted.items() <= intent.set_attributes.items()

@@ -43,7 +43,15 @@ def test_only_the_readers_columns_are_named(matcher):
 
 
 def test_one_result_is_singular_and_none_says_what_to_do(matcher):
-    assert turn(matcher, "formal shoes", DialogueState(), count=1) == "Here is 1 Formal Shoes."
+    assert turn(matcher, "formal shoes", DialogueState(), count=1) == "Here is 1 Formal Shoes.", "one pair"
+    assert turn(matcher, "red handbags for women", DialogueState(), count=1) == "Here is 1 Red Handbag for Women."
+    assert turn(matcher, "dresses", DialogueState(), count=1) == "Here is 1 Dress."
+    assert turn(matcher, "jeans", DialogueState(), count=1) == "Here is 1 Jeans."
+    assert turn(matcher, "something sparkly", DialogueState(), count=1) == 'Here is 1 result for "sparkly".'
+    one = DialogueState(constraints={"articleType": "Watches"}, results=("p1",))
+    replies = Replies(matcher)
+    assert (replies.more(one, 1), replies.undone(one), replies.back_to(one)) == (
+        "Here is 1 more Watch.", "Undone: back to 1 Watch.", "Back to the 1 Watch from before.")
     assert "nothing that matches" in turn(matcher, "formal shoes", DialogueState(), count=0)
 
 
