@@ -284,23 +284,6 @@ def test_a_passed_over_question_about_the_photo_searches_the_likelier_kind(retri
     assert moved_on.question == asked.question, "the question is still open"
 
 
-def test_while_it_asks_which_kind_a_photo_is_those_kinds_come_first(retriever):
-    from dataclasses import replace
-
-    product = next(pid for pid in retriever.store.ids if retriever.store.attributes_of(pid)["articleType"] == "Tshirts")
-    photo = replace(retriever.reference_from_catalog(product), source="upload", product_id=None, attributes={},
-                    ranked={"articleType": (("Shirts", 0.5), ("Dresses", 0.3))})
-    assistant = assistant_for(retriever, "rules")
-    asked = assistant.step(DialogueState(), "something like this", image=photo, k=24)
-    assert asked.question is not None and asked.question.options == ("Shirts", "Dresses")
-    kinds = [r.attributes["articleType"] for r in asked.results]
-    offered = sum(retriever.store.attributes_of(pid)["articleType"] in ("Shirts", "Dresses") for pid in retriever.store.ids)
-    assert 12 < offered < 24 and set(kinds[:offered]) == {"Shirts", "Dresses"}, "every shirt and dress first"
-    assert len(kinds) == 24 and "Tshirts" in kinds[offered:], "then the photo's nearest products of other kinds"
-    answered = assistant.choose(asked.state, "articleType", "Shirts")
-    assert attributes(answered, "articleType") == {"Shirts"}
-
-
 def test_a_search_built_up_without_a_kind_keeps_its_filters_when_the_kind_comes(assistant):
     """Person, then colour, then kind: blue shirts for men (the kind used to start afresh and
     forget the blue); a verdict then "go back" undoes it, and a question typed without its
