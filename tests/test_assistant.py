@@ -9,6 +9,7 @@ catalogue cannot answer, another language, two references, a kind the person lac
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -316,7 +317,7 @@ def test_an_occasion_said_as_one_and_a_bare_complaint_about_it(assistant):
     first = assistant.step(DialogueState(), "black t-shirts for men")
     gym = assistant.step(first.state, "gym wear")
     assert gym.state.constraints["usage"] == "Sports" and attributes(gym, "usage") == {"Sports"}
-    assert "Black Sports Tshirts for Men" in gym.reply
+    assert re.search(r"Here (?:are \d+|is 1) Black Sports Tshirts? for Men", gym.reply)  # one on the sample catalogue
     sporty = assistant.step(gym.state, "hmm, too sporty")
     assert "usage" not in sporty.state.constraints and "avoiding Sports" in sporty.reply
     dark = assistant.step(first.state, "way too dark")
