@@ -184,7 +184,7 @@ STOCK_WORDS = re.compile(r"\bin\s+stock\b|\bout\s+of\s+stock\b|\bstock\b|\bsold\
 MATERIAL_WORDS = re.compile(r"\bmaterials?\b|\bfabrics?\b|\bmade\s+(?:of|from|out\s+of)\b|\bwhat\s+is\s+it\s+made\b|"
                             r"\bcotton\b|\bleather\b|\bsilk\b|\bwool(?:len)?\b|\blinen\b|\bpolyester\b|\bsynthetic\b|\bwaterproof\b")
 BRAND_WORDS = re.compile(r"\bbrands?\b|\bmake\b(?=\s+is\b)|\bwho\s+makes\b|\bmanufacturer\b|\blabel\b")
-# Sleeve and hem lengths: the catalogue records neither (no column; of 44k titles none says
+# Sleeve and hem lengths: the catalogue records neither (no column; of its 11,242 titles none says
 # "full sleeve" or "long sleeve", 5 "short sleeve", 3 "sleeveless"), so the encoder never learnt
 # them either: searched as words they only blurred the search and stuck to later turns. Not an
 # aspect asked about: "is longer and darker" describes (crowd captions); "does it have long
