@@ -221,10 +221,15 @@ _LISTED_REF = r"(?:#\s*|(?:numbers?|nos?\.?|results?|items?|options?)\s*#?\s*)?\
 RESULT_LIST = re.compile(rf"(?P<cue>\b(?:show|see|pick|take|like|love|want|get|both|either|between)\s+(?:me\s+|us\s+)?)?"
                          rf"(?<![\w.$£€])(?P<list>{_LISTED_REF}(?:\s*(?:,|&|/|\band\b|\bor\b|\bplus\b)\s*{_LISTED_REF})+)")
 # Between values of one column said as alternatives: "red or blue", "red, blue or green", "blue/green".
-_OR = re.compile(r"\s*,?\s*(?:or|/)\s*(?:(?:maybe|perhaps|even|else|an?|some)\s+)*")
+_OR_FILLER = r"maybe|perhaps|even|else|an?|some"
+_OR = re.compile(rf"\s*,?\s*(?:or|/)\s*(?:(?:{_OR_FILLER})\s+)*")
 _COMMA = re.compile(r"\s*,\s*")
 # Between kinds wanted both: "a dress and some heels", "shirts plus ties".
-_AND = re.compile(r"\s*,?\s*(?:and|plus|&|as\s+well\s+as)\s+(?:(?:also|an?|some|the|maybe|perhaps|matching|then)\s+)*")
+_AND_FILLER = r"also|an?|some|the|maybe|perhaps|matching|then"
+_AND = re.compile(rf"\s*,?\s*(?:and|plus|&|as\s+well\s+as)\s+(?:(?:{_AND_FILLER})\s+)*")
+# Either link as it ends right before a listed value, so the reader can leave it out of the text
+# with the value ("red or blue dresses": " or blue"); words of other columns before it stay.
+LINK_BEFORE = re.compile(rf"(?:\s*,)?\s*(?:\b(?:or|and|plus|as\s+well\s+as)\b|/|&)?\s*(?:\b(?:{_OR_FILLER}|{_AND_FILLER})\s+)*$")
 
 
 # The column names a catalogue may give an aspect.

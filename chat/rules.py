@@ -122,9 +122,6 @@ _INJECTION = re.compile(
 # "do"/"does" questions need their "?": "do it in red" is a request.
 _QUESTION_START = re.compile(r"^(?:what|whats|wats|which|who|whose|when|where|is|are|how|tell\s+me|"
                              r"can\s+you\s+tell\s+me)\b")
-# What joins a listed value to the one before it: "or blue", ", and some heels".
-_LIST_LINK = re.compile(r"(?:\s*,)?\s*(?:\b(?:or|and|plus|as\s+well\s+as)\b|/|&)?\s*(?:\b(?:maybe|perhaps|even|else|also|an?|some|"
-                        r"the|matching|then)\s+)*$")
 # Chat inside a request, which describes no product: "omg #4 is perfect but for men", "love the 5th one".
 # "love" of what is shown only: "i'd love a red dress" is a request.
 _CHATTER = re.compile(r"\b(?:omg|omfg|wow|lol|haha+|ooh+|yay|aww+|ngl|tbh|imo)\b|"
@@ -412,7 +409,7 @@ class RulesRewriter:
         reading.mentions = [m for m in reading.mentions if m not in tails]
         reading.removed += [(m.start, m.end) for values in lists for m in values[:1]]
         for mention in tails:
-            link = _LIST_LINK.search(reading.text, 0, mention.start)
+            link = moves.LINK_BEFORE.search(reading.text, 0, mention.start)
             reading.removed.append((link.start() if link else mention.start, mention.end))
 
     def _read_negations(self, reading: _Reading, state: DialogueState,
