@@ -24,7 +24,7 @@ from PIL import Image
 from skimage.color import deltaE_cie76, rgb2lab
 from skimage.measure import label
 
-from retrieval.photo import ImageInput, load_rgb
+from retrieval.photo import ImageInput, load_rgb, within
 
 logger = logging.getLogger(__name__)
 
@@ -49,10 +49,7 @@ class ProductPixels:
 
 def lab_image(image: ImageInput) -> np.ndarray:
     """(h, w, 3) CIELAB of the photo, shrunk to SIDE pixels on its longer side."""
-    rgb = load_rgb(image)
-    scale = SIDE / max(rgb.size)
-    if scale < 1:
-        rgb = rgb.resize((max(1, round(rgb.width * scale)), max(1, round(rgb.height * scale))), Image.Resampling.BOX)
+    rgb = within(load_rgb(image), SIDE, resample=Image.Resampling.BOX)
     return rgb2lab(np.asarray(rgb, dtype=np.float32) / 255.0).astype(np.float32)
 
 

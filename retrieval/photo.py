@@ -48,15 +48,17 @@ def as_shown(image: Image.Image) -> Image.Image:
         rgba = upright.convert("RGBA")
         backdrop = Image.new("RGBA", rgba.size, BACKDROP + (255,))
         upright = Image.alpha_composite(backdrop, rgba)
-    return _within(upright.convert("RGB"), WORKING_SIDE)
+    return within(upright.convert("RGB"), WORKING_SIDE, resample=Image.Resampling.LANCZOS, reducing_gap=3.0)
 
 
-def _within(image: Image.Image, side: int) -> Image.Image:
+def within(image: Image.Image, side: int, **resize_options) -> Image.Image:
+    """`image` shrunk, its shape kept, to at most `side` pixels on its longer side (as it is
+    where it is no larger); `resize_options` go to `Image.resize`."""
     scale = side / max(image.size)
     if scale >= 1:
         return image
     size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
-    return image.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
+    return image.resize(size, **resize_options)
 
 
 def has_transparency(image: Image.Image) -> bool:
