@@ -442,21 +442,22 @@ def _swapped_in(relaxed: Relaxed) -> set[tuple[str, str]]:
 
 
 def _one(value: str) -> str:
-    """A catalogue value as one item: "Dresses" -> "a dress", "Jeans" -> "jeans"."""
-    words = value.lower().split()
-    single = normalise_word(words[-1])
-    if single == words[-1] or not single:
-        return " ".join(words)
-    phrase = " ".join([*words[:-1], single])
-    return f"{'an' if phrase[0] in 'aeiou' else 'a'} {phrase}"
+    """A catalogue value as one item: "Dresses" -> "a dress", "Formal Shoes" -> "a formal shoe",
+    "Jeans" -> "jeans"."""
+    phrase = _last_word_singular(value).lower()
+    return phrase if phrase == value.lower() else f"{'an' if phrase[0] in 'aeiou' else 'a'} {phrase}"
 
 
 def _singular(value: str) -> str:
     """A catalogue value as one item, its case kept: "Handbags" -> "Handbag", "Jeans" -> "Jeans";
     a kind sold in pairs stays plural ("1 Formal Shoes" is one pair, "1 Formal Shoe" half)."""
     words = value.split()
-    if not words or words[-1].casefold() in _PAIRS:
-        return value
+    return value if not words or words[-1].casefold() in _PAIRS else _last_word_singular(value)
+
+
+def _last_word_singular(value: str) -> str:
+    """`value` with its last word singular (`normalise_word`) in the case it was written in."""
+    words = value.split()
     last = words[-1]
     single = normalise_word(last)
     if not single or single == last.casefold():
